@@ -1,0 +1,492 @@
+//! Layer settings, their validation, and the immutable configuration every request shares.
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use time::Duration;
+
+use crate::clock::{Clock, SystemClock};
+use crate::key::KeyRing;
+use crate::rejection::RejectionBody;
+use crate::seal::{plaintext_budget, COOKIE_LIMIT};
+use crate::token::TokenHandler;
+
+/// The cookie's `SameSite` attribute. Always written explicitly, never left to browser defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// Sent only on same-site requests.
+    Strict,
+    /// Also sent on cross-site top-level navigations with safe methods (the default).
+    #[default]
+    Lax,
+    /// Sent on every request. Requires `Secure`.
+    None,
+}
+
+impl SameSite {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+/// Default idle timeout: 7 days, as asfquart.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::days(7);
+/// Default absolute max age: 30 days.
+pub const DEFAULT_MAX_AGE: Duration = Duration::days(30);
+/// Default refresh interval: a live cookie is re-sealed at most once a minute.
+pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::seconds(60);
+/// Default clock-skew allowance for a creation time in the future.
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(60);
+/// Default cookie name.
+pub const DEFAULT_COOKIE_NAME: &str = "__Host-session";
+/// Default token-handler timeout.
+pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::seconds(5);
+/// Default longest bearer token, in bytes.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
+/// Default realm of the `WWW-Authenticate` challenge.
+pub const DEFAULT_REALM: &str = "sealed-session";
+/// Default purpose bound into every sealed cookie.
+pub const DEFAULT_PURPOSE: &str = "session";
+/// Browsers clamp `Max-Age` to 400 days (RFC 6265bis).
+const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
+/// The smallest plaintext budget a cookie name may leave.
+const MIN_BUDGET: usize = 512;
+
+/// Everything a [`SessionLayer`](crate::SessionLayer) is configured with, before validation.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) keys: KeyRing,
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) secure: bool,
+    pub(crate) http_only: bool,
+    pub(crate) same_site: SameSite,
+    pub(crate) partitioned: bool,
+    pub(crate) persistent: bool,
+    pub(crate) purpose: String,
+    pub(crate) idle: Duration,
+    pub(crate) max_age: Duration,
+    pub(crate) refresh: Duration,
+    pub(crate) skew: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
+    pub(crate) token_timeout: Duration,
+    pub(crate) max_token_len: usize,
+    pub(crate) retry_after: Duration,
+    pub(crate) realm: String,
+    pub(crate) login_redirect: Option<String>,
+    pub(crate) rejection_body: Option<RejectionBody>,
+}
+
+impl Settings {
+    pub(crate) fn new(keys: KeyRing) -> Self {
+        Self {
+            keys,
+            name: DEFAULT_COOKIE_NAME.to_owned(),
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+            partitioned: false,
+            persistent: false,
+            purpose: DEFAULT_PURPOSE.to_owned(),
+            idle: DEFAULT_IDLE_TIMEOUT,
+            max_age: DEFAULT_MAX_AGE,
+            refresh: DEFAULT_REFRESH_INTERVAL,
+            skew: DEFAULT_CLOCK_SKEW,
+            clock: Arc::new(SystemClock),
+            tokens: None,
+            token_timeout: DEFAULT_TOKEN_TIMEOUT,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            retry_after: DEFAULT_TOKEN_TIMEOUT,
+            realm: DEFAULT_REALM.to_owned(),
+            login_redirect: None,
+            rejection_body: None,
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("keys", &self.keys)
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("domain", &self.domain)
+            .field("secure", &self.secure)
+            .field("http_only", &self.http_only)
+            .field("same_site", &self.same_site)
+            .field("partitioned", &self.partitioned)
+            .field("persistent", &self.persistent)
+            .field("purpose", &self.purpose)
+            .field("idle", &self.idle)
+            .field("max_age", &self.max_age)
+            .field("refresh", &self.refresh)
+            .field("skew", &self.skew)
+            .field("clock", &format_args!("Clock"))
+            .field("token_handler", &self.tokens.is_some())
+            .field("token_timeout", &self.token_timeout)
+            .field("max_token_len", &self.max_token_len)
+            .field("realm", &self.realm)
+            .field("login_redirect", &self.login_redirect)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A contradictory or unusable layer configuration, refused before the first request is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The cookie name is empty or has a character outside RFC 9110 `tchar`.
+    InvalidCookieName {
+        /// The name as given.
+        name: String,
+    },
+    /// The cookie name is so long that a session would not fit the 4,096-byte cookie limit.
+    CookieNameTooLong {
+        /// The name's length in bytes.
+        len: usize,
+    },
+    /// A `__Host-` cookie must be `Secure`, have no `Domain`, and have `Path=/`.
+    HostPrefix {
+        /// Which rule is broken.
+        rule: &'static str,
+    },
+    /// A `__Secure-` cookie must be `Secure`.
+    SecurePrefixWithoutSecure,
+    /// `SameSite=None` requires `Secure`.
+    SameSiteNoneWithoutSecure,
+    /// `Partitioned` requires `Secure`.
+    PartitionedWithoutSecure,
+    /// The cookie path must start with `/` and hold no `;` or control characters.
+    InvalidPath {
+        /// The path as given.
+        path: String,
+    },
+    /// The cookie domain must be a host name: letters, digits, `-` and `.`.
+    InvalidDomain {
+        /// The domain as given.
+        domain: String,
+    },
+    /// A duration that must be positive is zero or negative.
+    NonPositiveDuration {
+        /// Which setting.
+        setting: &'static str,
+    },
+    /// The idle timeout is longer than the absolute max age.
+    IdleAboveMaxAge,
+    /// The refresh interval is not below the idle timeout.
+    RefreshNotBelowIdle,
+    /// The purpose is empty or has control characters.
+    InvalidPurpose,
+    /// The realm must be printable ASCII without `"` or `\`.
+    InvalidRealm,
+    /// The login redirect must be a same-origin path: `/` then not `/` or `\`, no control
+    /// characters or spaces.
+    InvalidLoginRedirect {
+        /// The path as given.
+        path: String,
+    },
+    /// The longest bearer token must be between 1 and 65,536 bytes.
+    InvalidMaxTokenLength,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid SessionLayer configuration: ")?;
+        match self {
+            Self::InvalidCookieName { name } => write!(
+                f,
+                "cookie name {name:?} is empty or has characters outside RFC 9110 tchar"
+            ),
+            Self::CookieNameTooLong { len } => write!(
+                f,
+                "cookie name of {len} bytes leaves too little of the {COOKIE_LIMIT}-byte cookie limit"
+            ),
+            Self::HostPrefix { rule } => write!(f, "a `__Host-` cookie {rule}"),
+            Self::SecurePrefixWithoutSecure => {
+                f.write_str("a `__Secure-` cookie must be Secure; call with_secure(true)")
+            }
+            Self::SameSiteNoneWithoutSecure => f.write_str("SameSite=None requires Secure"),
+            Self::PartitionedWithoutSecure => f.write_str("Partitioned requires Secure"),
+            Self::InvalidPath { path } => write!(
+                f,
+                "cookie path {path:?} must start with `/` and hold no `;` or control characters"
+            ),
+            Self::InvalidDomain { domain } => write!(
+                f,
+                "cookie domain {domain:?} must be a host name (letters, digits, `-`, `.`)"
+            ),
+            Self::NonPositiveDuration { setting } => write!(f, "{setting} must be positive"),
+            Self::IdleAboveMaxAge => {
+                f.write_str("the idle timeout must not be longer than the max age")
+            }
+            Self::RefreshNotBelowIdle => {
+                f.write_str("the refresh interval must be shorter than the idle timeout")
+            }
+            Self::InvalidPurpose => f.write_str("the purpose must be non-empty, without control characters"),
+            Self::InvalidRealm => {
+                f.write_str("the realm must be printable ASCII without `\"` or `\\`")
+            }
+            Self::InvalidLoginRedirect { path } => write!(
+                f,
+                "login redirect {path:?} must be a same-origin path (`/` then not `/` or `\\`, no spaces or control characters)"
+            ),
+            Self::InvalidMaxTokenLength => {
+                f.write_str("the longest bearer token must be between 1 and 65536 bytes")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The validated configuration, shared by every request.
+pub(crate) struct Shared {
+    pub(crate) keys: KeyRing,
+    pub(crate) name: String,
+    /// The AEAD associated data: format version, purpose and cookie name.
+    pub(crate) context: String,
+    /// `; Path=…; Secure; HttpOnly; SameSite=…` as written after every session cookie.
+    attributes: String,
+    pub(crate) deletion: HeaderValue,
+    pub(crate) persistent: bool,
+    pub(crate) budget: usize,
+    pub(crate) idle: i64,
+    pub(crate) max_age: i64,
+    pub(crate) refresh: i64,
+    pub(crate) skew: i64,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
+    pub(crate) token_timeout: std::time::Duration,
+    pub(crate) max_token_len: usize,
+    pub(crate) retry_after: HeaderValue,
+    pub(crate) challenge: String,
+    pub(crate) login_redirect: Option<String>,
+    pub(crate) rejection_body: Option<RejectionBody>,
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("keys", &self.keys)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn positive_secs(d: Duration, setting: &'static str) -> Result<i64, ConfigError> {
+    let secs = d.whole_seconds();
+    if secs <= 0 {
+        Err(ConfigError::NonPositiveDuration { setting })
+    } else {
+        Ok(secs)
+    }
+}
+
+fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len()
+        && s.as_bytes()
+            .iter()
+            .zip(prefix.as_bytes())
+            .all(|(a, b)| a.eq_ignore_ascii_case(b))
+}
+
+/// Whether `path` is a same-origin path that cannot be read as another origin.
+pub(crate) fn is_local_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && b.iter().all(|&c| c.is_ascii_graphic())
+}
+
+impl Shared {
+    pub(crate) fn build(s: &Settings) -> Result<Self, ConfigError> {
+        if s.name.is_empty() || !s.name.bytes().all(crate::parse::is_tchar) {
+            return Err(ConfigError::InvalidCookieName {
+                name: s.name.clone(),
+            });
+        }
+        let budget = plaintext_budget(s.name.len());
+        if budget < MIN_BUDGET {
+            return Err(ConfigError::CookieNameTooLong { len: s.name.len() });
+        }
+        if s.path.is_empty()
+            || !s.path.starts_with('/')
+            || s.path
+                .bytes()
+                .any(|b| b == b';' || b.is_ascii_control() || !b.is_ascii())
+        {
+            return Err(ConfigError::InvalidPath {
+                path: s.path.clone(),
+            });
+        }
+        if let Some(domain) = &s.domain {
+            if domain.is_empty()
+                || !domain
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return Err(ConfigError::InvalidDomain {
+                    domain: domain.clone(),
+                });
+            }
+        }
+        if starts_with_ignore_case(&s.name, "__Host-") {
+            if !s.secure {
+                return Err(ConfigError::HostPrefix {
+                    rule: "must be Secure; call with_secure(true) or use another name",
+                });
+            }
+            if s.domain.is_some() {
+                return Err(ConfigError::HostPrefix {
+                    rule: "must not have a Domain",
+                });
+            }
+            if s.path != "/" {
+                return Err(ConfigError::HostPrefix {
+                    rule: "must have Path=/",
+                });
+            }
+        }
+        if starts_with_ignore_case(&s.name, "__Secure-") && !s.secure {
+            return Err(ConfigError::SecurePrefixWithoutSecure);
+        }
+        if s.same_site == SameSite::None && !s.secure {
+            return Err(ConfigError::SameSiteNoneWithoutSecure);
+        }
+        if s.partitioned && !s.secure {
+            return Err(ConfigError::PartitionedWithoutSecure);
+        }
+        let idle = positive_secs(s.idle, "the idle timeout")?;
+        let max_age = positive_secs(s.max_age, "the max age")?;
+        if idle > max_age {
+            return Err(ConfigError::IdleAboveMaxAge);
+        }
+        let refresh = s.refresh.whole_seconds();
+        if refresh < 0 {
+            return Err(ConfigError::NonPositiveDuration {
+                setting: "the refresh interval",
+            });
+        }
+        if refresh >= idle {
+            return Err(ConfigError::RefreshNotBelowIdle);
+        }
+        let skew = s.skew.whole_seconds();
+        if skew < 0 {
+            return Err(ConfigError::NonPositiveDuration {
+                setting: "the clock-skew allowance",
+            });
+        }
+        if s.purpose.is_empty() || s.purpose.chars().any(char::is_control) {
+            return Err(ConfigError::InvalidPurpose);
+        }
+        if s.realm.is_empty()
+            || !s
+                .realm
+                .bytes()
+                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(ConfigError::InvalidRealm);
+        }
+        if let Some(path) = &s.login_redirect {
+            if !is_local_path(path) {
+                return Err(ConfigError::InvalidLoginRedirect { path: path.clone() });
+            }
+        }
+        if s.max_token_len == 0 || s.max_token_len > 65_536 {
+            return Err(ConfigError::InvalidMaxTokenLength);
+        }
+        let token_timeout = positive_secs_std(s.token_timeout, "the token-handler timeout")?;
+        let retry_after = positive_secs(s.retry_after, "the Retry-After delay")?;
+
+        let mut attributes = format!("; Path={}", s.path);
+        if let Some(domain) = &s.domain {
+            attributes.push_str("; Domain=");
+            attributes.push_str(domain);
+        }
+        if s.secure {
+            attributes.push_str("; Secure");
+        }
+        if s.http_only {
+            attributes.push_str("; HttpOnly");
+        }
+        attributes.push_str("; SameSite=");
+        attributes.push_str(s.same_site.as_str());
+        if s.partitioned {
+            attributes.push_str("; Partitioned");
+        }
+        let deletion = format!(
+            "{}={attributes}; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            s.name
+        );
+        // Every part was checked to be visible ASCII above.
+        let deletion = HeaderValue::from_str(&deletion).map_err(|_| ConfigError::InvalidPath {
+            path: s.path.clone(),
+        })?;
+
+        Ok(Self {
+            keys: s.keys.clone(),
+            name: s.name.clone(),
+            context: format!(
+                "sealed-session/{}\u{1f}{}\u{1f}{}",
+                crate::envelope::VERSION,
+                s.purpose,
+                s.name
+            ),
+            attributes,
+            deletion,
+            persistent: s.persistent,
+            budget,
+            idle,
+            max_age,
+            refresh,
+            skew,
+            clock: s.clock.clone(),
+            tokens: s.tokens.clone(),
+            token_timeout,
+            max_token_len: s.max_token_len,
+            retry_after: HeaderValue::from(retry_after),
+            challenge: format!("Bearer realm=\"{}\"", s.realm),
+            login_redirect: s.login_redirect.clone(),
+            rejection_body: s.rejection_body.clone(),
+        })
+    }
+
+    /// The `Set-Cookie` value for a sealed `value`, with `Max-Age` when persistent.
+    ///
+    /// `None` when the cookie's name and value would pass the browser limit.
+    pub(crate) fn set_cookie(&self, value: &str, max_age: i64) -> Option<HeaderValue> {
+        if self.name.len() + value.len() > COOKIE_LIMIT {
+            return None;
+        }
+        let mut line =
+            String::with_capacity(self.name.len() + value.len() + self.attributes.len() + 24);
+        line.push_str(&self.name);
+        line.push('=');
+        line.push_str(value);
+        line.push_str(&self.attributes);
+        if self.persistent {
+            line.push_str("; Max-Age=");
+            line.push_str(&max_age.clamp(0, MAX_AGE_CAP).to_string());
+        }
+        HeaderValue::from_str(&line).ok()
+    }
+}
+
+fn positive_secs_std(
+    d: Duration,
+    setting: &'static str,
+) -> Result<std::time::Duration, ConfigError> {
+    match std::time::Duration::try_from(d) {
+        Ok(std) if !std.is_zero() => Ok(std),
+        _ => Err(ConfigError::NonPositiveDuration { setting }),
+    }
+}

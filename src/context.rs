@@ -1,0 +1,462 @@
+//! Per-request state: resolving the caller at most once, recording login and logout, and writing
+//! the session cookie into the response.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use tokio::sync::OnceCell;
+
+use crate::config::Shared;
+use crate::envelope::Record;
+use crate::expiry::{touch, Limits, Verdict};
+use crate::identity::Identity;
+use crate::parse::{self, Credentials};
+use crate::rejection::{AuthRejection, RejectionKind};
+use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
+use crate::session::{Session, SessionError, SessionSource, State};
+
+/// Inserted into the response extensions when a session cookie could not be written because it
+/// would pass the 4,096-byte browser limit. The response is then a 500 and carries no cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieOverflow {
+    /// The size the cookie's name and value would have had, in bytes.
+    pub size: usize,
+}
+
+/// Who the request turned out to be.
+#[derive(Clone)]
+pub(crate) enum Resolution {
+    /// No credentials. `cookie_invalid`: a session cookie was sent but was expired, tampered,
+    /// undecodable or ambiguous; the response deletes it.
+    Anonymous {
+        cookie_invalid: bool,
+    },
+    /// `Authorization` with a scheme other than Bearer: anonymous, and the cookie is not read.
+    OtherScheme,
+    /// A live cookie session, and whether a previous key opened it.
+    Cookie {
+        session: Session,
+        rotated: bool,
+    },
+    /// A bearer session.
+    Bearer(Session),
+    InvalidToken,
+    InvalidRequest,
+    Unavailable,
+    Panicked,
+}
+
+#[derive(Default)]
+struct Actions {
+    login: Option<Session>,
+    logout: bool,
+}
+
+/// The per-request state the layer puts in the request extensions.
+pub(crate) struct RequestContext {
+    pub(crate) shared: Arc<Shared>,
+    resolution: OnceCell<Resolution>,
+    actions: Mutex<Actions>,
+}
+
+/// Runs a future, turning a panic inside it into `Err(())`.
+struct CatchUnwind<F>(F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}
+
+impl Limits {
+    fn of(shared: &Shared) -> Self {
+        Self {
+            idle: shared.idle,
+            max_age: shared.max_age,
+            skew: shared.skew,
+        }
+    }
+}
+
+/// Opens a session cookie value and checks its timestamps: the one path every cookie takes.
+pub(crate) fn open_record(shared: &Shared, value: &str) -> Option<(Record, OpenedWith)> {
+    let (plaintext, with) = seal::open(&shared.keys, &shared.context, value)?;
+    Some((Record::decode(&plaintext)?, with))
+}
+
+impl RequestContext {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            resolution: OnceCell::new(),
+            actions: Mutex::new(Actions::default()),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.shared.clock.now().unix_timestamp()
+    }
+
+    /// Resolves the caller once; later calls return the first answer.
+    pub(crate) async fn resolve(&self, headers: &HeaderMap) -> &Resolution {
+        self.resolution
+            .get_or_init(|| async { self.compute(headers).await })
+            .await
+    }
+
+    async fn compute(&self, headers: &HeaderMap) -> Resolution {
+        match parse::authorization(headers, self.shared.max_token_len) {
+            Credentials::Absent => self.open_cookie(headers),
+            Credentials::OtherScheme => Resolution::OtherScheme,
+            Credentials::Repeated => {
+                tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
+                Resolution::InvalidRequest
+            }
+            Credentials::Malformed => {
+                tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
+                Resolution::InvalidToken
+            }
+            Credentials::Bearer(token) => self.resolve_token(token).await,
+        }
+    }
+
+    async fn resolve_token(&self, token: &str) -> Resolution {
+        let Some(handler) = self.shared.tokens.clone() else {
+            tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
+            return Resolution::InvalidToken;
+        };
+        let call = CatchUnwind(handler.resolve(token));
+        let identity = match tokio::time::timeout(self.shared.token_timeout, call).await {
+            Err(_) => {
+                tracing::warn!(target: "sealed_session", reason = "token_timeout", timeout = ?self.shared.token_timeout, "token handler timed out");
+                return Resolution::Unavailable;
+            }
+            Ok(Err(())) => {
+                tracing::error!(target: "sealed_session", reason = "token_panic", "token handler panicked");
+                return Resolution::Panicked;
+            }
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(target: "sealed_session", reason = "token_error", %error, "token handler failed");
+                return Resolution::Unavailable;
+            }
+            Ok(Ok(Ok(None))) => {
+                tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: unknown bearer token");
+                return Resolution::InvalidToken;
+            }
+            Ok(Ok(Ok(Some(identity)))) => identity,
+        };
+        let now = self.now();
+        let expires_at = identity.expires_at.map(|t| t.unix_timestamp());
+        if expires_at.is_some_and(|end| now >= end) {
+            tracing::info!(target: "sealed_session", reason = "token_expired", uid = ?identity.uid, "refused: expired bearer token");
+            return Resolution::InvalidToken;
+        }
+        tracing::debug!(target: "sealed_session", reason = "token_resolved", uid = ?identity.uid, "bearer session");
+        let state = State {
+            record: Record::login(identity, now),
+            expires_at,
+            modified: false,
+            ended: false,
+        };
+        Resolution::Bearer(Session::new(
+            SessionSource::Bearer,
+            self.shared.clone(),
+            state,
+        ))
+    }
+
+    fn open_cookie(&self, headers: &HeaderMap) -> Resolution {
+        let scan = parse::scan_cookies(headers, self.shared.name.as_bytes(), COOKIE_LIMIT);
+        if !scan.present {
+            return Resolution::Anonymous {
+                cookie_invalid: false,
+            };
+        }
+        let mut opened: Option<(&str, Record, OpenedWith)> = None;
+        let mut ambiguous = false;
+        for &value in scan.values() {
+            let Some((record, with)) = open_record(&self.shared, value) else {
+                continue;
+            };
+            match &opened {
+                None => opened = Some((value, record, with)),
+                Some((first, ..)) if *first == value => {}
+                Some(_) => ambiguous = true,
+            }
+        }
+        let invalid = Resolution::Anonymous {
+            cookie_invalid: true,
+        };
+        if ambiguous {
+            tracing::warn!(target: "sealed_session", reason = "ambiguous", "two different session cookies opened: treated as no session");
+            return invalid;
+        }
+        let Some((_, record, with)) = opened else {
+            tracing::warn!(target: "sealed_session", reason = "invalid", "session cookie did not open (tampered, foreign or undecodable)");
+            return invalid;
+        };
+        let now = self.now();
+        match Limits::of(&self.shared).check(now, record.created, record.last_seen) {
+            Verdict::Live => {}
+            Verdict::Idle => {
+                tracing::info!(target: "sealed_session", reason = "expired_idle", uid = ?record.uid, "session expired: idle timeout");
+                return invalid;
+            }
+            Verdict::Absolute => {
+                tracing::info!(target: "sealed_session", reason = "expired_absolute", uid = ?record.uid, "session expired: max age");
+                return invalid;
+            }
+            Verdict::Future => {
+                tracing::warn!(target: "sealed_session", reason = "invalid", uid = ?record.uid, "session created in the future beyond the clock-skew allowance");
+                return invalid;
+            }
+        }
+        tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
+        let state = State {
+            record,
+            expires_at: None,
+            modified: false,
+            ended: false,
+        };
+        Resolution::Cookie {
+            session: Session::new(SessionSource::Cookie, self.shared.clone(), state),
+            rotated: with == OpenedWith::Previous,
+        }
+    }
+
+    /// The session for an extractor or a guard: `Ok(None)` when anonymous.
+    ///
+    /// `strict`: an invalid token is a rejection (the `Session` extractor and the guard) rather
+    /// than anonymous (`Option<Session>`).
+    pub(crate) async fn session(
+        &self,
+        headers: &HeaderMap,
+        strict: bool,
+    ) -> Result<Option<Session>, AuthRejection> {
+        let resolution = self.resolve(headers).await;
+        let reject = |kind| Err(AuthRejection::new(kind, &self.shared));
+        let session = match resolution {
+            Resolution::Cookie { session, .. } | Resolution::Bearer(session) => {
+                Some(session.clone())
+            }
+            Resolution::Anonymous { .. } | Resolution::OtherScheme => None,
+            Resolution::InvalidToken if strict => return reject(RejectionKind::InvalidToken),
+            Resolution::InvalidToken => None,
+            Resolution::InvalidRequest => return reject(RejectionKind::InvalidRequest),
+            Resolution::Unavailable => return reject(RejectionKind::Unavailable),
+            Resolution::Panicked => return reject(RejectionKind::HandlerPanicked),
+        };
+        let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(login) = &actions.login {
+            return Ok(Some(login.clone()));
+        }
+        if actions.logout {
+            return Ok(None);
+        }
+        Ok(session.filter(|s| !s.is_logged_out()))
+    }
+
+    /// The session, or the rejection a required session gives.
+    pub(crate) async fn require(
+        &self,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Session, AuthRejection> {
+        match self.session(headers, true).await? {
+            Some(session) => Ok(session),
+            None => Err(AuthRejection::missing_credentials(
+                &self.shared,
+                headers,
+                uri,
+            )),
+        }
+    }
+
+    /// Starts a fresh cookie session: new id, creation and auth time; nothing carried over.
+    pub(crate) fn login(
+        &self,
+        identity: Identity,
+        bearer_request: bool,
+    ) -> Result<Session, SessionError> {
+        if bearer_request {
+            return Err(SessionError::BearerRequest);
+        }
+        let record = Record::login(identity, self.now());
+        let size = record.encoded_len();
+        if size > self.shared.budget {
+            tracing::warn!(target: "sealed_session", reason = "too_large", size, limit = self.shared.budget, "login refused: the session would not fit a cookie");
+            return Err(SessionError::TooLarge {
+                size,
+                limit: self.shared.budget,
+            });
+        }
+        tracing::info!(target: "sealed_session", reason = "login", uid = ?record.uid, "session started");
+        let state = State {
+            record,
+            expires_at: None,
+            modified: true,
+            ended: false,
+        };
+        let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(previous) = actions.login.replace(session.clone()) {
+            previous.logout();
+        }
+        Ok(session)
+    }
+
+    /// Ends the session of this request, whatever it was.
+    pub(crate) fn logout(&self) {
+        let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(previous) = actions.login.take() {
+            previous.logout();
+        }
+        actions.logout = true;
+        if let Some(Resolution::Cookie { session, .. }) = self.resolution.get() {
+            session.logout();
+        }
+        tracing::info!(target: "sealed_session", reason = "logout", "session ended");
+    }
+
+    /// Writes the session cookie (or its deletion) into the response, once.
+    pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
+        let resolution = self.resolution.get();
+        let (resolved, rotated, cookie_invalid) = match resolution {
+            None | Some(Resolution::OtherScheme) => (None, false, false),
+            Some(Resolution::Anonymous { cookie_invalid }) => (None, false, *cookie_invalid),
+            Some(Resolution::Cookie {
+                session, rotated, ..
+            }) => (Some(session), *rotated, false),
+            // A bearer request never sets or deletes the session cookie.
+            Some(_) => return,
+        };
+        let (login, logout) = {
+            let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+            (actions.login.clone(), actions.logout)
+        };
+        let is_login = login.is_some();
+        let target = login.as_ref().or(if logout { None } else { resolved });
+        match target.filter(|s| !s.is_logged_out()) {
+            Some(session) => {
+                if response.status().is_server_error() {
+                    tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
+                } else {
+                    self.seal_into(session, is_login, rotated, response);
+                }
+                add_vary_cookie(response.headers_mut());
+            }
+            None if logout || resolved.is_some() || cookie_invalid => {
+                set_session_cookie(
+                    response.headers_mut(),
+                    &self.shared.name,
+                    self.shared.deletion.clone(),
+                );
+            }
+            None => {}
+        }
+    }
+
+    fn seal_into<B: Default>(
+        &self,
+        session: &Session,
+        is_login: bool,
+        rotated: bool,
+        response: &mut Response<B>,
+    ) {
+        let now = self.now();
+        let shared = &self.shared;
+        let mut state = session.lock();
+        let limits = Limits::of(shared);
+        if !is_login
+            && limits.check(now, state.record.created, state.record.last_seen) != Verdict::Live
+        {
+            // It expired while the handler ran: delete rather than renew.
+            set_session_cookie(
+                response.headers_mut(),
+                &shared.name,
+                shared.deletion.clone(),
+            );
+            return;
+        }
+        let renew = now.saturating_sub(state.record.last_seen) >= shared.refresh;
+        if !(is_login || state.modified || rotated || renew) {
+            return;
+        }
+        let mut record = state.record.clone();
+        if is_login || state.modified || renew {
+            record.last_seen = touch(record.last_seen, now);
+        }
+        let plaintext = record.encode();
+        let value = seal::seal(shared.keys.current(), &shared.context, plaintext);
+        let Some(line) = shared.set_cookie(&value, limits.remaining(now, record.created)) else {
+            let size = shared.name.len() + value.len();
+            tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
+            *response = Response::new(B::default());
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response.extensions_mut().insert(CookieOverflow { size });
+            return;
+        };
+        let reason = if is_login {
+            "login"
+        } else if state.modified {
+            "modified"
+        } else if renew {
+            "renewed"
+        } else {
+            "rotated"
+        };
+        if rotated {
+            tracing::info!(target: "sealed_session", reason = "rotated", uid = ?record.uid, "session re-sealed with the current key");
+        }
+        tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
+        state.record = record;
+        state.modified = false;
+        set_session_cookie(response.headers_mut(), &shared.name, line);
+    }
+}
+
+/// Sets the one session `Set-Cookie` line (dropping any other line for the same cookie), with
+/// `Cache-Control: no-store` and `Vary: Cookie`.
+fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
+    let others: Vec<HeaderValue> = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let b = v.as_bytes();
+            !(b.starts_with(name.as_bytes()) && b.get(name.len()) == Some(&b'='))
+        })
+        .cloned()
+        .collect();
+    headers.remove(SET_COOKIE);
+    for other in others {
+        headers.append(SET_COOKIE, other);
+    }
+    headers.append(SET_COOKIE, line);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    add_vary_cookie(headers);
+}
+
+/// Adds `Cookie` to `Vary` unless it is there (or `Vary: *`).
+fn add_vary_cookie(headers: &mut HeaderMap) {
+    let present = headers.get_all(VARY).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case("cookie"))
+        })
+    });
+    if !present {
+        headers.append(VARY, HeaderValue::from_static("Cookie"));
+    }
+}

@@ -1,0 +1,121 @@
+//! Extractors: [`Session`], `Option<Session>` and [`Auth`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use http::request::Parts;
+
+use crate::context::RequestContext;
+use crate::identity::Identity;
+use crate::parse::{self, Credentials};
+use crate::rejection::{AuthRejection, RejectionKind};
+use crate::session::{Session, SessionError};
+
+fn context(parts: &Parts) -> Result<Arc<RequestContext>, AuthRejection> {
+    parts
+        .extensions
+        .get::<Arc<RequestContext>>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!(target: "sealed_session", reason = "missing_layer", "a session extractor ran without SessionLayer");
+            AuthRejection::from(RejectionKind::MissingLayer)
+        })
+}
+
+/// `Session` is required: 401 with a `Bearer` challenge when there is none (or a redirect to the
+/// login page when the layer has one), 401 `invalid_token` for a bad token, 400 for two
+/// `Authorization` fields, 503 when the token backend fails, 500 without a
+/// [`SessionLayer`](crate::SessionLayer).
+impl<S: Send + Sync> FromRequestParts<S> for Session {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        context(parts)?.require(&parts.headers, &parts.uri).await
+    }
+}
+
+/// `Option<Session>` is `None` for an anonymous caller, an expired or invalid cookie, or an
+/// unknown token. It still refuses what cannot be answered safely: 400 for two `Authorization`
+/// fields, 503 when the token backend fails, 500 without a [`SessionLayer`](crate::SessionLayer).
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        context(parts)?.session(&parts.headers, false).await
+    }
+}
+
+/// Starts and ends sessions: the extractor a login or logout handler takes.
+///
+/// Always available under a [`SessionLayer`](crate::SessionLayer); extracting it resolves nothing.
+///
+/// ```
+/// use axum::{routing::post, Router};
+/// use sealed_session::{Auth, Identity, SessionError};
+///
+/// async fn login(auth: Auth) -> Result<&'static str, SessionError> {
+///     // ... check the credentials first ...
+///     auth.login(Identity::new("alice").with_roles(["admin"]))?;
+///     Ok("welcome")
+/// }
+///
+/// async fn logout(auth: Auth) -> &'static str {
+///     auth.logout();
+///     "bye"
+/// }
+///
+/// let app: Router = Router::new().route("/login", post(login)).route("/logout", post(logout));
+/// ```
+#[derive(Clone)]
+pub struct Auth {
+    context: Arc<RequestContext>,
+    bearer_request: bool,
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("bearer_request", &self.bearer_request)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    /// Starts a fresh cookie session for `identity`: a new id, creation time and auth time.
+    /// Whatever the request carried before is discarded (no session fixation). The response
+    /// carries the new cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::TooLarge`] when the session would not fit a cookie, and
+    /// [`SessionError::BearerRequest`] on a request with a bearer token (a bearer request never
+    /// sets a cookie).
+    pub fn login(&self, identity: Identity) -> Result<Session, SessionError> {
+        self.context.login(identity, self.bearer_request)
+    }
+
+    /// Ends the session: the response carries a deletion cookie (not on a bearer request).
+    pub fn logout(&self) {
+        self.context.logout();
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let context = context(parts)?;
+        let bearer_request = matches!(
+            parse::authorization(&parts.headers, usize::MAX),
+            Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated
+        );
+        Ok(Self {
+            context,
+            bearer_request,
+        })
+    }
+}

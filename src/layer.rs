@@ -1,0 +1,324 @@
+//! [`SessionLayer`], its [`SessionManager`] service and the service's [`ResponseFuture`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
+
+use axum_core::response::Response as AxumResponse;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use time::Duration;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::clock::Clock;
+use crate::config::{ConfigError, SameSite, Settings, Shared};
+use crate::context::RequestContext;
+use crate::key::KeyRing;
+use crate::rejection::AuthRejection;
+use crate::token::TokenHandler;
+
+/// The session layer: opens the sealed cookie or resolves the bearer token, enforces expiry, and
+/// writes the cookie back. See the [crate docs](crate) for an example.
+///
+/// Every setting has a secure default. A contradictory configuration is refused before the first
+/// request is served: [`SessionLayer::validate`] returns the [`ConfigError`], and
+/// [`Layer::layer`] panics with its message when the router is built.
+#[derive(Clone)]
+#[must_use]
+pub struct SessionLayer {
+    settings: Settings,
+    built: Arc<OnceLock<Result<Arc<Shared>, ConfigError>>>,
+}
+
+impl fmt::Debug for SessionLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("settings", &self.settings)
+            .finish()
+    }
+}
+
+impl SessionLayer {
+    /// A layer sealing with `keys`: a [`Key`](crate::Key) or a [`KeyRing`].
+    ///
+    /// Defaults: cookie `__Host-session` (`Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no
+    /// `Domain`, no `Max-Age`), 7-day idle timeout, 30-day max age, re-sealed at most once a
+    /// minute, 60 s clock-skew allowance, no token handler, 5 s token timeout.
+    pub fn new(keys: impl Into<KeyRing>) -> Self {
+        Self {
+            settings: Settings::new(keys.into()),
+            built: Arc::default(),
+        }
+    }
+
+    fn set(mut self, f: impl FnOnce(&mut Settings)) -> Self {
+        f(&mut self.settings);
+        self.built = Arc::default();
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// The first contradiction found, for example a `__Host-` cookie with a `Domain`, or an idle
+    /// timeout longer than the max age.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.shared().map(drop)
+    }
+
+    pub(crate) fn shared(&self) -> Result<Arc<Shared>, ConfigError> {
+        self.built
+            .get_or_init(|| Shared::build(&self.settings).map(Arc::new))
+            .clone()
+    }
+
+    /// The cookie name. Default `__Host-session`. Renaming a cookie ends every session (the name
+    /// is bound into the seal).
+    pub fn with_cookie_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.set(|s| s.name = name)
+    }
+
+    /// The cookie `Path`. Default `/`.
+    pub fn with_path(self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        self.set(|s| s.path = path)
+    }
+
+    /// The cookie `Domain`. Default none (host-only), as `__Host-` requires.
+    pub fn with_domain(self, domain: impl Into<String>) -> Self {
+        let domain = domain.into();
+        self.set(|s| s.domain = Some(domain))
+    }
+
+    /// The `Secure` attribute. Default on. Turning it off needs a name without a `__Host-` or
+    /// `__Secure-` prefix, and is meant for plain-HTTP development only.
+    pub fn with_secure(self, secure: bool) -> Self {
+        self.set(|s| s.secure = secure)
+    }
+
+    /// The `HttpOnly` attribute. Default on.
+    pub fn with_http_only(self, http_only: bool) -> Self {
+        self.set(|s| s.http_only = http_only)
+    }
+
+    /// The `SameSite` attribute. Default `Lax`.
+    pub fn with_same_site(self, same_site: SameSite) -> Self {
+        self.set(|s| s.same_site = same_site)
+    }
+
+    /// The `Partitioned` attribute (CHIPS). Default off. Requires `Secure`.
+    pub fn with_partitioned(self, partitioned: bool) -> Self {
+        self.set(|s| s.partitioned = partitioned)
+    }
+
+    /// Persistent cookies: `Max-Age` set to the smaller of the idle and absolute time left,
+    /// capped at 400 days. Default off: a browser-session cookie. Expiry is enforced from the
+    /// sealed timestamps either way, never from `Max-Age`.
+    pub fn with_persistent(self, persistent: bool) -> Self {
+        self.set(|s| s.persistent = persistent)
+    }
+
+    /// The purpose bound into every seal, so apps sharing a key cannot swap cookies. Default
+    /// `session`: set it to the app's name when several apps share a key.
+    pub fn with_purpose(self, purpose: impl Into<String>) -> Self {
+        let purpose = purpose.into();
+        self.set(|s| s.purpose = purpose)
+    }
+
+    /// Idle timeout: a session not seen for this long is expired. Default 7 days.
+    pub fn with_idle_timeout(self, idle: Duration) -> Self {
+        self.set(|s| s.idle = idle)
+    }
+
+    /// Absolute max age: a session this old is expired, however active. Default 30 days.
+    pub fn with_max_age(self, max_age: Duration) -> Self {
+        self.set(|s| s.max_age = max_age)
+    }
+
+    /// How stale last-seen must be before a live cookie is re-sealed (sliding renewal). Default
+    /// 60 seconds; must be below the idle timeout. Zero re-seals on every request.
+    pub fn with_refresh_interval(self, refresh: Duration) -> Self {
+        self.set(|s| s.refresh = refresh)
+    }
+
+    /// How far in the future a creation time may be and still be accepted. Default 60 seconds.
+    pub fn with_clock_skew(self, skew: Duration) -> Self {
+        self.set(|s| s.skew = skew)
+    }
+
+    /// The clock expiry reads. Default [`SystemClock`](crate::SystemClock).
+    pub fn with_clock(self, clock: impl Clock) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(clock);
+        self.set(|s| s.clock = clock)
+    }
+
+    /// The handler that resolves `Authorization: Bearer` tokens. Without one, every bearer token
+    /// is refused as `invalid_token`.
+    pub fn with_token_handler(self, handler: impl TokenHandler) -> Self {
+        let handler: Arc<dyn TokenHandler> = Arc::new(handler);
+        self.set(|s| s.tokens = Some(handler))
+    }
+
+    /// How long the token handler may take before the request gets 503. Default 5 seconds.
+    pub fn with_token_timeout(self, timeout: Duration) -> Self {
+        self.set(|s| s.token_timeout = timeout)
+    }
+
+    /// The longest bearer token accepted, in bytes. Default 4,096.
+    pub fn with_max_token_length(self, len: usize) -> Self {
+        self.set(|s| s.max_token_len = len)
+    }
+
+    /// The `Retry-After` of a 503 from a failing token handler. Default 5 seconds.
+    pub fn with_retry_after(self, delay: Duration) -> Self {
+        self.set(|s| s.retry_after = delay)
+    }
+
+    /// The realm of the `WWW-Authenticate: Bearer realm="…"` challenge. Default `sealed-session`.
+    pub fn with_realm(self, realm: impl Into<String>) -> Self {
+        let realm = realm.into();
+        self.set(|s| s.realm = realm)
+    }
+
+    /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
+    /// `<login>?login=<path and query, percent-encoded>`, instead of a 401. Requests with an
+    /// `Authorization` or `X-No-Redirect` header still get the 401.
+    pub fn with_login_redirect(self, login: impl Into<String>) -> Self {
+        let login = login.into();
+        self.set(|s| s.login_redirect = Some(login))
+    }
+
+    /// Shapes the bodies of rejections (for example JSON problem details). The status and the
+    /// `WWW-Authenticate`, `Retry-After` and `Location` headers still follow the status matrix.
+    ///
+    /// ```
+    /// use axum_core::response::IntoResponse;
+    /// use sealed_session::{AuthRejection, Key, SessionLayer};
+    ///
+    /// let layer = SessionLayer::new(Key::generate()).with_rejection_body(|r: &AuthRejection| {
+    ///     let body = format!(r#"{{"status":{},"detail":{:?}}}"#, r.status().as_u16(), r.body_text());
+    ///     ([("content-type", "application/problem+json")], body).into_response()
+    /// });
+    /// # drop(layer);
+    /// ```
+    pub fn with_rejection_body<F>(self, shape: F) -> Self
+    where
+        F: Fn(&AuthRejection) -> AxumResponse + Send + Sync + 'static,
+    {
+        let shape: crate::rejection::RejectionBody = Arc::new(shape);
+        self.set(|s| s.rejection_body = Some(shape))
+    }
+}
+
+impl<S> Layer<S> for SessionLayer {
+    type Service = SessionManager<S>;
+
+    /// # Panics
+    ///
+    /// When the configuration is contradictory, with the [`ConfigError`]'s message, before any
+    /// request is served. Call [`SessionLayer::validate`] first to handle it as a value.
+    fn layer(&self, inner: S) -> Self::Service {
+        match self.shared() {
+            Ok(shared) => SessionManager { inner, shared },
+            Err(error) => panic!("{error}"),
+        }
+    }
+}
+
+/// The service [`SessionLayer`] makes. (`Session` is the handle handlers see, so the service is
+/// named for what it does, as in tower-sessions and tower-cookies.)
+#[derive(Clone)]
+pub struct SessionManager<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for SessionManager<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> SessionManager<S> {
+    /// A reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// A mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionManager<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // Nothing is resolved here: the cookie is opened, and the token handler called, only
+        // when an extractor or guard asks. A route that never asks pays for this one allocation.
+        let context = Arc::new(RequestContext::new(self.shared.clone()));
+        req.extensions_mut().insert(context.clone());
+        // The inner service is called here, synchronously, on the instance `poll_ready` readied;
+        // no clone is needed (the `mem::replace` idiom is for calls made later, in a future).
+        ResponseFuture {
+            future: self.inner.call(req),
+            context: Some(context),
+        }
+    }
+}
+
+pin_project! {
+    /// Response future for [`SessionManager`]: writes the session cookie once the inner response
+    /// is ready.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        future: F,
+        context: Option<Arc<RequestContext>>,
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Default,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.future.poll(cx))?;
+        if let Some(context) = this.context.take() {
+            context.finalize(&mut response);
+        }
+        Poll::Ready(Ok(response))
+    }
+}

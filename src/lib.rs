@@ -1,0 +1,118 @@
+//! Encrypted cookie sessions and bearer tokens in one tower layer, for axum.
+//!
+//! [`SessionLayer`] answers "who is calling, and what may they do?" for a browser holding a sealed
+//! session cookie and for a script sending `Authorization: Bearer <token>`:
+//!
+//! - it opens the cookie (AES-256-GCM, the `cookie` crate's private jar, with a [`KeyRing`] for
+//!   rotation) or resolves the token through the app's [`TokenHandler`];
+//! - it enforces the idle timeout and the absolute max age from timestamps inside the seal;
+//! - handlers take a [`Session`] (uid, roles, groups, metadata, scopes, typed values), or
+//!   `Option<Session>`, and [`Auth`] to log in and out;
+//! - [`RequireAuth`] turns unmet requirements into correct 401, 403 or redirect responses.
+//!
+//! # Example
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use axum::{body::Body, http::{Request, StatusCode}, routing::{get, post}, Router};
+//! use sealed_session::{ApiKeys, Auth, Identity, Key, RequireAuth, Session, SessionLayer};
+//! use time::Duration;
+//! use tower::ServiceExt;
+//!
+//! async fn me(session: Session) -> String {
+//!     session.uid().unwrap_or_default()
+//! }
+//!
+//! async fn login(auth: Auth) -> Result<&'static str, sealed_session::SessionError> {
+//!     // ... check a password or an OAuth callback first ...
+//!     auth.login(Identity::new("alice").with_scopes(["admin"]))?;
+//!     Ok("welcome")
+//! }
+//!
+//! # /*
+//! let key = Key::try_from(&key_bytes[..])?; // at least 64 random bytes, kept secret
+//! # */
+//! # let key = Key::generate();
+//! let sessions = SessionLayer::new(key)
+//!     .with_token_handler(ApiKeys::new().with_token("ci-secret-token", Identity::new("ci").with_role_account(true)))
+//!     .with_idle_timeout(Duration::days(7))
+//!     .with_max_age(Duration::days(30));
+//!
+//! let app = Router::new()
+//!     .route("/me", get(me))
+//!     .route("/admin", get(|| async { "admin" }).route_layer(RequireAuth::scope("admin")))
+//!     .route("/login", post(login))
+//!     .layer(sessions);
+//!
+//! // No credentials: 401 with a Bearer challenge.
+//! let res = app.clone().oneshot(Request::get("/me").body(Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert!(res.headers().contains_key("www-authenticate"));
+//!
+//! // Log in: the response carries the sealed cookie.
+//! let res = app.clone().oneshot(Request::post("/login").body(Body::empty()).unwrap()).await.unwrap();
+//! let set_cookie = res.headers()["set-cookie"].to_str().unwrap();
+//! assert!(set_cookie.starts_with("__Host-session="));
+//! assert!(set_cookie.contains("; Secure; HttpOnly; SameSite=Lax"));
+//! let cookie = set_cookie.split(';').next().unwrap().to_owned();
+//!
+//! // The cookie opens the guarded route.
+//! let req = Request::get("/admin").header("cookie", &cookie).body(Body::empty()).unwrap();
+//! assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+//!
+//! // So does the bearer token, for /me.
+//! let req = Request::get("/me").header("authorization", "Bearer ci-secret-token").body(Body::empty()).unwrap();
+//! assert_eq!(app.oneshot(req).await.unwrap().status(), StatusCode::OK);
+//! # }
+//! ```
+//!
+//! # Security
+//!
+//! The cookie is encrypted and authenticated, and bound to its name and purpose; its expiry is
+//! inside the seal. It is **stateless**: logging out deletes the browser's copy, but a copy taken
+//! earlier stays valid until its idle timeout or max age. Rotating keys ends every session.
+//! See the README for the full list of guarantees and defaults.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod clock;
+mod config;
+mod context;
+mod envelope;
+mod expiry;
+mod extract;
+mod identity;
+mod key;
+mod layer;
+mod parse;
+pub mod rejection;
+pub mod require;
+pub mod scope;
+mod seal;
+pub mod session;
+pub mod testing;
+pub mod token;
+
+pub use clock::{Clock, SystemClock};
+pub use config::{
+    ConfigError, SameSite, DEFAULT_CLOCK_SKEW, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_AGE, DEFAULT_MAX_TOKEN_LEN, DEFAULT_PURPOSE, DEFAULT_REALM,
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_TOKEN_TIMEOUT,
+};
+pub use context::CookieOverflow;
+pub use envelope::{InvalidSessionId, SessionId};
+pub use extract::Auth;
+pub use identity::{Identity, SCOPE_KEY};
+pub use key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS, MIN_KEY_LEN};
+pub use layer::{ResponseFuture, SessionLayer, SessionManager};
+pub use rejection::{AuthRejection, RejectionKind};
+pub use require::{RequireAuth, RequireAuthService, Requirement};
+pub use session::{Session, SessionError, SessionSource};
+pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,268 @@
+//! Parsers for the two untrusted request headers the layer reads: `Cookie` and `Authorization`.
+//!
+//! Both work on raw bytes, allocate nothing, and never panic. They are written here rather than
+//! taken from axum-extra's cookie jar or the `headers` crate's `Bearer`, whose behaviour is wrong
+//! for security decisions (security.md §2.2, §4.2).
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::HeaderMap;
+
+/// The most session-cookie values tried per request. Extra values with the same name are ignored.
+pub(crate) const MAX_CANDIDATES: usize = 4;
+
+/// The values of the cookie named `name`, read from every `Cookie` field.
+#[derive(Debug, Default)]
+pub(crate) struct CookieScan<'a> {
+    values: [&'a str; MAX_CANDIDATES],
+    len: usize,
+    /// A cookie with the name was present, whether or not its value was usable.
+    pub(crate) present: bool,
+}
+
+impl<'a> CookieScan<'a> {
+    /// The usable candidate values, in header order, at most [`MAX_CANDIDATES`].
+    pub(crate) fn values(&self) -> &[&'a str] {
+        self.values.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Trims SP and HTAB, and nothing else, from both ends.
+fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// Finds the cookie named `name` in every `Cookie` field of `headers`.
+///
+/// - Each field is split on `;`; each pair on its first `=`.
+/// - Only SP and HTAB are trimmed; names are matched byte for byte and never percent-decoded.
+/// - A pair with non-ASCII bytes affects only itself, never its neighbours.
+/// - A value longer than `max_value_len` bytes, or not ASCII, is not a candidate (but marks the
+///   cookie as present).
+pub(crate) fn scan_cookies<'a>(
+    headers: &'a HeaderMap,
+    name: &[u8],
+    max_value_len: usize,
+) -> CookieScan<'a> {
+    let mut scan = CookieScan::default();
+    for field in headers.get_all(COOKIE) {
+        for pair in field.as_bytes().split(|&b| b == b';') {
+            let pair = trim_ows(pair);
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            let (Some(n), Some(v)) = (pair.get(..eq), pair.get(eq + 1..)) else {
+                continue;
+            };
+            if trim_ows(n) != name {
+                continue;
+            }
+            scan.present = true;
+            let v = trim_ows(v);
+            if v.len() > max_value_len || !v.is_ascii() {
+                continue;
+            }
+            let Ok(v) = std::str::from_utf8(v) else {
+                continue;
+            };
+            if let Some(slot) = scan.values.get_mut(scan.len) {
+                *slot = v;
+                scan.len += 1;
+            }
+        }
+    }
+    scan
+}
+
+/// What the `Authorization` field says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credentials<'a> {
+    /// No `Authorization` field.
+    Absent,
+    /// A scheme other than `Bearer` (or no scheme at all).
+    OtherScheme,
+    /// `Bearer` and a well-formed token68 token.
+    Bearer(&'a str),
+    /// `Bearer` with a missing, over-long or malformed token.
+    Malformed,
+    /// More than one `Authorization` field, or comma-joined credentials.
+    Repeated,
+}
+
+/// `tchar` of RFC 9110 §5.6.2: the characters of an auth-scheme.
+pub(crate) const fn is_tchar(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~'
+    ) || b.is_ascii_alphanumeric()
+}
+
+/// Whether `token` is token68 (RFC 9110 §11.2): one or more of `ALPHA DIGIT - . _ ~ + /`, then
+/// any number of `=`.
+pub(crate) fn is_token68(token: &[u8]) -> bool {
+    let body = token.iter().take_while(|&&b| b != b'=').count();
+    body > 0
+        && token.iter().take(body).all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+        && token.iter().skip(body).all(|&b| b == b'=')
+}
+
+/// Reads the `Authorization` field.
+///
+/// The scheme is matched case-insensitively and must be followed by one or more SP (not HTAB).
+/// The token must be token68 and at most `max_token_len` bytes; it is returned byte-exact,
+/// trailing `=` included.
+pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Credentials<'_> {
+    let mut fields = headers.get_all(AUTHORIZATION).iter();
+    let Some(field) = fields.next() else {
+        return Credentials::Absent;
+    };
+    if fields.next().is_some() {
+        return Credentials::Repeated;
+    }
+    let bytes = field.as_bytes();
+    let scheme_len = bytes.iter().take_while(|&&b| is_tchar(b)).count();
+    let (Some(scheme), Some(rest)) = (bytes.get(..scheme_len), bytes.get(scheme_len..)) else {
+        return Credentials::OtherScheme;
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Credentials::OtherScheme;
+    }
+    if rest.first() != Some(&b' ') {
+        return Credentials::Malformed;
+    }
+    let spaces = rest.iter().take_while(|&&b| b == b' ').count();
+    let token = rest.get(spaces..).unwrap_or_default();
+    if token.is_empty() || token.len() > max_token_len {
+        return Credentials::Malformed;
+    }
+    if token.contains(&b',') {
+        return Credentials::Repeated;
+    }
+    if !is_token68(token) {
+        return Credentials::Malformed;
+    }
+    match std::str::from_utf8(token) {
+        Ok(token) => Credentials::Bearer(token),
+        Err(_) => Credentials::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(name: http::header::HeaderName, values: &[&[u8]]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append(name.clone(), HeaderValue::from_bytes(v).unwrap());
+        }
+        h
+    }
+
+    fn values<'a>(h: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+        scan_cookies(h, name.as_bytes(), 4096).values().to_vec()
+    }
+
+    #[test]
+    fn finds_the_cookie_across_fields_and_pairs() {
+        let h = headers(
+            COOKIE,
+            &[b"a=1; __Host-session=abc", b"b=2;__Host-session= def\t"],
+        );
+        assert_eq!(values(&h, "__Host-session"), ["abc", "def"]);
+        assert_eq!(values(&h, "a"), ["1"]);
+    }
+
+    #[test]
+    fn names_match_byte_exactly() {
+        let h = headers(
+            COOKIE,
+            &[b"%5F%5FHost-session=x; __host-session=y; __Host-Session=z; __Host-session2=w"],
+        );
+        assert!(values(&h, "__Host-session").is_empty());
+        assert!(!scan_cookies(&h, b"__Host-session", 4096).present);
+        let h = headers(COOKIE, &["\u{2000}__Host-session=x".as_bytes()]);
+        assert!(values(&h, "__Host-session").is_empty());
+    }
+
+    #[test]
+    fn a_non_ascii_neighbour_does_not_hide_ours() {
+        let h = headers(
+            COOKIE,
+            &["junk=\u{e9}t\u{e9}; __Host-session=abc".as_bytes()],
+        );
+        assert_eq!(values(&h, "__Host-session"), ["abc"]);
+    }
+
+    #[test]
+    fn oversized_values_are_present_but_not_candidates() {
+        let long = format!("s={}", "A".repeat(4097));
+        let h = headers(COOKIE, &[long.as_bytes()]);
+        let scan = scan_cookies(&h, b"s", 4096);
+        assert!(scan.present);
+        assert!(scan.values().is_empty());
+    }
+
+    #[test]
+    fn candidates_are_bounded() {
+        let many = (0..50)
+            .map(|i| format!("s={i}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let h = headers(COOKIE, &[many.as_bytes()]);
+        assert_eq!(values(&h, "s"), ["0", "1", "2", "3"]);
+    }
+
+    fn auth(values: &[&[u8]]) -> Credentials<'static> {
+        let h = Box::leak(Box::new(headers(AUTHORIZATION, values)));
+        authorization(h, 4096)
+    }
+
+    #[test]
+    fn bearer_tokens_parse_strictly() {
+        assert_eq!(auth(&[]), Credentials::Absent);
+        assert_eq!(auth(&[b"Bearer abc"]), Credentials::Bearer("abc"));
+        assert_eq!(auth(&[b"bEaReR   abc=="]), Credentials::Bearer("abc=="));
+        assert_eq!(
+            auth(&[b"Bearer a-b.c_d~e+f/g="]),
+            Credentials::Bearer("a-b.c_d~e+f/g=")
+        );
+        assert_eq!(auth(&[b"Basic YTpi"]), Credentials::OtherScheme);
+        assert_eq!(auth(&[b"Bearert abc"]), Credentials::OtherScheme);
+        assert_eq!(auth(&[b"Bearer"]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer "]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer\tabc"]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer a=b"]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer \"abc\""]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer abc def"]), Credentials::Malformed);
+        assert_eq!(auth(&["Bearer \u{e9}".as_bytes()]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer ="]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer a, Bearer b"]), Credentials::Repeated);
+        assert_eq!(auth(&[b"Bearer a", b"Bearer a"]), Credentials::Repeated);
+        let long = format!("Bearer {}", "a".repeat(4097));
+        assert_eq!(auth(&[long.as_bytes()]), Credentials::Malformed);
+        let max = format!("Bearer {}", "a".repeat(4096));
+        assert!(matches!(auth(&[max.as_bytes()]), Credentials::Bearer(t) if t.len() == 4096));
+    }
+}

@@ -1,0 +1,311 @@
+//! Rejections: the 400, 401, 403, 500 and 503 responses of the extractor and the guard.
+//!
+//! | situation | response |
+//! |---|---|
+//! | no credentials, or a scheme other than Bearer | 401, `WWW-Authenticate: Bearer realm="…"` (no error), or a 302 to the login page when configured |
+//! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` |
+//! | two `Authorization` fields | 400, `error="invalid_request"` |
+//! | missing scope | 403, `error="insufficient_scope", scope="…"` |
+//! | any other unmet requirement | 403, the reasons as text/plain, one per line |
+//! | token backend error or timeout | 503 with `Retry-After` |
+//! | token handler panicked | 500 |
+//! | no [`SessionLayer`](crate::SessionLayer) | 500 naming `SessionLayer` |
+//!
+//! [`SessionLayer::with_rejection_body`](crate::SessionLayer::with_rejection_body) shapes the
+//! bodies (for example as JSON problem details); the status and the `WWW-Authenticate`,
+//! `Retry-After` and `Location` headers always follow the table.
+//!
+//! ```
+//! use sealed_session::{AuthRejection, RejectionKind};
+//! use axum_core::response::IntoResponse;
+//!
+//! let response = AuthRejection::from(RejectionKind::MissingLayer).into_response();
+//! assert_eq!(response.status(), 500);
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum_core::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri};
+
+use crate::config::Shared;
+
+/// Shapes rejection bodies; see [`SessionLayer::with_rejection_body`](crate::SessionLayer::with_rejection_body).
+pub(crate) type RejectionBody = Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>;
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No credentials, an expired or invalid cookie, or a scheme other than Bearer: 401 with a
+    /// bare challenge (or a redirect to the login page, when configured).
+    MissingCredentials,
+    /// A malformed, unknown, expired or revoked bearer token: 401 `invalid_token`.
+    InvalidToken,
+    /// More than one credential (two `Authorization` fields): 400 `invalid_request`.
+    InvalidRequest,
+    /// Logged in, but requirements are unmet: 403. With `insufficient_scope` when any missing
+    /// requirement is a scope.
+    Forbidden {
+        /// Every unmet requirement, in declaration order.
+        reasons: Vec<String>,
+        /// The missing scopes, in declaration order (empty when no scope is missing).
+        missing_scopes: Vec<String>,
+    },
+    /// The token handler failed or timed out: 503 with `Retry-After`.
+    Unavailable,
+    /// The token handler panicked: 500.
+    HandlerPanicked,
+    /// The request did not pass through a [`SessionLayer`](crate::SessionLayer): 500.
+    MissingLayer,
+}
+
+/// A refused request, as a response. See the [module docs](crate::rejection).
+#[derive(Clone)]
+pub struct AuthRejection {
+    kind: RejectionKind,
+    shared: Option<Arc<Shared>>,
+    location: Option<String>,
+}
+
+impl fmt::Debug for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthRejection")
+            .field("kind", &self.kind)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<RejectionKind> for AuthRejection {
+    fn from(kind: RejectionKind) -> Self {
+        Self {
+            kind,
+            shared: None,
+            location: None,
+        }
+    }
+}
+
+/// Percent-encodes a path and query for a `login=` parameter, keeping `/` and unreserved bytes.
+fn encode_return_path(path_and_query: &str) -> String {
+    let mut out = String::with_capacity(path_and_query.len());
+    for &b in path_and_query.as_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether `scope` may appear in a `scope="…"` challenge parameter (RFC 6749 §3.3 scope-token).
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+impl AuthRejection {
+    pub(crate) fn new(kind: RejectionKind, shared: &Arc<Shared>) -> Self {
+        Self {
+            kind,
+            shared: Some(shared.clone()),
+            location: None,
+        }
+    }
+
+    /// A "no credentials" rejection that redirects anonymous browser requests to the login page
+    /// when the layer has one: not when the request carries `Authorization` or `X-No-Redirect`.
+    pub(crate) fn missing_credentials(
+        shared: &Arc<Shared>,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Self {
+        let mut rejection = Self::new(RejectionKind::MissingCredentials, shared);
+        if let Some(login) = &shared.login_redirect {
+            if !headers.contains_key(http::header::AUTHORIZATION)
+                && !headers.contains_key("x-no-redirect")
+            {
+                let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let target = target.strip_suffix('?').unwrap_or(target);
+                let sep = if login.contains('?') { '&' } else { '?' };
+                rejection.location =
+                    Some(format!("{login}{sep}login={}", encode_return_path(target)));
+            }
+        }
+        rejection
+    }
+
+    /// Why the request was refused.
+    #[must_use]
+    pub fn kind(&self) -> &RejectionKind {
+        &self.kind
+    }
+
+    /// The response status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match &self.kind {
+            RejectionKind::MissingCredentials if self.location.is_some() => StatusCode::FOUND,
+            RejectionKind::MissingCredentials | RejectionKind::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
+            RejectionKind::Forbidden { .. } => StatusCode::FORBIDDEN,
+            RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            RejectionKind::HandlerPanicked | RejectionKind::MissingLayer => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The unmet requirements, one per entry, in declaration order (empty unless forbidden).
+    #[must_use]
+    pub fn reasons(&self) -> &[String] {
+        match &self.kind {
+            RejectionKind::Forbidden { reasons, .. } => reasons,
+            _ => &[],
+        }
+    }
+
+    /// The login page this rejection redirects to, if any.
+    #[must_use]
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+
+    /// The default text/plain body.
+    #[must_use]
+    pub fn body_text(&self) -> String {
+        match &self.kind {
+            RejectionKind::MissingCredentials => "authentication required".to_owned(),
+            RejectionKind::InvalidToken => "invalid token".to_owned(),
+            RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
+            RejectionKind::Forbidden { reasons, .. } => reasons.join("\n"),
+            RejectionKind::Unavailable => {
+                "authentication backend unavailable, try again later".to_owned()
+            }
+            RejectionKind::HandlerPanicked => "internal error".to_owned(),
+            RejectionKind::MissingLayer => {
+                "missing SessionLayer: add `.layer(SessionLayer::new(key))` to the router"
+                    .to_owned()
+            }
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge, if this rejection carries one.
+    fn challenge(&self) -> Option<HeaderValue> {
+        let realm = self
+            .shared
+            .as_ref()
+            .map_or("Bearer realm=\"sealed-session\"", |s| s.challenge.as_str());
+        let value = match &self.kind {
+            RejectionKind::MissingCredentials if self.location.is_none() => realm.to_owned(),
+            RejectionKind::InvalidToken => format!("{realm}, error=\"invalid_token\""),
+            RejectionKind::InvalidRequest => format!("{realm}, error=\"invalid_request\""),
+            RejectionKind::Forbidden { missing_scopes, .. } if !missing_scopes.is_empty() => {
+                let scopes: Vec<&str> = missing_scopes
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|s| is_scope_token(s))
+                    .collect();
+                if scopes.is_empty() {
+                    format!("{realm}, error=\"insufficient_scope\"")
+                } else {
+                    format!(
+                        "{realm}, error=\"insufficient_scope\", scope=\"{}\"",
+                        scopes.join(" ")
+                    )
+                }
+            }
+            _ => return None,
+        };
+        HeaderValue::from_str(&value).ok()
+    }
+
+    fn default_response(&self) -> Response {
+        let mut response = self.body_text().into_response();
+        response.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+}
+
+impl fmt::Display for AuthRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.status(), self.body_text())
+    }
+}
+
+impl std::error::Error for AuthRejection {}
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let mut response = match self.shared.as_ref().and_then(|s| s.rejection_body.as_ref()) {
+            Some(shape) => shape(&self),
+            None => self.default_response(),
+        };
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.remove(WWW_AUTHENTICATE);
+        headers.remove(RETRY_AFTER);
+        headers.remove(LOCATION);
+        if let Some(challenge) = self.challenge() {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(location) = self
+            .location
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            headers.insert(LOCATION, location);
+        }
+        if self.kind == RejectionKind::Unavailable {
+            let retry = self
+                .shared
+                .as_ref()
+                .map_or(HeaderValue::from_static("5"), |s| s.retry_after.clone());
+            headers.insert(RETRY_AFTER, retry);
+        }
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.extensions_mut().insert(self.kind);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn return_paths_keep_slashes_and_encode_the_rest() {
+        assert_eq!(
+            encode_return_path("/secret?x=1&y=2"),
+            "/secret%3Fx%3D1%26y%3D2"
+        );
+        assert_eq!(encode_return_path("/a b/\u{e9}"), "/a%20b/%C3%A9");
+    }
+
+    #[test]
+    fn scope_tokens_exclude_quotes_backslashes_and_spaces() {
+        assert!(is_scope_token("repo:read"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token("a\\b"));
+        assert!(!is_scope_token(""));
+    }
+
+    #[test]
+    fn missing_layer_is_a_500_that_names_the_layer() {
+        let r = AuthRejection::from(RejectionKind::MissingLayer);
+        assert_eq!(r.status(), 500);
+        assert!(r.body_text().contains("SessionLayer"));
+    }
+}

@@ -1,0 +1,103 @@
+//! Scope patterns: a granted scope may be an MQTT-style topic filter (arena-py).
+//!
+//! Levels are separated by `/`. In a granted filter, `+` matches exactly one level (which may be
+//! empty) and `#`, as the last level, matches all remaining levels, including none. A resource
+//! whose first level starts with `$` is not matched by a leading `+` or `#`. Matching is
+//! case-sensitive. A filter with a misplaced wildcard (`a#`, `#/a`, `a+b`) grants nothing, and a
+//! resource that itself contains `+` or `#` is not concrete and is never granted.
+//!
+//! ```
+//! use sealed_session::scope::filter_matches;
+//!
+//! assert!(filter_matches("scene/+/objects/#", "scene/lab/objects/chair/7"));
+//! assert!(filter_matches("scene/#", "scene"));
+//! assert!(!filter_matches("scene/+", "scene/lab/objects"));
+//! assert!(!filter_matches("#", "$SYS/uptime"));
+//! assert!(filter_matches("$SYS/#", "$SYS/uptime"));
+//! assert!(!filter_matches("Scene/#", "scene/lab"));
+//! ```
+
+/// Whether the granted topic filter `filter` permits the concrete resource `resource`.
+#[must_use]
+pub fn filter_matches(filter: &str, resource: &str) -> bool {
+    if resource.contains(['+', '#']) || !is_valid_filter(filter) {
+        return false;
+    }
+    if resource.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut filter_levels = filter.split('/');
+    let mut resource_levels = resource.split('/');
+    loop {
+        match (filter_levels.next(), resource_levels.next()) {
+            (Some("#"), _) => return true,
+            (Some("+"), Some(_)) => {}
+            (Some(f), Some(r)) if f == r => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Whether wildcards appear only as whole levels, and `#` only last.
+fn is_valid_filter(filter: &str) -> bool {
+    let mut levels = filter.split('/').peekable();
+    while let Some(level) = levels.next() {
+        let last = levels.peek().is_none();
+        match level {
+            "#" if last => {}
+            "+" => {}
+            other if other.contains(['+', '#']) => return false,
+            _ => {}
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::filter_matches as m;
+
+    #[test]
+    fn plus_matches_exactly_one_level() {
+        assert!(m("a/+", "a/b"));
+        assert!(m("a/+", "a/"));
+        assert!(!m("a/+", "a"));
+        assert!(!m("a/+", "a/b/c"));
+        assert!(m("+/+", "/x"));
+        assert!(m("a/+/c", "a/b/c"));
+    }
+
+    #[test]
+    fn hash_matches_the_rest_including_nothing() {
+        assert!(m("a/#", "a"));
+        assert!(m("a/#", "a/b/c"));
+        assert!(m("#", "anything/at/all"));
+        assert!(!m("a/#", "b/a"));
+    }
+
+    #[test]
+    fn dollar_topics_need_an_explicit_first_level() {
+        assert!(!m("#", "$SYS"));
+        assert!(!m("+/x", "$SYS/x"));
+        assert!(m("$SYS/+", "$SYS/x"));
+        assert!(m("a/+", "a/$x"));
+    }
+
+    #[test]
+    fn misplaced_wildcards_grant_nothing() {
+        assert!(!m("a/#/b", "a/x/b"));
+        assert!(!m("a/#/b", "a/#/b"));
+        assert!(!m("a#", "ab"));
+        assert!(!m("a+", "ab"));
+        assert!(!m("a/+", "a/+"));
+        assert!(!m("#", "a/#"));
+    }
+
+    #[test]
+    fn matching_is_case_sensitive_and_exact() {
+        assert!(m("read", "read"));
+        assert!(!m("read", "Read"));
+        assert!(!m("read", "read/x"));
+    }
+}

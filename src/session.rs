@@ -1,0 +1,477 @@
+//! The [`Session`] handle: who is calling, what they may do, and the app's values.
+//!
+//! A handler takes `session: Session` (401 when there is none) or `Option<Session>`. The handle
+//! reads the same way for a cookie session and a bearer session; [`Session::source`] says which.
+//!
+//! Changes to a **cookie** session (values, metadata, roles, [`Session::logout`]) are sealed into
+//! the response's cookie. Changes to a **bearer** session live for that request only: a bearer
+//! request never sets a cookie.
+//!
+//! ```
+//! use sealed_session::{testing::TestKit, Identity, SessionLayer, Key, SessionSource};
+//!
+//! let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+//! let session = kit.session(Identity::new("alice").with_scopes(["repo:read", "builds/+/logs"]));
+//! assert_eq!(session.uid().as_deref(), Some("alice"));
+//! assert_eq!(session.source(), SessionSource::Cookie);
+//! assert!(session.has_scope("repo:read"));
+//! assert!(!session.has_scope("builds/+/logs/x"));
+//! assert!(session.permits("builds/42/logs"));
+//!
+//! session.insert("theme", &"dark").unwrap();
+//! assert_eq!(session.get::<String>("theme").unwrap().as_deref(), Some("dark"));
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::config::Shared;
+use crate::envelope::{Record, SessionId, VERSION};
+use crate::identity::{Identity, SCOPE_KEY};
+
+/// Where a session came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionSource {
+    /// The sealed session cookie.
+    Cookie,
+    /// An `Authorization: Bearer` token resolved by the [`TokenHandler`](crate::TokenHandler).
+    Bearer,
+}
+
+/// The session of the current request.
+///
+/// A cheap, cloneable handle: clones share one state. See the [module docs](crate::session).
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    source: SessionSource,
+    shared: Arc<Shared>,
+    // A std mutex: it is never held across an `.await`, and every critical section is short.
+    state: Mutex<State>,
+}
+
+#[derive(Clone)]
+pub(crate) struct State {
+    pub(crate) record: Record,
+    /// A bearer session's end, from the token handler.
+    pub(crate) expires_at: Option<i64>,
+    /// The record changed and must be sealed again.
+    pub(crate) modified: bool,
+    /// The session was logged out.
+    pub(crate) ended: bool,
+}
+
+/// A session change that could not be made.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session would no longer fit a cookie: browsers drop a cookie whose name and value
+    /// exceed 4,096 bytes. The change was not made; the session is as it was.
+    TooLarge {
+        /// The plaintext size the change would have made, in bytes.
+        size: usize,
+        /// The most plaintext a cookie with this name holds, in bytes.
+        limit: usize,
+    },
+    /// A value did not serialise to, or deserialise from, JSON.
+    Serde(serde_json::Error),
+    /// The session was logged out in this request.
+    Ended,
+    /// A login was attempted on a request that carries a bearer token: a bearer request never
+    /// sets a session cookie.
+    BearerRequest,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { size, limit } => write!(
+                f,
+                "session too large for a cookie: {size} bytes of plaintext, at most {limit}"
+            ),
+            Self::Serde(e) => write!(f, "session value is not valid JSON for its type: {e}"),
+            Self::Ended => f.write_str("the session was logged out in this request"),
+            Self::BearerRequest => f.write_str(
+                "cannot start a cookie session on a request that carries a bearer token",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Serde(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl axum_core::response::IntoResponse for SessionError {
+    /// 500 with the error's text. Handle [`SessionError::TooLarge`] in the app to show a better
+    /// page; the session is unchanged.
+    fn into_response(self) -> axum_core::response::Response {
+        tracing::error!(target: "sealed_session", reason = "session_error", error = %self, "session change failed");
+        let mut response =
+            (http::StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response();
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        response
+    }
+}
+
+fn to_time(secs: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn scopes_of(metadata: &Map<String, Value>) -> Vec<String> {
+    match metadata.get(SCOPE_KEY) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => s.split_ascii_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Record {
+    /// A fresh record for a login at `now`.
+    pub(crate) fn login(identity: Identity, now: i64) -> Self {
+        Self {
+            version: VERSION,
+            id: SessionId::random(),
+            uid: identity.uid,
+            created: now,
+            last_seen: now,
+            auth_time: now,
+            role_account: identity.role_account,
+            mfa: identity.mfa,
+            roles: identity.roles,
+            groups: identity.groups,
+            metadata: identity.metadata,
+            values: identity.values,
+        }
+    }
+}
+
+impl Session {
+    pub(crate) fn new(source: SessionSource, shared: Arc<Shared>, state: State) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                source,
+                shared,
+                state: Mutex::new(state),
+            }),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written record: every change is
+        // built on a copy and swapped in whole.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Record) -> T) -> T {
+        f(&self.lock().record)
+    }
+
+    /// Applies a change to a copy of the record, checks that a cookie session still fits a
+    /// cookie, and only then keeps it.
+    fn change(&self, privileged: bool, f: impl FnOnce(&mut Record)) -> Result<(), SessionError> {
+        let mut state = self.lock();
+        if state.ended {
+            return Err(SessionError::Ended);
+        }
+        let mut record = state.record.clone();
+        f(&mut record);
+        if privileged {
+            record.id = SessionId::random();
+        }
+        if self.inner.source == SessionSource::Cookie {
+            let size = record.encoded_len();
+            let limit = self.inner.shared.budget;
+            if size > limit {
+                tracing::warn!(target: "sealed_session", reason = "too_large", size, limit, "session change refused: it would not fit a cookie");
+                return Err(SessionError::TooLarge { size, limit });
+            }
+        }
+        state.record = record;
+        state.modified = true;
+        Ok(())
+    }
+
+    /// Where the session came from.
+    #[must_use]
+    pub fn source(&self) -> SessionSource {
+        self.inner.source
+    }
+
+    /// The session id: 128 random bits minted at login. A bearer session gets a fresh one per
+    /// request.
+    #[must_use]
+    pub fn id(&self) -> SessionId {
+        self.read(|r| r.id)
+    }
+
+    /// The uid, if the session has one.
+    #[must_use]
+    pub fn uid(&self) -> Option<String> {
+        self.read(|r| r.uid.clone())
+    }
+
+    /// Whether this is a role account (a service identity rather than a person).
+    #[must_use]
+    pub fn is_role_account(&self) -> bool {
+        self.read(|r| r.role_account)
+    }
+
+    /// Whether the caller authenticated with more than one factor.
+    #[must_use]
+    pub fn mfa(&self) -> bool {
+        self.read(|r| r.mfa)
+    }
+
+    /// The roles.
+    #[must_use]
+    pub fn roles(&self) -> Vec<String> {
+        self.read(|r| r.roles.clone())
+    }
+
+    /// Whether the session has `role` (exact, case-sensitive).
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.read(|r| r.roles.iter().any(|x| x == role))
+    }
+
+    /// The groups (asfquart's committees).
+    #[must_use]
+    pub fn groups(&self) -> Vec<String> {
+        self.read(|r| r.groups.clone())
+    }
+
+    /// Whether the session is in `group` (exact, case-sensitive).
+    #[must_use]
+    pub fn in_group(&self, group: &str) -> bool {
+        self.read(|r| r.groups.iter().any(|x| x == group))
+    }
+
+    /// The metadata: a JSON object, with scopes under `scope`.
+    #[must_use]
+    pub fn metadata(&self) -> Map<String, Value> {
+        self.read(|r| r.metadata.clone())
+    }
+
+    /// The scopes, from `metadata.scope` (an array of strings, or one space-separated string).
+    #[must_use]
+    pub fn scopes(&self) -> Vec<String> {
+        self.read(|r| scopes_of(&r.metadata))
+    }
+
+    /// Whether `scope` is granted, exactly and case-sensitively. Wildcards are not expanded: use
+    /// [`Session::permits`] for topic filters.
+    #[must_use]
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().iter().any(|s| s == scope)
+    }
+
+    /// Whether the concrete `resource` is permitted by a granted scope, reading granted scopes as
+    /// MQTT-style topic filters (`+` one level, `#` the rest); see [`crate::scope`].
+    #[must_use]
+    pub fn permits(&self, resource: &str) -> bool {
+        self.scopes()
+            .iter()
+            .any(|s| crate::scope::filter_matches(s, resource))
+    }
+
+    /// When the session was created (login). Never changes.
+    #[must_use]
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.read(|r| to_time(r.created))
+    }
+
+    /// When the session was last seen, as sealed in the cookie.
+    #[must_use]
+    pub fn last_seen(&self) -> OffsetDateTime {
+        self.read(|r| to_time(r.last_seen))
+    }
+
+    /// When the caller last authenticated. For re-authentication checks before sensitive actions.
+    #[must_use]
+    pub fn auth_time(&self) -> OffsetDateTime {
+        self.read(|r| to_time(r.auth_time))
+    }
+
+    /// When the session ends unless renewed: for a cookie session the sooner of the idle timeout
+    /// after last seen and the max age after creation; for a bearer session the token's expiry,
+    /// if the handler set one.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        let state = self.lock();
+        match self.inner.source {
+            SessionSource::Bearer => state.expires_at.map(to_time),
+            SessionSource::Cookie => {
+                let shared = &self.inner.shared;
+                let idle_end = state.record.last_seen.checked_add(shared.idle);
+                let absolute_end = state.record.created.checked_add(shared.max_age);
+                match (idle_end, absolute_end) {
+                    (Some(a), Some(b)) => Some(to_time(a.min(b))),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// A typed application value.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Serde`] when the stored value does not deserialise as `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        let value = self.read(|r| r.values.get(key).cloned());
+        value
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(SessionError::Serde)
+    }
+
+    /// Stores a typed application value.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::TooLarge`] when the cookie would pass the browser limit (the value is not
+    /// stored), [`SessionError::Serde`] when `value` does not serialise, and
+    /// [`SessionError::Ended`] after [`Session::logout`].
+    pub fn insert<T: Serialize>(
+        &self,
+        key: impl Into<String>,
+        value: &T,
+    ) -> Result<(), SessionError> {
+        let value = serde_json::to_value(value).map_err(SessionError::Serde)?;
+        let key = key.into();
+        self.change(false, |r| {
+            r.values.insert(key, value);
+        })
+    }
+
+    /// Removes an application value and returns it.
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        let mut removed = None;
+        let _ = self.change(false, |r| removed = r.values.remove(key));
+        removed
+    }
+
+    /// Sets one metadata entry. Setting `scope` changes privileges and re-mints the session id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::insert`].
+    pub fn set_metadata(&self, key: impl Into<String>, value: Value) -> Result<(), SessionError> {
+        let key = key.into();
+        let privileged = key == SCOPE_KEY;
+        self.change(privileged, |r| {
+            r.metadata.insert(key, value);
+        })
+    }
+
+    /// Replaces the scopes. A privilege change: re-mints the session id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::insert`].
+    pub fn set_scopes<I, S>(&self, scopes: I) -> Result<(), SessionError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let scopes: Vec<Value> = scopes
+            .into_iter()
+            .map(|s| Value::String(s.into()))
+            .collect();
+        self.set_metadata(SCOPE_KEY, Value::Array(scopes))
+    }
+
+    /// Replaces the roles. A privilege change: re-mints the session id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::insert`].
+    pub fn set_roles<I, S>(&self, roles: I) -> Result<(), SessionError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        self.change(true, |r| r.roles = roles)
+    }
+
+    /// Replaces the groups. A privilege change: re-mints the session id.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::insert`].
+    pub fn set_groups<I, S>(&self, groups: I) -> Result<(), SessionError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
+        self.change(true, |r| r.groups = groups)
+    }
+
+    /// Re-mints the session id, keeping everything else (creation time included).
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Ended`] after [`Session::logout`].
+    pub fn regenerate_id(&self) -> Result<(), SessionError> {
+        self.change(true, |_| {})
+    }
+
+    /// Ends the session. A cookie session's response carries a deletion cookie; a bearer
+    /// session ends for this request only.
+    pub fn logout(&self) {
+        let mut state = self.lock();
+        state.ended = true;
+    }
+
+    /// Whether [`Session::logout`] was called.
+    #[must_use]
+    pub fn is_logged_out(&self) -> bool {
+        self.lock().ended
+    }
+}
+
+impl fmt::Debug for Session {
+    /// Prints the source, uid, flags, roles, groups, scopes and the *keys* of the metadata and
+    /// values; never the values, the session id or anything sealed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        let r = &state.record;
+        f.debug_struct("Session")
+            .field("source", &self.inner.source)
+            .field("uid", &r.uid)
+            .field("role_account", &r.role_account)
+            .field("mfa", &r.mfa)
+            .field("roles", &r.roles)
+            .field("groups", &r.groups)
+            .field("scopes", &scopes_of(&r.metadata))
+            .field("metadata_keys", &r.metadata.keys().collect::<Vec<_>>())
+            .field("value_keys", &r.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}

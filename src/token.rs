@@ -1,0 +1,259 @@
+//! Bearer tokens: the [`TokenHandler`] trait, a closure adaptor, and the built-in [`ApiKeys`].
+//!
+//! When a request carries `Authorization: Bearer <token>`, the layer asks the app's handler who
+//! the token belongs to. The handler answers with an [`Identity`], with `None` for a token it does
+//! not know, or with a [`TokenError`] when it cannot tell (its database is down). The layer calls
+//! it at most once per request, only when something asks for the session, under a timeout.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use sealed_session::{ApiKeys, Identity, TokenHandler};
+//!
+//! let keys = ApiKeys::new()
+//!     .with_token("ci-token-3f9a7c", Identity::new("ci-bot").with_role_account(true).with_scopes(["builds:write"]));
+//! let who = keys.resolve("ci-token-3f9a7c").await.unwrap().unwrap();
+//! assert_eq!(who.uid(), Some("ci-bot"));
+//! assert!(keys.resolve("wrong").await.unwrap().is_none());
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+
+use async_trait::async_trait;
+use subtle::ConstantTimeEq;
+
+use crate::identity::Identity;
+use crate::key::sha256;
+
+/// Resolves a bearer token to an [`Identity`].
+///
+/// An `#[async_trait]` trait, so the layer stores it as a trait object. Return:
+/// - `Ok(Some(identity))` for a known token (set [`Identity::with_expires_at`] and the layer
+///   enforces it);
+/// - `Ok(None)` for an unknown, revoked or expired token: the client gets 401 `invalid_token`;
+/// - `Err(TokenError)` when the backend cannot answer: the client gets 503 with `Retry-After`,
+///   never "anonymous".
+///
+/// The token is the exact bytes after `Bearer `, trailing `=` included. It is a secret: never log
+/// it. A panic in the handler becomes a 500 for that request only.
+#[async_trait]
+pub trait TokenHandler: Send + Sync + 'static {
+    /// Resolves `token`.
+    async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError>;
+}
+
+#[async_trait]
+impl<T: TokenHandler + ?Sized> TokenHandler for std::sync::Arc<T> {
+    async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        (**self).resolve(token).await
+    }
+}
+
+/// The token backend could not answer. The client gets 503 with `Retry-After`.
+///
+/// Its message goes to the `tracing` event, never to the client. Do not put the token in it.
+#[derive(Debug)]
+pub struct TokenError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TokenError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "token backend error: {}", self.message)
+    }
+}
+
+impl std::error::Error for TokenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A [`TokenHandler`] made from an async closure; see [`token_fn`].
+#[derive(Clone)]
+pub struct TokenFn<F>(F);
+
+impl<F> fmt::Debug for TokenFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenFn")
+    }
+}
+
+/// Makes a [`TokenHandler`] from an async closure that takes the token as an owned `String`.
+///
+/// ```
+/// use sealed_session::{token_fn, Identity, SessionLayer, Key};
+///
+/// let tokens = token_fn(|token: String| async move {
+///     Ok((token == "let-me-in").then(|| Identity::new("robot")))
+/// });
+/// let layer = SessionLayer::new(Key::generate()).with_token_handler(tokens);
+/// # drop(layer);
+/// ```
+pub fn token_fn<F, Fut>(f: F) -> TokenFn<F>
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<Identity>, TokenError>> + Send + 'static,
+{
+    TokenFn(f)
+}
+
+#[async_trait]
+impl<F, Fut> TokenHandler for TokenFn<F>
+where
+    F: Fn(String) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<Identity>, TokenError>> + Send + 'static,
+{
+    async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        (self.0)(token.to_owned()).await
+    }
+}
+
+/// API keys and personal access tokens held in memory (asfquart PATs, apicrud API keys).
+///
+/// Stores only a SHA-256 digest of each token and compares digests in constant time, against
+/// every entry, so the time taken does not depend on which entry (if any) matched. Each token has
+/// its own [`Identity`]: uid, scopes, role-account flag and an optional expiry
+/// ([`Identity::with_expires_at`], enforced by the layer).
+///
+/// For tokens kept in a database, implement [`TokenHandler`] over the database the same way:
+/// store the digest, look it up by digest.
+#[derive(Clone, Default)]
+pub struct ApiKeys {
+    entries: Vec<([u8; 32], Identity)>,
+}
+
+impl ApiKeys {
+    /// No keys.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a token. Only its SHA-256 digest is kept.
+    #[must_use]
+    pub fn with_token(mut self, token: &str, identity: Identity) -> Self {
+        self.entries.push((sha256(token.as_bytes()), identity));
+        self
+    }
+
+    /// Adds a token by the SHA-256 digest of its bytes, so the raw token need never be in the
+    /// app's configuration. See [`ApiKeys::digest`].
+    #[must_use]
+    pub fn with_digest(mut self, digest: [u8; 32], identity: Identity) -> Self {
+        self.entries.push((digest, identity));
+        self
+    }
+
+    /// The SHA-256 digest of a token, as [`ApiKeys::with_digest`] takes it.
+    #[must_use]
+    pub fn digest(token: &str) -> [u8; 32] {
+        sha256(token.as_bytes())
+    }
+
+    /// The number of tokens.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no tokens.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn find(&self, token: &str) -> Option<&Identity> {
+        let digest = sha256(token.as_bytes());
+        let mut found = None;
+        for (stored, identity) in &self.entries {
+            // No early exit: every entry is compared.
+            if bool::from(stored.ct_eq(&digest)) && found.is_none() {
+                found = Some(identity);
+            }
+        }
+        found
+    }
+}
+
+#[async_trait]
+impl TokenHandler for ApiKeys {
+    async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        Ok(self.find(token).cloned())
+    }
+}
+
+impl fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeys")
+            .field("tokens", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn api_keys_resolve_by_digest() {
+        let keys = ApiKeys::new()
+            .with_token("alpha-1", Identity::new("a"))
+            .with_digest(ApiKeys::digest("beta-2"), Identity::new("b"));
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            keys.resolve("alpha-1").await.unwrap().unwrap().uid(),
+            Some("a")
+        );
+        assert_eq!(
+            keys.resolve("beta-2").await.unwrap().unwrap().uid(),
+            Some("b")
+        );
+        assert!(keys.resolve("alpha-").await.unwrap().is_none());
+        assert!(keys.resolve("alpha-1=").await.unwrap().is_none());
+        let shown = format!("{keys:?}");
+        assert!(!shown.contains("alpha"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn closures_are_handlers() {
+        let h = token_fn(|t: String| async move {
+            if t == "boom" {
+                Err(TokenError::new("db down"))
+            } else {
+                Ok(Some(Identity::new(t)))
+            }
+        });
+        assert_eq!(h.resolve("x").await.unwrap().unwrap().uid(), Some("x"));
+        assert_eq!(
+            h.resolve("boom").await.unwrap_err().to_string(),
+            "token backend error: db down"
+        );
+    }
+}
