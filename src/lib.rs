@@ -95,6 +95,8 @@ pub mod session;
 pub mod testing;
 pub mod token;
 
+/// Re-exported so a [`TokenHandler`] can be implemented without a direct dependency.
+pub use async_trait::async_trait;
 pub use clock::{Clock, SystemClock};
 pub use config::{
     ConfigError, SameSite, DEFAULT_CLOCK_SKEW, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
