@@ -54,6 +54,7 @@ impl Key {
     ///
     /// Panics if the operating system cannot provide randomness. See [`Key::try_generate`].
     #[must_use]
+    #[allow(clippy::panic)] // Documented; start-up only, never on a request. See `try_generate`.
     pub fn generate() -> Self {
         match Self::try_generate() {
             Some(key) => key,
@@ -146,7 +147,9 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 fn is_degenerate(material: &[u8]) -> bool {
     let mut seen = [false; 256];
     for &b in material {
-        seen[usize::from(b)] = true;
+        if let Some(slot) = seen.get_mut(usize::from(b)) {
+            *slot = true;
+        }
     }
     let distinct = seen.iter().filter(|s| **s).count();
     if distinct < 12 {

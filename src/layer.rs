@@ -222,6 +222,7 @@ impl<S> Layer<S> for SessionLayer {
     ///
     /// When the configuration is contradictory, with the [`ConfigError`]'s message, before any
     /// request is served. Call [`SessionLayer::validate`] first to handle it as a value.
+    #[allow(clippy::panic)] // When the router is built, before any request; see `validate`.
     fn layer(&self, inner: S) -> Self::Service {
         match self.shared() {
             Ok(shared) => SessionManager { inner, shared },

@@ -109,6 +109,7 @@ impl TestKit {
     ///
     /// When the layer's configuration is invalid, with the [`ConfigError`](crate::ConfigError).
     #[must_use]
+    #[allow(clippy::panic)] // Test set-up only.
     pub fn new(layer: &SessionLayer) -> Self {
         match layer.shared() {
             Ok(shared) => Self { shared },
