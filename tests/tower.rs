@@ -10,7 +10,7 @@ use axum::http::{header, Request, Response, StatusCode};
 use common::*;
 use sealed_session::{Identity, RequireAuth, Session, SessionLayer};
 use tower::buffer::Buffer;
-use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
 
 async fn echo_uid(req: Request<Body>) -> Result<Response<Body>, Infallible> {
     let uid = match req.extensions().get::<std::sync::Arc<()>>() {
@@ -47,11 +47,7 @@ async fn guard_and_layer_call_the_inner_service_they_readied() {
     let mut ok = 0;
     let mut unauthorized = 0;
     for call in calls {
-        let res: Response<Body> = call
-            .await
-            .expect("joined")
-            .map_err(BoxError::from)
-            .expect("no error");
+        let res: Response<Body> = call.await.expect("joined").expect("no error");
         match res.status() {
             StatusCode::OK => ok += 1,
             StatusCode::UNAUTHORIZED => unauthorized += 1,
