@@ -1,6 +1,7 @@
 //! Layer settings, their validation, and the immutable configuration every request shares.
 
 use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use http::HeaderValue;
@@ -165,17 +166,19 @@ pub enum ConfigError {
     SameSiteNoneWithoutSecure,
     /// `Partitioned` requires `Secure`.
     PartitionedWithoutSecure,
-    /// The cookie path must start with `/` and hold no `;` or control characters.
+    /// The cookie path must start with `/`, hold no `;` or control characters, and be at most
+    /// 1,024 bytes (browsers ignore longer attributes).
     InvalidPath {
         /// The path as given.
         path: String,
     },
-    /// The cookie domain must be a host name: letters, digits, `-` and `.`.
+    /// The cookie domain must be a host name: non-empty labels of letters, digits and `-`,
+    /// separated by `.`, at most 253 bytes.
     InvalidDomain {
         /// The domain as given.
         domain: String,
     },
-    /// A duration that must be positive is zero or negative.
+    /// A duration that must be positive is zero or negative, or has a fraction of a second.
     NonPositiveDuration {
         /// Which setting.
         setting: &'static str,
@@ -184,12 +187,14 @@ pub enum ConfigError {
     IdleAboveMaxAge,
     /// The refresh interval is not below the idle timeout.
     RefreshNotBelowIdle,
+    /// The clock-skew allowance is not below the idle timeout.
+    SkewNotBelowIdle,
     /// The purpose is empty or has control characters.
     InvalidPurpose,
     /// The realm must be printable ASCII without `"` or `\`.
     InvalidRealm,
     /// The login redirect must be a same-origin path: `/` then not `/` or `\`, no control
-    /// characters or spaces.
+    /// characters, spaces or `#`.
     InvalidLoginRedirect {
         /// The path as given.
         path: String,
@@ -224,12 +229,17 @@ impl fmt::Display for ConfigError {
                 f,
                 "cookie domain {domain:?} must be a host name (letters, digits, `-`, `.`)"
             ),
-            Self::NonPositiveDuration { setting } => write!(f, "{setting} must be positive"),
+            Self::NonPositiveDuration { setting } => {
+                write!(f, "{setting} must be positive and a whole number of seconds")
+            }
             Self::IdleAboveMaxAge => {
                 f.write_str("the idle timeout must not be longer than the max age")
             }
             Self::RefreshNotBelowIdle => {
                 f.write_str("the refresh interval must be shorter than the idle timeout")
+            }
+            Self::SkewNotBelowIdle => {
+                f.write_str("the clock-skew allowance must be shorter than the idle timeout")
             }
             Self::InvalidPurpose => f.write_str("the purpose must be non-empty, without control characters"),
             Self::InvalidRealm => {
@@ -264,6 +274,9 @@ pub(crate) struct Shared {
     pub(crate) refresh: i64,
     pub(crate) skew: i64,
     pub(crate) clock: Arc<dyn Clock>,
+    /// The latest time this layer has read, so that a clock stepping back never moves the
+    /// layer's "now" back: no session is logged out, and last-seen never moves back.
+    high_water: AtomicI64,
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
     pub(crate) token_timeout: std::time::Duration,
     pub(crate) max_token_len: usize,
@@ -282,13 +295,41 @@ impl fmt::Debug for Shared {
     }
 }
 
+/// Whole seconds of a duration of at least one second; a fraction of a second is refused rather
+/// than silently dropped.
 fn positive_secs(d: Duration, setting: &'static str) -> Result<i64, ConfigError> {
     let secs = d.whole_seconds();
-    if secs <= 0 {
+    if secs <= 0 || d.subsec_nanoseconds() != 0 {
         Err(ConfigError::NonPositiveDuration { setting })
     } else {
         Ok(secs)
     }
+}
+
+/// Whole seconds of a duration that may be zero.
+fn non_negative_secs(d: Duration, setting: &'static str) -> Result<i64, ConfigError> {
+    if d.is_negative() || d.subsec_nanoseconds() != 0 {
+        Err(ConfigError::NonPositiveDuration { setting })
+    } else {
+        Ok(d.whole_seconds())
+    }
+}
+
+/// A host name: dot-separated labels of letters, digits and inner `-` (one leading dot allowed),
+/// at most 253 bytes.
+fn is_host_name(domain: &str) -> bool {
+    let name = domain.strip_prefix('.').unwrap_or(domain);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
@@ -299,12 +340,13 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
             .all(|(a, b)| a.eq_ignore_ascii_case(b))
 }
 
-/// Whether `path` is a same-origin path that cannot be read as another origin.
+/// Whether `path` is a same-origin path that cannot be read as another origin: `/`, then not
+/// `/` or `\`, and only visible ASCII without `#`.
 pub(crate) fn is_local_path(path: &str) -> bool {
     let b = path.as_bytes();
     b.first() == Some(&b'/')
         && !matches!(b.get(1), Some(b'/' | b'\\'))
-        && b.iter().all(|&c| c.is_ascii_graphic())
+        && b.iter().all(|&c| c.is_ascii_graphic() && c != b'#')
 }
 
 impl Shared {
@@ -319,6 +361,7 @@ impl Shared {
             return Err(ConfigError::CookieNameTooLong { len: s.name.len() });
         }
         if s.path.is_empty()
+            || s.path.len() > 1024
             || !s.path.starts_with('/')
             || s.path
                 .bytes()
@@ -329,11 +372,7 @@ impl Shared {
             });
         }
         if let Some(domain) = &s.domain {
-            if domain.is_empty()
-                || !domain
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            {
+            if !is_host_name(domain) {
                 return Err(ConfigError::InvalidDomain {
                     domain: domain.clone(),
                 });
@@ -370,20 +409,13 @@ impl Shared {
         if idle > max_age {
             return Err(ConfigError::IdleAboveMaxAge);
         }
-        let refresh = s.refresh.whole_seconds();
-        if refresh < 0 {
-            return Err(ConfigError::NonPositiveDuration {
-                setting: "the refresh interval",
-            });
-        }
+        let refresh = non_negative_secs(s.refresh, "the refresh interval")?;
         if refresh >= idle {
             return Err(ConfigError::RefreshNotBelowIdle);
         }
-        let skew = s.skew.whole_seconds();
-        if skew < 0 {
-            return Err(ConfigError::NonPositiveDuration {
-                setting: "the clock-skew allowance",
-            });
+        let skew = non_negative_secs(s.skew, "the clock-skew allowance")?;
+        if skew >= idle {
+            return Err(ConfigError::SkewNotBelowIdle);
         }
         if s.purpose.is_empty() || s.purpose.chars().any(char::is_control) {
             return Err(ConfigError::InvalidPurpose);
@@ -450,6 +482,7 @@ impl Shared {
             refresh,
             skew,
             clock: s.clock.clone(),
+            high_water: AtomicI64::new(i64::MIN),
             tokens: s.tokens.clone(),
             token_timeout,
             max_token_len: s.max_token_len,
@@ -458,6 +491,14 @@ impl Shared {
             login_redirect: s.login_redirect.clone(),
             rejection_body: s.rejection_body.clone(),
         })
+    }
+
+    /// The layer's "now", in Unix seconds: the clock's time, but never earlier than a time this
+    /// layer has already read.
+    pub(crate) fn now(&self) -> i64 {
+        let now = self.clock.now().unix_timestamp();
+        let before = self.high_water.fetch_max(now, Ordering::Relaxed);
+        before.max(now)
     }
 
     /// The `Set-Cookie` value for a sealed `value`, with `Max-Age` when persistent.

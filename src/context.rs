@@ -60,6 +60,9 @@ struct Actions {
 /// The per-request state the layer puts in the request extensions.
 pub(crate) struct RequestContext {
     pub(crate) shared: Arc<Shared>,
+    /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
+    /// redirect's return path.
+    uri: Uri,
     resolution: OnceCell<Resolution>,
     actions: Mutex<Actions>,
 }
@@ -97,16 +100,17 @@ pub(crate) fn open_record(shared: &Shared, value: &str) -> Option<(Record, Opene
 }
 
 impl RequestContext {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, uri: Uri) -> Self {
         Self {
             shared,
+            uri,
             resolution: OnceCell::new(),
             actions: Mutex::new(Actions::default()),
         }
     }
 
     fn now(&self) -> i64 {
-        self.shared.clock.now().unix_timestamp()
+        self.shared.now()
     }
 
     /// Resolves the caller once; later calls return the first answer.
@@ -236,14 +240,12 @@ impl RequestContext {
         }
     }
 
-    /// The session for an extractor or a guard: `Ok(None)` when anonymous.
-    ///
-    /// `strict`: an invalid token is a rejection (the `Session` extractor and the guard) rather
-    /// than anonymous (`Option<Session>`).
+    /// The session for an extractor or a guard: `Ok(None)` when anonymous (no credentials, a
+    /// scheme other than Bearer, or an expired or invalid cookie). A bad bearer token is never
+    /// anonymous: it is a rejection, whoever asks.
     pub(crate) async fn session(
         &self,
         headers: &HeaderMap,
-        strict: bool,
     ) -> Result<Option<Session>, AuthRejection> {
         let resolution = self.resolve(headers).await;
         let reject = |kind| Err(AuthRejection::new(kind, &self.shared));
@@ -252,8 +254,7 @@ impl RequestContext {
                 Some(session.clone())
             }
             Resolution::Anonymous { .. } | Resolution::OtherScheme => None,
-            Resolution::InvalidToken if strict => return reject(RejectionKind::InvalidToken),
-            Resolution::InvalidToken => None,
+            Resolution::InvalidToken => return reject(RejectionKind::InvalidToken),
             Resolution::InvalidRequest => return reject(RejectionKind::InvalidRequest),
             Resolution::Unavailable => return reject(RejectionKind::Unavailable),
             Resolution::Panicked => return reject(RejectionKind::HandlerPanicked),
@@ -269,17 +270,13 @@ impl RequestContext {
     }
 
     /// The session, or the rejection a required session gives.
-    pub(crate) async fn require(
-        &self,
-        headers: &HeaderMap,
-        uri: &Uri,
-    ) -> Result<Session, AuthRejection> {
-        match self.session(headers, true).await? {
+    pub(crate) async fn require(&self, headers: &HeaderMap) -> Result<Session, AuthRejection> {
+        match self.session(headers).await? {
             Some(session) => Ok(session),
             None => Err(AuthRejection::missing_credentials(
                 &self.shared,
                 headers,
-                uri,
+                &self.uri,
             )),
         }
     }
@@ -314,11 +311,23 @@ impl RequestContext {
         if let Some(previous) = actions.login.replace(session.clone()) {
             previous.logout();
         }
+        // The session the request came with is over: its handles refuse further changes.
+        if let Some(Resolution::Cookie { session: old, .. }) = self.resolution.get() {
+            old.logout();
+        }
         Ok(session)
     }
 
     /// Ends the session of this request, whatever it was.
-    pub(crate) fn logout(&self) {
+    ///
+    /// On a bearer request only the bearer session ends, for this request; no cookie is touched.
+    pub(crate) fn logout(&self, bearer_request: bool) {
+        if bearer_request {
+            if let Some(Resolution::Bearer(session)) = self.resolution.get() {
+                session.logout();
+            }
+            return;
+        }
         let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = actions.login.take() {
             previous.logout();
@@ -334,13 +343,26 @@ impl RequestContext {
     pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
         let resolution = self.resolution.get();
         let (resolved, rotated, cookie_invalid) = match resolution {
-            None | Some(Resolution::OtherScheme) => (None, false, false),
-            Some(Resolution::Anonymous { cookie_invalid }) => (None, false, *cookie_invalid),
+            None => (None, false, false),
+            Some(Resolution::OtherScheme) => {
+                add_vary(response.headers_mut(), "Authorization");
+                (None, false, false)
+            }
+            Some(Resolution::Anonymous { cookie_invalid }) => {
+                add_vary(response.headers_mut(), "Cookie");
+                (None, false, *cookie_invalid)
+            }
             Some(Resolution::Cookie {
                 session, rotated, ..
-            }) => (Some(session), *rotated, false),
+            }) => {
+                add_vary(response.headers_mut(), "Cookie");
+                (Some(session), *rotated, false)
+            }
             // A bearer request never sets or deletes the session cookie.
-            Some(_) => return,
+            Some(_) => {
+                add_vary(response.headers_mut(), "Authorization");
+                return;
+            }
         };
         let (login, logout) = {
             let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
@@ -355,7 +377,7 @@ impl RequestContext {
                 } else {
                     self.seal_into(session, is_login, rotated, response);
                 }
-                add_vary_cookie(response.headers_mut());
+                add_vary(response.headers_mut(), "Cookie");
             }
             None if logout || resolved.is_some() || cookie_invalid => {
                 set_session_cookie(
@@ -400,7 +422,8 @@ impl RequestContext {
         }
         let plaintext = record.encode();
         let value = seal::seal(shared.keys.current(), &shared.context, plaintext);
-        let Some(line) = shared.set_cookie(&value, limits.remaining(now, record.created)) else {
+        let max_age = limits.remaining(now, record.created, record.last_seen);
+        let Some(line) = shared.set_cookie(&value, max_age) else {
             let size = shared.name.len() + value.len();
             tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
             *response = Response::new(B::default());
@@ -445,18 +468,18 @@ fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
     }
     headers.append(SET_COOKIE, line);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    add_vary_cookie(headers);
+    add_vary(headers, "Cookie");
 }
 
-/// Adds `Cookie` to `Vary` unless it is there (or `Vary: *`).
-fn add_vary_cookie(headers: &mut HeaderMap) {
+/// Adds `field` to `Vary` unless it is there (or `Vary: *`).
+fn add_vary(headers: &mut HeaderMap, field: &'static str) {
     let present = headers.get_all(VARY).iter().any(|v| {
         v.to_str().is_ok_and(|s| {
             s.split(',')
-                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case("cookie"))
+                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
         })
     });
     if !present {
-        headers.append(VARY, HeaderValue::from_static("Cookie"));
+        headers.append(VARY, HeaderValue::from_static(field));
     }
 }

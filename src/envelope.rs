@@ -127,7 +127,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// The session record: what the sealed cookie carries, and what a bearer token resolves to.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Record {
     #[serde(rename = "v")]
     pub(crate) version: u8,
@@ -153,6 +153,22 @@ pub(crate) struct Record {
     pub(crate) metadata: Map<String, Value>,
     #[serde(rename = "d", default, skip_serializing_if = "Map::is_empty")]
     pub(crate) values: Map<String, Value>,
+}
+
+impl fmt::Debug for Record {
+    /// Names, flags and timestamps; metadata and values by key only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("uid", &self.uid)
+            .field("created", &self.created)
+            .field("last_seen", &self.last_seen)
+            .field("auth_time", &self.auth_time)
+            .field("roles", &self.roles)
+            .field("groups", &self.groups)
+            .field("metadata_keys", &self.metadata.keys().collect::<Vec<_>>())
+            .field("value_keys", &self.values.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Record {

@@ -46,14 +46,18 @@ impl Limits {
         Verdict::Live
     }
 
-    /// Seconds until the session ends if it is sealed at `now` with `last_seen = now`: the smaller
-    /// of the idle and absolute time left. Never negative.
-    pub(crate) fn remaining(&self, now: i64, created: i64) -> i64 {
-        let absolute_left = created
-            .checked_add(self.max_age)
-            .and_then(|end| end.checked_sub(now))
-            .unwrap_or(0);
-        absolute_left.min(self.idle).max(0)
+    /// Seconds the session has left at `now`: the smaller of the idle time left after
+    /// `last_seen` and the absolute time left after `created`. Never negative.
+    pub(crate) fn remaining(&self, now: i64, created: i64, last_seen: i64) -> i64 {
+        let left = |start: i64, limit: i64| {
+            start
+                .checked_add(limit)
+                .and_then(|end| end.checked_sub(now))
+                .unwrap_or(0)
+        };
+        left(created, self.max_age)
+            .min(left(last_seen, self.idle))
+            .max(0)
     }
 }
 
@@ -107,10 +111,10 @@ mod tests {
             (i64::MAX, i64::MAX, i64::MIN),
         ] {
             let _ = L.check(now, c, l);
-            let _ = L.remaining(now, c);
+            let _ = L.remaining(now, c, l);
         }
         assert_eq!(L.check(i64::MAX, i64::MIN, 0), Verdict::Future);
-        assert_eq!(L.remaining(i64::MAX, i64::MAX), 0);
+        assert_eq!(L.remaining(i64::MAX, i64::MAX, i64::MAX), 0);
     }
 
     #[test]
@@ -133,8 +137,10 @@ mod tests {
 
     #[test]
     fn remaining_is_the_smaller_of_idle_and_absolute() {
-        assert_eq!(L.remaining(1000, 1000), 100);
-        assert_eq!(L.remaining(1950, 1000), 50);
-        assert_eq!(L.remaining(2500, 1000), 0);
+        assert_eq!(L.remaining(1000, 1000, 1000), 100);
+        assert_eq!(L.remaining(1950, 1000, 1950), 50);
+        assert_eq!(L.remaining(2500, 1000, 2500), 0);
+        // A re-seal that keeps last-seen (rotation) keeps the idle time already used.
+        assert_eq!(L.remaining(1030, 1000, 1000), 70);
     }
 }

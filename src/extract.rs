@@ -31,13 +31,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        context(parts)?.require(&parts.headers, &parts.uri).await
+        context(parts)?.require(&parts.headers).await
     }
 }
 
-/// `Option<Session>` is `None` for an anonymous caller, an expired or invalid cookie, or an
-/// unknown token. It still refuses what cannot be answered safely: 400 for two `Authorization`
-/// fields, 503 when the token backend fails, 500 without a [`SessionLayer`](crate::SessionLayer).
+/// `Option<Session>` is `None` for an anonymous caller (no credentials, or a scheme other than
+/// Bearer) and for an expired or invalid cookie.
+///
+/// It still refuses what is not anonymous: 401 `invalid_token` for a malformed, unknown or
+/// expired bearer token (an invalid token never falls back to anonymous), 400 for two
+/// `Authorization` fields, 503 when the token backend fails, 500 without a
+/// [`SessionLayer`](crate::SessionLayer).
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
     type Rejection = AuthRejection;
 
@@ -45,7 +49,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        context(parts)?.session(&parts.headers, false).await
+        context(parts)?.session(&parts.headers).await
     }
 }
 
@@ -98,9 +102,10 @@ impl Auth {
         self.context.login(identity, self.bearer_request)
     }
 
-    /// Ends the session: the response carries a deletion cookie (not on a bearer request).
+    /// Ends the session: the response carries a deletion cookie. On a bearer request it ends
+    /// the bearer session for this request only, and sets no cookie.
     pub fn logout(&self) {
-        self.context.logout();
+        self.context.logout(self.bearer_request);
     }
 }
 

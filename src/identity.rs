@@ -132,6 +132,13 @@ impl Identity {
         Ok(self)
     }
 
+    /// Stores an application value given as JSON; the infallible form of [`Identity::with_value`].
+    #[must_use]
+    pub fn with_json_value(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.values.insert(key.into(), value);
+        self
+    }
+
     /// When a bearer token's session ends. The layer refuses the token at and after this time.
     ///
     /// Only bearer sessions use it: a cookie session's lifetime is the layer's idle timeout and

@@ -78,6 +78,10 @@ impl SessionLayer {
 
     /// The cookie name. Default `__Host-session`. Renaming a cookie ends every session (the name
     /// is bound into the seal).
+    ///
+    /// Keep the `__Host-` prefix where you can: without it, a sibling subdomain can plant cookies
+    /// with the same name, and since at most four candidates are tried per request, enough
+    /// planted cookies hide the real one (the user then appears logged out).
     pub fn with_cookie_name(self, name: impl Into<String>) -> Self {
         let name = name.into();
         self.set(|s| s.name = name)
@@ -280,7 +284,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         // Nothing is resolved here: the cookie is opened, and the token handler called, only
         // when an extractor or guard asks. A route that never asks pays for this one allocation.
-        let context = Arc::new(RequestContext::new(self.shared.clone()));
+        let context = Arc::new(RequestContext::new(self.shared.clone(), req.uri().clone()));
         req.extensions_mut().insert(context.clone());
         // The inner service is called here, synchronously, on the instance `poll_ready` readied;
         // no clone is needed (the `mem::replace` idiom is for calls made later, in a future).

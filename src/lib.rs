@@ -71,8 +71,13 @@
 //!
 //! The cookie is encrypted and authenticated, and bound to its name and purpose; its expiry is
 //! inside the seal. It is **stateless**: logging out deletes the browser's copy, but a copy taken
-//! earlier stays valid until its idle timeout or max age. Rotating keys ends every session.
+//! earlier stays valid until its idle timeout or max age. Removing a key from the ring ends every
+//! session sealed with it (rotating, with the old key kept as a previous key, ends none).
 //! See the README for the full list of guarantees and defaults.
+//!
+//! The cookie is opened, and the token handler called, only when something asks (an extractor
+//! or a guard): a route that never asks pays almost nothing, and its response never carries a
+//! session `Set-Cookie` (no renewal, no deletion of a bad cookie).
 
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -10,8 +10,9 @@ use http::HeaderMap;
 /// The most session-cookie values tried per request. Extra values with the same name are ignored.
 pub(crate) const MAX_CANDIDATES: usize = 4;
 
-/// The values of the cookie named `name`, read from every `Cookie` field.
-#[derive(Debug, Default)]
+/// The values of the cookie named `name`, read from every `Cookie` field. No `Debug`: the values
+/// are secrets.
+#[derive(Default)]
 pub(crate) struct CookieScan<'a> {
     values: [&'a str; MAX_CANDIDATES],
     len: usize,
@@ -79,8 +80,8 @@ pub(crate) fn scan_cookies<'a>(
     scan
 }
 
-/// What the `Authorization` field says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the `Authorization` field says. `Debug` never shows the token.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Credentials<'a> {
     /// No `Authorization` field.
     Absent,
@@ -92,6 +93,18 @@ pub(crate) enum Credentials<'a> {
     Malformed,
     /// More than one `Authorization` field, or comma-joined credentials.
     Repeated,
+}
+
+impl std::fmt::Debug for Credentials<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Absent => "Absent",
+            Self::OtherScheme => "OtherScheme",
+            Self::Bearer(_) => "Bearer(REDACTED)",
+            Self::Malformed => "Malformed",
+            Self::Repeated => "Repeated",
+        })
+    }
 }
 
 /// `tchar` of RFC 9110 §5.6.2: the characters of an auth-scheme.
@@ -152,11 +165,11 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     }
     let spaces = rest.iter().take_while(|&&b| b == b' ').count();
     let token = rest.get(spaces..).unwrap_or_default();
-    if token.is_empty() || token.len() > max_token_len {
-        return Credentials::Malformed;
-    }
     if token.contains(&b',') {
         return Credentials::Repeated;
+    }
+    if token.is_empty() || token.len() > max_token_len {
+        return Credentials::Malformed;
     }
     if !is_token68(token) {
         return Credentials::Malformed;

@@ -380,7 +380,7 @@ where
                 tracing::error!(target: "sealed_session", reason = "missing_layer", "RequireAuth ran without SessionLayer");
                 return Ok(AuthRejection::from(RejectionKind::MissingLayer).into_response());
             };
-            let session = match context.require(req.headers(), req.uri()).await {
+            let session = match context.require(req.headers()).await {
                 Ok(session) => session,
                 Err(rejection) => return Ok(rejection.into_response()),
             };

@@ -71,7 +71,9 @@ pub(crate) struct State {
 }
 
 /// A session change that could not be made.
-#[derive(Debug)]
+///
+/// Neither `Display` nor `Debug` shows session values: the cookie is encrypted so that it can
+/// hold what the client must not read.
 #[non_exhaustive]
 pub enum SessionError {
     /// The session would no longer fit a cookie: browsers drop a cookie whose name and value
@@ -82,8 +84,15 @@ pub enum SessionError {
         /// The most plaintext a cookie with this name holds, in bytes.
         limit: usize,
     },
-    /// A value did not serialise to, or deserialise from, JSON.
-    Serde(serde_json::Error),
+    /// A value did not serialise to JSON, or the stored value is not of the requested type.
+    Serde {
+        /// The value's key.
+        key: String,
+        /// The requested type.
+        type_name: &'static str,
+        /// serde's error. It may quote the value: do not log it where values are secret.
+        source: serde_json::Error,
+    },
     /// The session was logged out in this request.
     Ended,
     /// A login was attempted on a request that carries a bearer token: a bearer request never
@@ -98,7 +107,12 @@ impl fmt::Display for SessionError {
                 f,
                 "session too large for a cookie: {size} bytes of plaintext, at most {limit}"
             ),
-            Self::Serde(e) => write!(f, "session value is not valid JSON for its type: {e}"),
+            Self::Serde { key, type_name, .. } => {
+                write!(
+                    f,
+                    "session value {key:?} does not convert to or from {type_name}"
+                )
+            }
             Self::Ended => f.write_str("the session was logged out in this request"),
             Self::BearerRequest => f.write_str(
                 "cannot start a cookie session on a request that carries a bearer token",
@@ -110,24 +124,51 @@ impl fmt::Display for SessionError {
 impl std::error::Error for SessionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Serde(e) => Some(e),
+            Self::Serde { source, .. } => Some(source),
             _ => None,
         }
     }
 }
 
+impl fmt::Debug for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLarge { size, limit } => f
+                .debug_struct("TooLarge")
+                .field("size", size)
+                .field("limit", limit)
+                .finish(),
+            Self::Serde { key, type_name, .. } => f
+                .debug_struct("Serde")
+                .field("key", key)
+                .field("type_name", type_name)
+                .finish_non_exhaustive(),
+            Self::Ended => f.write_str("Ended"),
+            Self::BearerRequest => f.write_str("BearerRequest"),
+        }
+    }
+}
+
 impl axum_core::response::IntoResponse for SessionError {
-    /// 500 with the error's text. Handle [`SessionError::TooLarge`] in the app to show a better
-    /// page; the session is unchanged.
+    /// A generic 500 (the details go to the `tracing` event, never to the client). Handle
+    /// [`SessionError::TooLarge`] in the app to show a better page; the session is unchanged.
     fn into_response(self) -> axum_core::response::Response {
         tracing::error!(target: "sealed_session", reason = "session_error", error = %self, "session change failed");
         let mut response =
-            (http::StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response();
+            (http::StatusCode::INTERNAL_SERVER_ERROR, "session error").into_response();
         response.headers_mut().insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain; charset=utf-8"),
         );
         response
+    }
+}
+
+fn serde_error<T>(key: &str, source: serde_json::Error) -> SessionError {
+    SessionError::Serde {
+        key: key.to_owned(),
+        type_name: std::any::type_name::<T>(),
+        source,
     }
 }
 
@@ -346,7 +387,7 @@ impl Session {
         value
             .map(serde_json::from_value)
             .transpose()
-            .map_err(SessionError::Serde)
+            .map_err(|source| serde_error::<T>(key, source))
     }
 
     /// Stores a typed application value.
@@ -361,18 +402,43 @@ impl Session {
         key: impl Into<String>,
         value: &T,
     ) -> Result<(), SessionError> {
-        let value = serde_json::to_value(value).map_err(SessionError::Serde)?;
         let key = key.into();
+        let value = serde_json::to_value(value).map_err(|source| serde_error::<T>(&key, source))?;
         self.change(false, |r| {
             r.values.insert(key, value);
         })
     }
 
-    /// Removes an application value and returns it.
-    pub fn remove(&self, key: &str) -> Option<Value> {
+    /// Removes an application value and returns it as `T`. Removing a missing key changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Serde`] when the removed value is not a `T` (it is removed all the same),
+    /// and [`SessionError::Ended`] after [`Session::logout`].
+    pub fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
+        self.remove_value(key)?
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|source| serde_error::<T>(key, source))
+    }
+
+    /// Removes an application value and returns its JSON. Removing a missing key changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError::Ended`] after [`Session::logout`].
+    pub fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
+        if self.read(|r| !r.values.contains_key(key)) {
+            return if self.is_logged_out() {
+                Err(SessionError::Ended)
+            } else {
+                Ok(None)
+            };
+        }
         let mut removed = None;
-        let _ = self.change(false, |r| removed = r.values.remove(key));
-        removed
+        self.change(false, |r| removed = r.values.remove(key))?;
+        Ok(removed)
     }
 
     /// Sets one metadata entry. Setting `scope` changes privileges and re-mints the session id.

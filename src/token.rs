@@ -37,7 +37,23 @@ use crate::key::sha256;
 ///   never "anonymous".
 ///
 /// The token is the exact bytes after `Bearer `, trailing `=` included. It is a secret: never log
-/// it. A panic in the handler becomes a 500 for that request only.
+/// it, and never put it in a panic message (the process's panic hook prints those). A panic in
+/// the handler becomes a 500 for that request only.
+///
+/// ```
+/// use sealed_session::{async_trait, Identity, TokenError, TokenHandler};
+///
+/// struct Database;
+///
+/// #[async_trait]
+/// impl TokenHandler for Database {
+///     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+///         // Look the token up by its SHA-256 digest, never the raw token.
+///         let _digest = sealed_session::ApiKeys::digest(token);
+///         Ok(None)
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait TokenHandler: Send + Sync + 'static {
     /// Resolves `token`.

@@ -564,7 +564,7 @@ async fn login_on_a_bearer_request_is_an_error_and_sets_no_cookie() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: Auth::logout on a bearer request emits a deletion Set-Cookie (context.rs finalize)"]
+
 async fn logout_on_a_bearer_request_sets_no_cookie() {
     let app = app();
     let cookie = app.kit.cookie_header(Identity::new("carol"));
@@ -956,7 +956,8 @@ async fn api_key_expiry_is_enforced_by_the_layer() {
     // A token without expiry still works.
     let res = send(&router, bearer("/who", "ci-robot-77aa21")).await;
     assert_eq!(res.status(), StatusCode::OK);
-    // Option<Session> sees nobody for the expired token (never the 500 or a stale identity).
+    // Option<Session> does not fall back to anonymous for the expired token: 401 invalid_token
+    // (never a 500, a stale identity or an anonymous page).
     let router = Router::new()
         .route(
             "/optional",
@@ -973,8 +974,7 @@ async fn api_key_expiry_is_enforced_by_the_layer() {
                 ),
         );
     let res = send(&router, bearer("/optional", "t-1")).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(body(res).await, "anonymous");
+    assert_401(res, INVALID_TOKEN, "Option<Session> with an expired token").await;
 }
 
 #[tokio::test]
@@ -1028,4 +1028,20 @@ async fn without_a_token_handler_every_token_is_invalid() {
     assert_401(res, INVALID_TOKEN, "no handler").await;
     let res = send(&router, get_req("/me", &[])).await;
     assert_401(res, BARE, "no credentials").await;
+}
+
+#[tokio::test]
+async fn bearer_decided_responses_vary_on_authorization_and_cookie_ones_on_cookie() {
+    let app = app();
+    let res = app.get_with_bearer("/me", GOOD).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header(&res, "vary"), Some("Authorization"));
+    let res = app.get("/optional").await;
+    assert_eq!(header(&res, "vary"), Some("Cookie"));
+    let res = app.get("/public").await;
+    assert_eq!(
+        header(&res, "vary"),
+        None,
+        "a route that never asks adds nothing"
+    );
 }

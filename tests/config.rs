@@ -246,3 +246,66 @@ fn debug_output_never_shows_key_material() {
     assert!(!shown.contains(&hex[..16]));
     assert!(!shown.contains(&format!("{:?}", &material[..8])));
 }
+
+#[test]
+fn skew_fractions_domains_and_fragments_are_checked() {
+    assert_eq!(
+        base().with_clock_skew(Duration::days(7)).validate(),
+        Err(ConfigError::SkewNotBelowIdle)
+    );
+    assert!(matches!(
+        base()
+            .with_retry_after(Duration::milliseconds(500))
+            .validate(),
+        Err(ConfigError::NonPositiveDuration { .. })
+    ));
+    assert!(matches!(
+        base()
+            .with_idle_timeout(Duration::milliseconds(1500))
+            .validate(),
+        Err(ConfigError::NonPositiveDuration { .. })
+    ));
+    assert!(base()
+        .with_retry_after(Duration::milliseconds(500))
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("whole number of seconds"));
+    for domain in [
+        "a..b",
+        "example.com.",
+        "-",
+        "ex ample.com",
+        &"a".repeat(254),
+    ] {
+        assert!(
+            matches!(
+                base().with_cookie_name("s").with_domain(domain).validate(),
+                Err(ConfigError::InvalidDomain { .. })
+            ),
+            "{domain}"
+        );
+    }
+    assert_eq!(
+        base()
+            .with_cookie_name("s")
+            .with_domain(".example.com")
+            .validate(),
+        Ok(())
+    );
+    assert!(matches!(
+        base()
+            .with_cookie_name("s")
+            .with_path(format!("/{}", "p".repeat(1024)))
+            .validate(),
+        Err(ConfigError::InvalidPath { .. })
+    ));
+    assert!(matches!(
+        base().with_login_redirect("/auth#x").validate(),
+        Err(ConfigError::InvalidLoginRedirect { .. })
+    ));
+    assert_eq!(
+        base().with_login_redirect("/auth?next=1").validate(),
+        Ok(())
+    );
+}

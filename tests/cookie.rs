@@ -498,3 +498,125 @@ async fn persistent_max_age_is_capped_at_400_days() {
         set_cookies(&res)
     );
 }
+
+#[tokio::test]
+async fn typed_remove_and_removing_a_missing_key_seals_nothing() {
+    let app = app();
+    let router = Router::new()
+        .route(
+            "/rm",
+            get(|s: Session| async move {
+                let missing = s.remove::<String>("missing").unwrap();
+                format!("{missing:?}")
+            }),
+        )
+        .route(
+            "/take",
+            get(|s: Session| async move {
+                s.remove::<u32>("n")
+                    .unwrap()
+                    .unwrap_or_default()
+                    .to_string()
+            }),
+        )
+        .layer(app.layer.clone());
+    let cookie = app
+        .kit
+        .cookie_header(Identity::new("a").with_json_value("n", serde_json::json!(7)));
+    let res = router
+        .clone()
+        .oneshot(
+            Request::get("/rm")
+                .header(header::COOKIE, cookie.clone())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_no_set_cookie(&res);
+    assert_eq!(body(res).await, "None");
+    let res = router
+        .oneshot(
+            Request::get("/take")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let session = app
+        .kit
+        .session_from_response(&res)
+        .expect("sealed without n");
+    assert_eq!(body(res).await, "7");
+    assert_eq!(session.get::<u32>("n").unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_type_mismatch_error_never_shows_the_stored_value() {
+    let app = app();
+    let router = Router::new()
+        .route(
+            "/wrong-type",
+            get(|s: Session| async move { s.get::<u32>("secret").map(|v| format!("{v:?}")) }),
+        )
+        .layer(app.layer.clone());
+    let secret = "s3cr3t-oauth-refresh-token";
+    let cookie = app
+        .kit
+        .cookie_header(Identity::new("a").with_json_value("secret", serde_json::json!(secret)));
+    let res = router
+        .oneshot(
+            Request::get("/wrong-type")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let text = body(res).await;
+    assert!(!text.contains(secret), "{text}");
+    let session = app
+        .kit
+        .session(Identity::new("a").with_json_value("secret", serde_json::json!(secret)));
+    let error = session.get::<u32>("secret").unwrap_err();
+    assert!(!error.to_string().contains(secret), "{error}");
+    assert!(!format!("{error:?}").contains(secret), "{error:?}");
+    assert!(
+        error.to_string().contains("\"secret\""),
+        "names the key: {error}"
+    );
+}
+
+#[tokio::test]
+async fn after_login_the_old_session_handle_refuses_changes() {
+    use sealed_session::{Auth, SessionError};
+    let app = app();
+    let router = Router::new()
+        .route(
+            "/relogin",
+            get(|old: Session, auth: Auth| async move {
+                auth.login(Identity::new("new")).unwrap();
+                match old.insert("k", &"v") {
+                    Err(SessionError::Ended) => "ended",
+                    _ => "still writable",
+                }
+            }),
+        )
+        .layer(app.layer.clone());
+    let cookie = app.kit.cookie_header(Identity::new("old"));
+    let res = router
+        .oneshot(
+            Request::get("/relogin")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let session = app.kit.session_from_response(&res).unwrap();
+    assert_eq!(session.uid().as_deref(), Some("new"));
+    assert_eq!(session.get::<String>("k").unwrap(), None);
+    assert_eq!(body(res).await, "ended");
+}

@@ -206,3 +206,47 @@ async fn a_zero_refresh_interval_reseals_every_request() {
     let res = app.get_with_cookie("/me", &cookie).await;
     assert_eq!(session_cookies(&res, "__Host-session").len(), 1);
 }
+
+#[tokio::test]
+async fn a_clock_that_steps_back_past_the_login_logs_nobody_out() {
+    let app = app();
+    app.clock.set(T0 + Duration::hours(5));
+    let cookie = app.login("uid=alice").await;
+    // The clock steps back an hour, then three: the login is now "in the future", but this layer
+    // has seen later times, so its now does not move back.
+    for back in [1, 3] {
+        app.clock
+            .set(T0 + Duration::hours(5) - Duration::hours(back));
+        let res = app.get_with_cookie("/me", &cookie).await;
+        assert_eq!(res.status(), StatusCode::OK, "stepped back {back} h");
+        let res = app.post_with_cookie("/insert?k=a&v=b", &cookie).await;
+        let s = app.kit.session_from_response(&res).expect("write sealed");
+        assert_eq!(s.last_seen(), T0 + Duration::hours(5));
+        assert_eq!(s.created_at(), T0 + Duration::hours(5));
+    }
+    // The idle timeout still runs from the latest time seen.
+    app.clock.set(T0 + Duration::hours(5) + Duration::days(7));
+    assert_eq!(
+        app.get_with_cookie("/me", &cookie).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_rotation_only_reseal_keeps_the_idle_time_already_used_in_max_age() {
+    use sealed_session::testing::TestKit;
+    use sealed_session::{KeyRing, SessionLayer};
+    let ring = KeyRing::new(key(2)).with_previous(key(1)).unwrap();
+    let app = app_with(ring, |l| {
+        l.with_persistent(true)
+            .with_idle_timeout(Duration::hours(1))
+    });
+    let old = TestKit::new(&SessionLayer::new(key(1)).with_clock(app.clock.clone()));
+    let value = old.cookie_value_at(Identity::new("a"), t0() - 30, t0() - 30);
+    let res = app.get_with_cookie("/me", &old.header_for(&value)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let line = session_cookies(&res, "__Host-session")
+        .pop()
+        .expect("re-sealed");
+    assert!(line.ends_with("; Max-Age=3570"), "{line}");
+}

@@ -836,3 +836,22 @@ async fn a_valid_session_passes_the_guard_and_reaches_the_handler() {
     let res = g.get_as("/secret", Identity::new("alice")).await;
     assert!(set_cookies(&res).is_empty());
 }
+
+#[tokio::test]
+async fn the_login_redirect_keeps_the_prefix_of_a_nested_router() {
+    let layer = SessionLayer::new(key(1)).with_login_redirect("/auth");
+    let inner = Router::new().route(
+        "/me",
+        get(|s: Session| async move { s.uid().unwrap_or_default() }),
+    );
+    let app = Router::new().nest("/api", inner).layer(layer);
+    let res = app
+        .oneshot(Request::get("/api/me?x=1").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        header(&res, "location"),
+        Some("/auth?login=/api/me%3Fx%3D1")
+    );
+}
