@@ -92,6 +92,9 @@
     )
 )]
 
+#[macro_use]
+mod macros;
+
 mod clock;
 mod config;
 mod context;

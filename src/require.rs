@@ -332,20 +332,7 @@ impl<S: fmt::Debug> fmt::Debug for RequireAuthService<S> {
 }
 
 impl<S> RequireAuthService<S> {
-    /// A reference to the inner service.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
-
-    /// A mutable reference to the inner service.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.inner
-    }
-
-    /// The inner service.
-    pub fn into_inner(self) -> S {
-        self.inner
-    }
+    define_inner_service_accessors!();
 }
 
 /// Response future for [`RequireAuthService`].
