@@ -270,13 +270,18 @@ impl RequestContext {
     }
 
     /// The session, or the rejection a required session gives.
-    pub(crate) async fn require(&self, headers: &HeaderMap) -> Result<Session, AuthRejection> {
+    pub(crate) async fn require(
+        &self,
+        headers: &HeaderMap,
+        login: Option<&str>,
+    ) -> Result<Session, AuthRejection> {
         match self.session(headers).await? {
             Some(session) => Ok(session),
             None => Err(AuthRejection::missing_credentials(
                 &self.shared,
                 headers,
                 &self.uri,
+                login,
             )),
         }
     }
@@ -481,5 +486,41 @@ fn add_vary(headers: &mut HeaderMap, field: &'static str) {
     });
     if !present {
         headers.append(VARY, HeaderValue::from_static(field));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::Key;
+    use crate::layer::SessionLayer;
+    use serde_json::{Map, Value};
+
+    /// A change that slipped past the size check (for example, timestamps that grew a digit)
+    /// must not reach the browser: the response becomes a typed 500 without a cookie.
+    #[test]
+    fn an_oversized_cookie_at_response_time_is_a_typed_500_without_a_cookie() {
+        let layer = SessionLayer::new(Key::generate());
+        let shared = layer.shared().unwrap();
+        let context = RequestContext::new(shared.clone(), Uri::from_static("/"));
+        let mut values = Map::new();
+        values.insert("big".into(), Value::String("x".repeat(4000)));
+        let mut record = Record::login(Identity::new("a"), shared.now());
+        record.values = values;
+        let state = State {
+            record,
+            expires_at: None,
+            modified: true,
+            ended: false,
+        };
+        let session = Session::new(SessionSource::Cookie, shared, state);
+        context.actions.lock().unwrap().login = Some(session);
+        let mut response = Response::new(String::from("handler body"));
+        context.finalize(&mut response);
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(SET_COOKIE).is_none());
+        assert!(response.body().is_empty(), "the handler's body is not sent");
+        let overflow = response.extensions().get::<CookieOverflow>().unwrap();
+        assert!(overflow.size > COOKIE_LIMIT);
     }
 }

@@ -31,7 +31,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        context(parts)?.require(&parts.headers).await
+        context(parts)?.require(&parts.headers, None).await
     }
 }
 

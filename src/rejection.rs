@@ -121,13 +121,16 @@ impl AuthRejection {
 
     /// A "no credentials" rejection that redirects anonymous browser requests to the login page
     /// when the layer has one: not when the request carries `Authorization` or `X-No-Redirect`.
+    ///
+    /// `login` overrides the layer's login page (a guard's own).
     pub(crate) fn missing_credentials(
         shared: &Arc<Shared>,
         headers: &HeaderMap,
         uri: &Uri,
+        login: Option<&str>,
     ) -> Self {
         let mut rejection = Self::new(RejectionKind::MissingCredentials, shared);
-        if let Some(login) = &shared.login_redirect {
+        if let Some(login) = login.or(shared.login_redirect.as_deref()) {
             if !headers.contains_key(http::header::AUTHORIZATION)
                 && !headers.contains_key("x-no-redirect")
             {

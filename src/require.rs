@@ -190,6 +190,7 @@ impl Requirement {
 pub struct RequireAuth {
     all_of: Vec<Requirement>,
     any_of: Vec<Requirement>,
+    login_redirect: Option<String>,
 }
 
 impl RequireAuth {
@@ -217,6 +218,21 @@ impl RequireAuth {
     /// Adds to the requirements of which at least one must hold.
     pub fn with_any_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
         self.any_of.extend(requirements);
+        self
+    }
+
+    /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
+    /// `<login>?login=<path and query, percent-encoded>`, instead of a 401, for this guard only.
+    /// Requests with an `Authorization` or `X-No-Redirect` header still get the 401. See also
+    /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect), which
+    /// sets it for every guard and the `Session` extractor.
+    ///
+    /// # Panics
+    ///
+    /// When the guard is layered (before any request), if `login` is not a same-origin path:
+    /// `/` then not `/` or `\`, visible ASCII only, no `#`.
+    pub fn with_login_redirect(mut self, login: impl Into<String>) -> Self {
+        self.login_redirect = Some(login.into());
         self
     }
 
@@ -307,7 +323,13 @@ impl RequireAuth {
 impl<S> Layer<S> for RequireAuth {
     type Service = RequireAuthService<S>;
 
+    #[allow(clippy::panic)] // When the router is built, before any request.
     fn layer(&self, inner: S) -> Self::Service {
+        if let Some(login) = self.login_redirect.as_deref() {
+            if !crate::config::is_local_path(login) {
+                panic!("invalid RequireAuth login redirect {login:?}: it must be a same-origin path (`/` then not `/` or `\\`, no spaces, control characters or `#`)");
+            }
+        }
         RequireAuthService {
             inner,
             requirements: Arc::new(self.clone()),
@@ -367,7 +389,10 @@ where
                 tracing::error!(target: "sealed_session", reason = "missing_layer", "RequireAuth ran without SessionLayer");
                 return Ok(AuthRejection::from(RejectionKind::MissingLayer).into_response());
             };
-            let session = match context.require(req.headers()).await {
+            let session = match context
+                .require(req.headers(), requirements.login_redirect.as_deref())
+                .await
+            {
                 Ok(session) => session,
                 Err(rejection) => return Ok(rejection.into_response()),
             };

@@ -855,3 +855,57 @@ async fn the_login_redirect_keeps_the_prefix_of_a_nested_router() {
         Some("/auth?login=/api/me%3Fx%3D1")
     );
 }
+
+#[tokio::test]
+async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
+    let layer = SessionLayer::new(key(1));
+    let app = Router::new()
+        .route(
+            "/dash",
+            get(|| async { "dash" }).route_layer(RequireAuth::login().with_login_redirect("/auth")),
+        )
+        .route(
+            "/api",
+            get(|| async { "api" }).route_layer(RequireAuth::login()),
+        )
+        .layer(layer);
+    let res = app
+        .clone()
+        .oneshot(Request::get("/dash?tab=2").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        header(&res, "location"),
+        Some("/auth?login=/dash%3Ftab%3D2")
+    );
+    let res = app
+        .clone()
+        .oneshot(
+            Request::get("/dash")
+                .header("x-no-redirect", "1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app
+        .oneshot(Request::get("/api").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+#[should_panic(expected = "invalid RequireAuth login redirect")]
+fn a_guard_refuses_an_off_site_login_redirect_before_serving() {
+    // axum applies route layers when the router gets its state, before any request is served.
+    let _router: Router = Router::new()
+        .route(
+            "/x",
+            get(|| async { "x" })
+                .route_layer(RequireAuth::login().with_login_redirect("/\\evil.example")),
+        )
+        .with_state(());
+}
