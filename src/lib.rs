@@ -95,6 +95,9 @@
 #[macro_use]
 mod macros;
 
+#[cfg(feature = "cache")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
+pub mod cache;
 mod clock;
 mod config;
 mod context;
@@ -115,6 +118,8 @@ pub mod token;
 
 /// Re-exported so a [`TokenHandler`] can be implemented without a direct dependency.
 pub use async_trait::async_trait;
+#[cfg(feature = "cache")]
+pub use cache::{TokenCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use clock::{Clock, SystemClock};
 pub use config::{
     ConfigError, SameSite, DEFAULT_CLOCK_SKEW, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,

@@ -97,6 +97,13 @@ impl TokenError {
     }
 }
 
+impl TokenError {
+    /// The message, without the "token backend error" prefix.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl fmt::Display for TokenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "token backend error: {}", self.message)

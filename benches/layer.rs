@@ -1,0 +1,2 @@
+//! Placeholder: the side-by-side benchmark lands here.
+fn main() {}
