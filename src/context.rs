@@ -95,8 +95,8 @@ impl Limits {
 
 /// Opens a session cookie value and checks its timestamps: the one path every cookie takes.
 pub(crate) fn open_record(shared: &Shared, value: &str) -> Option<(Record, OpenedWith)> {
-    let (plaintext, with) = seal::open(&shared.keys, &shared.context, value)?;
-    Some((Record::decode(&plaintext)?, with))
+    let opened = seal::open(&shared.keys, &shared.context, value)?;
+    Some((Record::decode(opened.plaintext())?, opened.with))
 }
 
 impl RequestContext {

@@ -44,11 +44,24 @@ pub(crate) enum OpenedWith {
     Previous,
 }
 
+/// An opened value: the plaintext, read in place (no copy), and which key opened it.
+pub(crate) struct Opened {
+    cookie: Cookie<'static>,
+    pub(crate) with: OpenedWith,
+}
+
+impl Opened {
+    /// The plaintext.
+    pub(crate) fn plaintext(&self) -> &str {
+        self.cookie.value()
+    }
+}
+
 /// Opens a sealed `value` bound to `context`, trying each key of the ring in order.
 ///
 /// `None` for anything that is not canonical base64 or does not authenticate. Callers never learn
 /// why.
-pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<(String, OpenedWith)> {
+pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<Opened> {
     if !is_canonical_base64(value.as_bytes()) {
         return None;
     }
@@ -61,7 +74,7 @@ pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<(String
             } else {
                 OpenedWith::Previous
             };
-            return Some((opened.value().to_owned(), with));
+            return Some(Opened { cookie: opened, with });
         }
     }
     None
@@ -117,6 +130,10 @@ mod tests {
             a,
             b,
         )
+    }
+
+    fn open(keys: &KeyRing, context: &str, value: &str) -> Option<(String, OpenedWith)> {
+        super::open(keys, context, value).map(|o| (o.plaintext().to_owned(), o.with))
     }
 
     #[test]
