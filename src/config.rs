@@ -47,6 +47,8 @@ pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(60);
 pub const DEFAULT_COOKIE_NAME: &str = "__Host-session";
 /// Default token-handler timeout.
 pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::seconds(5);
+/// Default most token-handler calls in flight at once; more get a quick 503.
+pub const DEFAULT_TOKEN_CONCURRENCY: usize = 1024;
 /// Default longest bearer token, in bytes.
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 /// Default realm of the `WWW-Authenticate` challenge.
@@ -79,6 +81,7 @@ pub(crate) struct Settings {
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
     pub(crate) token_timeout: Duration,
     pub(crate) max_token_len: usize,
+    pub(crate) token_concurrency: usize,
     pub(crate) retry_after: Duration,
     pub(crate) realm: String,
     pub(crate) login_redirect: Option<String>,
@@ -106,6 +109,7 @@ impl Settings {
             tokens: None,
             token_timeout: DEFAULT_TOKEN_TIMEOUT,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            token_concurrency: DEFAULT_TOKEN_CONCURRENCY,
             retry_after: DEFAULT_TOKEN_TIMEOUT,
             realm: DEFAULT_REALM.to_owned(),
             login_redirect: None,
@@ -135,6 +139,7 @@ impl fmt::Debug for Settings {
             .field("token_handler", &self.tokens.is_some())
             .field("token_timeout", &self.token_timeout)
             .field("max_token_len", &self.max_token_len)
+            .field("token_concurrency", &self.token_concurrency)
             .field("realm", &self.realm)
             .field("login_redirect", &self.login_redirect)
             .finish_non_exhaustive()
@@ -201,6 +206,8 @@ pub enum ConfigError {
     },
     /// The longest bearer token must be between 1 and 65,536 bytes.
     InvalidMaxTokenLength,
+    /// The token-handler concurrency limit must be at least 1.
+    InvalidTokenConcurrency,
 }
 
 impl fmt::Display for ConfigError {
@@ -252,6 +259,9 @@ impl fmt::Display for ConfigError {
             Self::InvalidMaxTokenLength => {
                 f.write_str("the longest bearer token must be between 1 and 65536 bytes")
             }
+            Self::InvalidTokenConcurrency => {
+                f.write_str("the token-handler concurrency limit must be at least 1")
+            }
         }
     }
 }
@@ -280,6 +290,8 @@ pub(crate) struct Shared {
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
     pub(crate) token_timeout: std::time::Duration,
     pub(crate) max_token_len: usize,
+    /// Permits for token-handler calls in flight.
+    pub(crate) token_permits: Arc<tokio::sync::Semaphore>,
     pub(crate) retry_after: HeaderValue,
     pub(crate) challenge: String,
     pub(crate) login_redirect: Option<String>,
@@ -436,6 +448,9 @@ impl Shared {
         if s.max_token_len == 0 || s.max_token_len > 65_536 {
             return Err(ConfigError::InvalidMaxTokenLength);
         }
+        if s.token_concurrency == 0 || s.token_concurrency > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(ConfigError::InvalidTokenConcurrency);
+        }
         let token_timeout = positive_secs_std(s.token_timeout, "the token-handler timeout")?;
         let retry_after = positive_secs(s.retry_after, "the Retry-After delay")?;
 
@@ -486,6 +501,7 @@ impl Shared {
             tokens: s.tokens.clone(),
             token_timeout,
             max_token_len: s.max_token_len,
+            token_permits: Arc::new(tokio::sync::Semaphore::new(s.token_concurrency)),
             retry_after: HeaderValue::from(retry_after),
             challenge: format!("Bearer realm=\"{}\"", s.realm),
             login_redirect: s.login_redirect.clone(),

@@ -141,6 +141,11 @@ impl RequestContext {
             tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
             return Resolution::InvalidToken;
         };
+        // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
+        let Ok(_permit) = self.shared.token_permits.clone().try_acquire_owned() else {
+            tracing::warn!(target: "sealed_session", reason = "token_overloaded", "token handler at its concurrency limit: shed");
+            return Resolution::Unavailable;
+        };
         let call = CatchUnwind(handler.resolve(token));
         let identity = match tokio::time::timeout(self.shared.token_timeout, call).await {
             Err(_) => {

@@ -178,6 +178,12 @@ impl SessionLayer {
         self.set(|s| s.max_token_len = len)
     }
 
+    /// The most token-handler calls in flight at once. Requests past the limit get a quick 503
+    /// with `Retry-After` instead of queueing without bound. Default 1,024.
+    pub fn with_token_concurrency(self, limit: usize) -> Self {
+        self.set(|s| s.token_concurrency = limit)
+    }
+
     /// The `Retry-After` of a 503 from a failing token handler. Default 5 seconds.
     pub fn with_retry_after(self, delay: Duration) -> Self {
         self.set(|s| s.retry_after = delay)

@@ -104,6 +104,9 @@ mod context;
 mod envelope;
 mod expiry;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 mod key;
 mod layer;
@@ -124,7 +127,7 @@ pub use clock::{Clock, SystemClock};
 pub use config::{
     ConfigError, SameSite, DEFAULT_CLOCK_SKEW, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_AGE, DEFAULT_MAX_TOKEN_LEN, DEFAULT_PURPOSE, DEFAULT_REALM,
-    DEFAULT_REFRESH_INTERVAL, DEFAULT_TOKEN_TIMEOUT,
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_TOKEN_CONCURRENCY, DEFAULT_TOKEN_TIMEOUT,
 };
 pub use context::CookieOverflow;
 pub use envelope::{InvalidSessionId, SessionId};

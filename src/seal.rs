@@ -74,7 +74,10 @@ pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<Opened>
             } else {
                 OpenedWith::Previous
             };
-            return Some(Opened { cookie: opened, with });
+            return Some(Opened {
+                cookie: opened,
+                with,
+            });
         }
     }
     None
