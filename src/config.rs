@@ -10,6 +10,7 @@ use time::Duration;
 use crate::clock::{Clock, SystemClock};
 use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
+use crate::revocation::{NotBefore, SessionValidator};
 use crate::seal::{plaintext_budget, COOKIE_LIMIT};
 use crate::token::TokenHandler;
 
@@ -47,6 +48,8 @@ pub const DEFAULT_CLOCK_SKEW: Duration = Duration::seconds(60);
 pub const DEFAULT_COOKIE_NAME: &str = "__Host-session";
 /// Default token-handler timeout.
 pub const DEFAULT_TOKEN_TIMEOUT: Duration = Duration::seconds(5);
+/// Default longest time between two checks of a session by the session validator.
+pub const DEFAULT_VALIDATION_INTERVAL: Duration = Duration::minutes(5);
 /// Default most token-handler calls in flight at once; more get a quick 503.
 pub const DEFAULT_TOKEN_CONCURRENCY: usize = 1024;
 /// Default longest bearer token, in bytes.
@@ -86,6 +89,9 @@ pub(crate) struct Settings {
     pub(crate) realm: String,
     pub(crate) login_redirect: Option<String>,
     pub(crate) rejection_body: Option<RejectionBody>,
+    pub(crate) validator: Option<Arc<dyn SessionValidator>>,
+    pub(crate) validation_interval: Duration,
+    pub(crate) not_before: Option<NotBefore>,
 }
 
 impl Settings {
@@ -114,6 +120,9 @@ impl Settings {
             realm: DEFAULT_REALM.to_owned(),
             login_redirect: None,
             rejection_body: None,
+            validator: None,
+            validation_interval: DEFAULT_VALIDATION_INTERVAL,
+            not_before: None,
         }
     }
 }
@@ -142,6 +151,9 @@ impl fmt::Debug for Settings {
             .field("token_concurrency", &self.token_concurrency)
             .field("realm", &self.realm)
             .field("login_redirect", &self.login_redirect)
+            .field("validator", &self.validator.is_some())
+            .field("validation_interval", &self.validation_interval)
+            .field("not_before", &self.not_before)
             .finish_non_exhaustive()
     }
 }
@@ -296,6 +308,9 @@ pub(crate) struct Shared {
     pub(crate) challenge: String,
     pub(crate) login_redirect: Option<String>,
     pub(crate) rejection_body: Option<RejectionBody>,
+    pub(crate) validator: Option<Arc<dyn SessionValidator>>,
+    pub(crate) validation_interval: i64,
+    pub(crate) not_before: Option<NotBefore>,
 }
 
 impl fmt::Debug for Shared {
@@ -453,6 +468,7 @@ impl Shared {
         }
         let token_timeout = positive_secs_std(s.token_timeout, "the token-handler timeout")?;
         let retry_after = positive_secs(s.retry_after, "the Retry-After delay")?;
+        let validation_interval = positive_secs(s.validation_interval, "the validation interval")?;
 
         let mut attributes = format!("; Path={}", s.path);
         if let Some(domain) = &s.domain {
@@ -506,6 +522,9 @@ impl Shared {
             challenge: format!("Bearer realm=\"{}\"", s.realm),
             login_redirect: s.login_redirect.clone(),
             rejection_body: s.rejection_body.clone(),
+            validator: s.validator.clone(),
+            validation_interval,
+            not_before: s.not_before.clone(),
         })
     }
 

@@ -17,6 +17,7 @@ use crate::expiry::{touch, Limits, Verdict};
 use crate::identity::Identity;
 use crate::parse::{self, Credentials};
 use crate::rejection::{AuthRejection, RejectionKind};
+use crate::revocation::Validation;
 use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
 use crate::session::{Session, SessionError, SessionSource, State};
 
@@ -122,7 +123,7 @@ impl RequestContext {
 
     async fn compute(&self, headers: &HeaderMap) -> Resolution {
         match parse::authorization(headers, self.shared.max_token_len) {
-            Credentials::Absent => self.open_cookie(headers),
+            Credentials::Absent => self.open_cookie(headers).await,
             Credentials::OtherScheme => Resolution::OtherScheme,
             Credentials::Repeated => {
                 tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
@@ -186,7 +187,7 @@ impl RequestContext {
         ))
     }
 
-    fn open_cookie(&self, headers: &HeaderMap) -> Resolution {
+    async fn open_cookie(&self, headers: &HeaderMap) -> Resolution {
         let scan = parse::scan_cookies(headers, self.shared.name.as_bytes(), COOKIE_LIMIT);
         if !scan.present {
             return Resolution::Anonymous {
@@ -232,6 +233,18 @@ impl RequestContext {
                 return invalid;
             }
         }
+        if self.is_refused(record.uid.as_deref(), record.created) {
+            tracing::info!(target: "sealed_session", reason = "revoked", uid = ?record.uid, "session created before its not-before time");
+            return invalid;
+        }
+        // The validator is due once per interval, and before every renewal.
+        let due = self.shared.validator.is_some()
+            && (record
+                .checked
+                .unwrap_or(record.created)
+                .saturating_add(self.shared.validation_interval)
+                <= now
+                || now.saturating_sub(record.last_seen) >= self.shared.refresh);
         tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
         let state = State {
             record,
@@ -239,9 +252,60 @@ impl RequestContext {
             modified: false,
             ended: false,
         };
+        let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        if due {
+            if let Some(outcome) = self.validate(&session, now).await {
+                return outcome;
+            }
+        }
         Resolution::Cookie {
-            session: Session::new(SessionSource::Cookie, self.shared.clone(), state),
+            session,
             rotated: with == OpenedWith::Previous,
+        }
+    }
+
+    /// Whether the not-before times refuse a session.
+    fn is_refused(&self, uid: Option<&str>, created: i64) -> bool {
+        self.shared
+            .not_before
+            .as_ref()
+            .is_some_and(|not_before| not_before.refuses(uid, created))
+    }
+
+    /// Consults the validator. `None` keeps the session (possibly refreshed); `Some` is the
+    /// resolution that replaces it.
+    async fn validate(&self, session: &Session, now: i64) -> Option<Resolution> {
+        let validator = self.shared.validator.clone()?;
+        let call = CatchUnwind(validator.validate(session));
+        let uid = session.uid();
+        match tokio::time::timeout(self.shared.token_timeout, call).await {
+            Err(_) => {
+                tracing::warn!(target: "sealed_session", reason = "validator_timeout", ?uid, "session validator timed out");
+                Some(Resolution::Unavailable)
+            }
+            Ok(Err(())) => {
+                tracing::error!(target: "sealed_session", reason = "validator_panic", ?uid, "session validator panicked");
+                Some(Resolution::Panicked)
+            }
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(target: "sealed_session", reason = "validator_error", %error, ?uid, "session validator failed");
+                Some(Resolution::Unavailable)
+            }
+            Ok(Ok(Ok(Validation::Revoke))) => {
+                tracing::info!(target: "sealed_session", reason = "revoked", ?uid, "session revoked by the validator");
+                Some(Resolution::Anonymous {
+                    cookie_invalid: true,
+                })
+            }
+            Ok(Ok(Ok(Validation::Refresh(privileges)))) => {
+                tracing::info!(target: "sealed_session", reason = "refreshed", ?uid, "session privileges refreshed by the validator");
+                session.apply_privileges(privileges, now);
+                None
+            }
+            Ok(Ok(Ok(Validation::Keep))) => {
+                session.mark_checked(now);
+                None
+            }
         }
     }
 
@@ -409,12 +473,15 @@ impl RequestContext {
     ) {
         let now = self.now();
         let shared = &self.shared;
+        let (created, uid) = session.created_and_uid();
+        let refused = self.is_refused(uid.as_deref(), created);
         let mut state = session.lock();
         let limits = Limits::of(shared);
-        if !is_login
-            && limits.check(now, state.record.created, state.record.last_seen) != Verdict::Live
+        if refused
+            || (!is_login
+                && limits.check(now, state.record.created, state.record.last_seen) != Verdict::Live)
         {
-            // It expired while the handler ran: delete rather than renew.
+            // It expired, or was revoked, while the handler ran: delete rather than renew.
             set_session_cookie(
                 response.headers_mut(),
                 &shared.name,

@@ -17,6 +17,7 @@
 //! | `g` | groups, absent when empty | array of strings |
 //! | `m` | metadata (scopes under `m.scope`), absent when empty | object |
 //! | `d` | typed application values, absent when empty | object |
+//! | `k` | last checked by the session validator, Unix seconds; absent when never | integer |
 //!
 //! The envelope is bound to its purpose by the AEAD associated data (see
 //! [`SessionLayer::with_purpose`](crate::SessionLayer::with_purpose)), not by a field, so a
@@ -153,6 +154,8 @@ pub(crate) struct Record {
     pub(crate) metadata: Map<String, Value>,
     #[serde(rename = "d", default, skip_serializing_if = "Map::is_empty")]
     pub(crate) values: Map<String, Value>,
+    #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) checked: Option<i64>,
 }
 
 impl fmt::Debug for Record {
@@ -224,6 +227,7 @@ mod tests {
             groups: vec![],
             metadata,
             values: Map::new(),
+            checked: None,
         }
     }
 

@@ -18,6 +18,7 @@ use crate::config::{ConfigError, SameSite, Settings, Shared};
 use crate::context::RequestContext;
 use crate::key::KeyRing;
 use crate::rejection::AuthRejection;
+use crate::revocation::{NotBefore, SessionValidator};
 use crate::token::TokenHandler;
 
 /// The session layer: opens the sealed cookie or resolves the bearer token, enforces expiry, and
@@ -201,6 +202,27 @@ impl SessionLayer {
     pub fn with_login_redirect(self, login: impl Into<String>) -> Self {
         let login = login.into();
         self.set(|s| s.login_redirect = Some(login))
+    }
+
+    /// Consults `validator` about cookie sessions: at most once per validation interval per
+    /// session (default 5 minutes; the last check is sealed into the cookie) and before every
+    /// renewal. It can revoke a session, refresh its privileges, or keep it. See
+    /// [`crate::revocation`].
+    pub fn with_validator(self, validator: impl SessionValidator) -> Self {
+        let validator: Arc<dyn SessionValidator> = Arc::new(validator);
+        self.set(|s| s.validator = Some(validator))
+    }
+
+    /// The longest time between two validator checks of one session. Default 5 minutes.
+    pub fn with_validation_interval(self, interval: Duration) -> Self {
+        self.set(|s| s.validation_interval = interval)
+    }
+
+    /// Refuses cookie sessions created before the per-user or global times of `not_before`
+    /// ("log out everywhere" without rotating keys). Keep a clone to update it. See
+    /// [`crate::revocation`].
+    pub fn with_not_before(self, not_before: NotBefore) -> Self {
+        self.set(|s| s.not_before = Some(not_before))
     }
 
     /// Shapes the bodies of rejections (for example JSON problem details). The status and the

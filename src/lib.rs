@@ -113,6 +113,7 @@ mod layer;
 mod parse;
 pub mod rejection;
 pub mod require;
+pub mod revocation;
 pub mod scope;
 mod seal;
 pub mod session;
@@ -128,6 +129,7 @@ pub use config::{
     ConfigError, SameSite, DEFAULT_CLOCK_SKEW, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_AGE, DEFAULT_MAX_TOKEN_LEN, DEFAULT_PURPOSE, DEFAULT_REALM,
     DEFAULT_REFRESH_INTERVAL, DEFAULT_TOKEN_CONCURRENCY, DEFAULT_TOKEN_TIMEOUT,
+    DEFAULT_VALIDATION_INTERVAL,
 };
 pub use context::CookieOverflow;
 pub use envelope::{InvalidSessionId, SessionId};
@@ -137,6 +139,7 @@ pub use key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS, MIN_KEY_LEN};
 pub use layer::{ResponseFuture, SessionLayer, SessionManager};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
+pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};
 pub use session::{Session, SessionError, SessionSource};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
 

@@ -203,6 +203,8 @@ impl Record {
             groups: identity.groups,
             metadata: identity.metadata,
             values: identity.values,
+            // Logging in is the freshest check there is.
+            checked: Some(now),
         }
     }
 }
@@ -254,6 +256,40 @@ impl Session {
         state.record = record;
         state.modified = true;
         Ok(())
+    }
+
+    /// Records a validator check at `now`; the next seal carries it.
+    pub(crate) fn mark_checked(&self, now: i64) {
+        let mut state = self.lock();
+        state.record.checked = Some(now);
+        state.modified = true;
+    }
+
+    /// Applies privileges from a validator: a privilege change, so the id is re-minted. Not
+    /// size-checked here: an overflow is caught when the cookie is sealed (a typed 500).
+    pub(crate) fn apply_privileges(&self, privileges: crate::revocation::Privileges, now: i64) {
+        let mut state = self.lock();
+        let record = &mut state.record;
+        if let Some(roles) = privileges.roles {
+            record.roles = roles;
+        }
+        if let Some(groups) = privileges.groups {
+            record.groups = groups;
+        }
+        if let Some(scopes) = privileges.scopes {
+            let scopes = scopes.into_iter().map(Value::String).collect();
+            record
+                .metadata
+                .insert(SCOPE_KEY.to_owned(), Value::Array(scopes));
+        }
+        record.id = SessionId::random();
+        record.checked = Some(now);
+        state.modified = true;
+    }
+
+    /// When the session creation time and uid, for revocation checks.
+    pub(crate) fn created_and_uid(&self) -> (i64, Option<String>) {
+        self.read(|r| (r.created, r.uid.clone()))
     }
 
     /// Where the session came from.

@@ -32,7 +32,10 @@ async fn cached_tokens_call_the_handler_once_across_requests() {
 
     // Unknown tokens are not cached by default; errors are never cached.
     for _ in 0..3 {
-        assert_eq!(send("/me", "nobody-knows").await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            send("/me", "nobody-knows").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
     assert_eq!(tokens.calls(), 4);
     for _ in 0..3 {
