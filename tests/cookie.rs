@@ -620,3 +620,18 @@ async fn after_login_the_old_session_handle_refuses_changes() {
     assert_eq!(session.get::<String>("k").unwrap(), None);
     assert_eq!(body(res).await, "ended");
 }
+
+#[tokio::test]
+async fn the_suite_wide_log_check_sees_the_events() {
+    // Every request sent through the harness is checked against this capture; prove it is live.
+    let app = app();
+    let start = log_capture().len();
+    let _ = app
+        .get_with_cookie("/me", &app.kit.header_for("garbage"))
+        .await;
+    let logged = log_capture().since(start);
+    assert!(
+        logged.contains("sealed_session") && logged.contains("invalid"),
+        "{logged}"
+    );
+}

@@ -267,9 +267,104 @@ pub fn app() -> App {
     app_with(key(1), |l| l)
 }
 
+/// Every `tracing` event of this test binary, at every level, formatted.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Self;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    pub fn len(&self) -> usize {
+        self.0.lock().expect("log").len()
+    }
+
+    pub fn since(&self, start: usize) -> String {
+        let log = self.0.lock().expect("log");
+        String::from_utf8_lossy(log.get(start..).unwrap_or_default()).into_owned()
+    }
+}
+
+/// The binary-wide log capture, installed as the global subscriber on first use.
+pub fn log_capture() -> &'static Capture {
+    static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(capture.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        // Another test may have installed one first; then this capture stays empty and the
+        // per-request check below is vacuous for that binary, so say so loudly.
+        if tracing::subscriber::set_global_default(subscriber).is_err() {
+            eprintln!("warning: a global subscriber was already set; log checks are off");
+        }
+        capture
+    })
+}
+
+/// The secrets a request carries: bearer tokens and cookie values (long enough to be unique).
+fn secrets_of(req: &Request<Body>) -> Vec<String> {
+    let mut secrets = Vec::new();
+    for value in req.headers().get_all(header::AUTHORIZATION) {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        if let Some((_, token)) = text.split_once(' ') {
+            if token.trim().len() >= 8 {
+                secrets.push(token.trim().to_owned());
+            }
+        }
+    }
+    for value in req.headers().get_all(header::COOKIE) {
+        for pair in String::from_utf8_lossy(value.as_bytes()).split(';') {
+            if let Some((_, v)) = pair.split_once('=') {
+                if v.trim().len() >= 16 {
+                    secrets.push(v.trim().to_owned());
+                }
+            }
+        }
+    }
+    secrets
+}
+
 impl App {
+    /// Sends a request, and checks that none of its secrets, nor the new cookie of the response,
+    /// reached any `tracing` output: every request of the suite that goes through the harness
+    /// is checked.
     pub async fn send(&self, req: Request<Body>) -> Response<Body> {
-        self.router.clone().oneshot(req).await.expect("infallible")
+        let log = log_capture();
+        let mut secrets = secrets_of(&req);
+        let start = log.len();
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        for line in set_cookies(&res) {
+            if let Some(value) = line.split(';').next().and_then(|p| p.split_once('=')) {
+                if value.1.len() >= 16 {
+                    secrets.push(value.1.to_owned());
+                }
+            }
+        }
+        let logged = log.since(start);
+        for secret in &secrets {
+            assert!(
+                !logged.contains(secret.as_str()),
+                "a secret reached the logs: {secret}"
+            );
+        }
+        res
     }
 
     pub async fn get(&self, path: &str) -> Response<Body> {
