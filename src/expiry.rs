@@ -1,7 +1,8 @@
 //! Expiry arithmetic: idle timeout, absolute max age and clock skew, in whole Unix seconds.
 //!
-//! A session is expired when `now − t ≥ limit`. All arithmetic is checked: a timestamp so far out
-//! that a difference would overflow is simply not live.
+//! A session is expired when `now − t ≥ limit`. Differences are taken in `i128`, where no pair of
+//! `i64` timestamps can overflow, so the verdicts are exact for every input and monotone in
+//! `now`: once expired, a later `now` is expired too.
 
 /// What the timestamps of a record say at `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,33 +32,29 @@ impl Limits {
     /// backwards step never expires a session. A `created` ahead of `now` is accepted within the
     /// skew allowance and refused beyond it.
     pub(crate) fn check(&self, now: i64, created: i64, last_seen: i64) -> Verdict {
-        let (Some(age), Some(idle)) = (now.checked_sub(created), now.checked_sub(last_seen)) else {
-            return Verdict::Future;
-        };
-        if age < 0 && age.checked_neg().is_none_or(|ahead| ahead > self.skew) {
-            return Verdict::Future;
-        }
-        if age >= self.max_age {
+        let age = i128::from(now) - i128::from(created);
+        let idle = i128::from(now) - i128::from(last_seen);
+        if age >= i128::from(self.max_age) {
             return Verdict::Absolute;
         }
-        if idle >= self.idle {
+        if -age > i128::from(self.skew) {
+            return Verdict::Future;
+        }
+        if idle >= i128::from(self.idle) {
             return Verdict::Idle;
         }
         Verdict::Live
     }
 
     /// Seconds the session has left at `now`: the smaller of the idle time left after
-    /// `last_seen` and the absolute time left after `created`. Never negative.
+    /// `last_seen` and the absolute time left after `created`, within `0..=idle` (a last-seen
+    /// ahead of `now` never stretches a cookie's life past one idle timeout).
     pub(crate) fn remaining(&self, now: i64, created: i64, last_seen: i64) -> i64 {
-        let left = |start: i64, limit: i64| {
-            start
-                .checked_add(limit)
-                .and_then(|end| end.checked_sub(now))
-                .unwrap_or(0)
-        };
-        left(created, self.max_age)
+        let left = |start: i64, limit: i64| i128::from(start) + i128::from(limit) - i128::from(now);
+        let left = left(created, self.max_age)
             .min(left(last_seen, self.idle))
-            .max(0)
+            .clamp(0, i128::from(self.idle));
+        i64::try_from(left).unwrap_or(0)
     }
 }
 
@@ -113,8 +110,40 @@ mod tests {
             let _ = L.check(now, c, l);
             let _ = L.remaining(now, c, l);
         }
-        assert_eq!(L.check(i64::MAX, i64::MIN, 0), Verdict::Future);
-        assert_eq!(L.remaining(i64::MAX, i64::MAX, i64::MAX), 0);
+        assert_eq!(L.check(i64::MAX, i64::MIN, 0), Verdict::Absolute);
+        assert_eq!(L.check(i64::MIN, i64::MAX, i64::MAX), Verdict::Future);
+        assert_eq!(L.remaining(i64::MAX, i64::MAX, i64::MAX), 100);
+        assert_eq!(L.remaining(i64::MIN, i64::MAX, i64::MAX), 100);
+        assert_eq!(L.remaining(i64::MAX, i64::MIN, i64::MIN), 0);
+    }
+
+    /// Regression (fuzz target `expiry`): an age past `i64::MAX` is expired, not "future", so a
+    /// later `now` never turns an expired session into a different verdict.
+    #[test]
+    fn huge_ages_stay_expired() {
+        let limits = Limits {
+            idle: i64::from(u32::MAX),
+            max_age: i64::from(u32::MAX),
+            skew: 65_535,
+        };
+        assert_eq!(limits.check(-1, i64::MIN, i64::MIN), Verdict::Absolute);
+        assert_eq!(
+            limits.check(-1 + i64::from(u32::MAX), i64::MIN, i64::MIN),
+            Verdict::Absolute
+        );
+    }
+
+    /// Regression (fuzz target `expiry`): a last-seen ahead of now never makes the cookie's
+    /// Max-Age longer than the idle timeout.
+    #[test]
+    fn remaining_never_exceeds_the_idle_timeout() {
+        let limits = Limits {
+            idle: 100,
+            max_age: 1000,
+            skew: 10,
+        };
+        assert_eq!(limits.remaining(1000, 900, 5000), 100);
+        assert_eq!(limits.remaining(1000, 1005, 1005), 100);
     }
 
     #[test]

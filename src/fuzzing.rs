@@ -77,6 +77,11 @@ fn unreachable_key() -> ! {
     panic!("the fixed fuzzing key is valid")
 }
 
+#[allow(clippy::panic)]
+fn unreachable_challenge() -> ! {
+    panic!("a challenge header is not visible ASCII")
+}
+
 /// The sealed-value opener: arbitrary values never open (a forgery would be a finding).
 pub fn open_sealed(value: &[u8]) {
     thread_local! {
@@ -122,13 +127,25 @@ pub fn challenge(realm: &str, scopes: &[String]) {
         },
     ] {
         use axum_core::response::IntoResponse as _;
+        // A 403 without a missing scope carries no challenge, by design; every other case does.
+        let expects_challenge = !matches!(
+            &kind,
+            RejectionKind::Forbidden { missing_scopes, .. } if missing_scopes.is_empty()
+        );
         let response = AuthRejection::new(kind, &shared).into_response();
-        let challenge = response.headers().get(http::header::WWW_AUTHENTICATE);
-        let Some(challenge) = challenge.and_then(|c| c.to_str().ok()) else {
-            unreachable_key()
-        };
-        assert!(challenge.starts_with(&format!("Bearer realm=\"{realm}\"")));
-        assert_eq!(challenge.matches('"').count() % 2, 0);
+        let challenge = response
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)
+            .map(|c| c.to_str().map(str::to_owned));
+        match challenge {
+            None => assert!(!expects_challenge, "a challenge is missing"),
+            Some(Err(_)) => unreachable_challenge(),
+            Some(Ok(challenge)) => {
+                assert!(expects_challenge, "an unexpected challenge: {challenge}");
+                assert!(challenge.starts_with(&format!("Bearer realm=\"{realm}\"")));
+                assert_eq!(challenge.matches('"').count() % 2, 0);
+            }
+        }
     }
 }
 
