@@ -1,0 +1,274 @@
+//! The load-test target for `scripts/load.sh`: one small app, with or without the session layer.
+//!
+//! Run with `cargo run --release --example bench_server -- --mode cookie` (add `--port N`, or
+//! set `PORT`; default 3100, and 0 picks a free port). It listens on 127.0.0.1 only and logs
+//! nothing while serving. Modes:
+//!
+//! - `bare`: the same route without `SessionLayer`; the handler returns a body of the same size;
+//! - `cookie`: `SessionLayer`; `GET /me` takes a `Session` and returns its uid;
+//! - `bearer`: as `cookie`, with the token handler wrapped in `TokenCache`;
+//! - `bearer-uncached`: as `cookie`, with the token handler called on every request.
+//!
+//! At start it prints the credentials, then `ready <url>` once the socket is bound:
+//!
+//! ```text
+//! cookie __Host-session=…     (cookie and bare modes: a `Cookie` header value)
+//! plaintext 270               (cookie and bare modes: the session's plaintext size, bytes)
+//! token bench-token-…         (bearer modes)
+//! ready http://127.0.0.1:3100
+//! ```
+//!
+//! The bare app ignores the cookie it prints: it is there so that a load test can send the
+//! same request bytes to both apps. Sessions are re-sealed at most once an hour, so a run
+//! measures opening a valid cookie, never sliding renewal.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use axum::routing::get;
+use axum::Router;
+use sealed_session::testing::TestKit;
+use sealed_session::{ApiKeys, Identity, Key, Session, SessionLayer, TokenCache};
+use serde_json::json;
+use time::Duration;
+
+/// The uid every mode answers with, so every mode returns the same body.
+const UID: &str = "bench";
+/// The bearer token the bearer modes accept.
+const TOKEN: &str = "bench-token-5c1f0e9a7d3b4e62a8f1";
+/// Other tokens in the handler, so the lookup is not a one-entry special case.
+const OTHER_TOKENS: usize = 15;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bare,
+    Cookie,
+    Bearer,
+    BearerUncached,
+}
+
+impl Mode {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "bare" => Some(Self::Bare),
+            "cookie" => Some(Self::Cookie),
+            "bearer" => Some(Self::Bearer),
+            "bearer-uncached" => Some(Self::BearerUncached),
+            _ => None,
+        }
+    }
+}
+
+struct Args {
+    mode: Mode,
+    port: u16,
+}
+
+fn usage() -> String {
+    "usage: bench_server --mode bare|cookie|bearer|bearer-uncached [--port N]".to_owned()
+}
+
+fn args() -> Result<Args, String> {
+    let mut mode = None;
+    let mut port = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+            None => (arg, None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next());
+        match flag.as_str() {
+            "--mode" => {
+                let v = value().ok_or_else(usage)?;
+                mode = Some(
+                    Mode::parse(&v).ok_or_else(|| format!("unknown mode {v:?}; {}", usage()))?,
+                );
+            }
+            "--port" => {
+                let v = value().ok_or_else(usage)?;
+                port = Some(v.parse().map_err(|_| format!("bad port {v:?}"))?);
+            }
+            "-h" | "--help" => return Err(usage()),
+            other => return Err(format!("unknown argument {other:?}; {}", usage())),
+        }
+    }
+    let port = match port {
+        Some(p) => p,
+        None => match std::env::var("PORT") {
+            Ok(p) => p.parse().map_err(|_| format!("bad PORT {p:?}"))?,
+            Err(_) => 3100,
+        },
+    };
+    Ok(Args {
+        mode: mode.ok_or_else(usage)?,
+        port,
+    })
+}
+
+/// The plaintext size of the benchmark's cookie session, in bytes: a typical web session.
+const PLAINTEXT_LEN: usize = 270;
+
+/// The identity behind the cookie and the token: roles, groups, scopes and metadata, and an
+/// application value `pad` of `pad` bytes (see [`cookie`]).
+fn identity(pad: usize) -> Identity {
+    Identity::new(UID)
+        .with_roles(["member", "committer"])
+        .with_groups(["infra", "builds"])
+        .with_scopes(["builds:read", "builds:write", "repo:read"])
+        .with_mfa(true)
+        .with_metadata_entry("email", json!("bench@example.org"))
+        .with_json_value("pad", json!("x".repeat(pad)))
+}
+
+/// The token handler: the benchmark token (its identity padded like the cookie's) among others.
+fn tokens(pad: usize) -> ApiKeys {
+    (0..OTHER_TOKENS).fold(
+        ApiKeys::new().with_token(TOKEN, identity(pad)),
+        |keys, i| {
+            keys.with_token(
+                &format!("other-token-{i:04}-0f4e2a9c"),
+                Identity::new(format!("user{i}")),
+            )
+        },
+    )
+}
+
+async fn me_bare() -> String {
+    UID.to_owned()
+}
+
+async fn me(session: Session) -> String {
+    session.uid().unwrap_or_default()
+}
+
+fn layer() -> SessionLayer {
+    // Re-seal at most once an hour, so a run never pays for sliding renewal.
+    SessionLayer::new(Key::generate()).with_refresh_interval(Duration::hours(1))
+}
+
+/// The plaintext length of a sealed `Cookie` header value: its base64 is of nonce (12) ‖
+/// ciphertext ‖ tag (16).
+fn plaintext_len(header: &str) -> usize {
+    let value = header.split_once('=').map_or("", |(_, v)| v);
+    let padding = value.bytes().rev().take_while(|&b| b == b'=').count();
+    (value.len() / 4 * 3).saturating_sub(padding + 12 + 16)
+}
+
+/// A `Cookie` header value carrying a fresh session for [`identity`], sealed for `layer`, with
+/// the padding value sized so that the plaintext is [`PLAINTEXT_LEN`] bytes (or just over, if the
+/// record without padding is already longer). Returns the header, the plaintext length and the padding.
+fn cookie(layer: &SessionLayer) -> (String, usize, usize) {
+    let kit = TestKit::new(layer);
+    let mint = |pad| {
+        let header = kit.cookie_header(identity(pad));
+        let header = header.to_str().unwrap_or_default().to_owned();
+        let len = plaintext_len(&header);
+        (header, len, pad)
+    };
+    let (header, len, _) = mint(0);
+    match PLAINTEXT_LEN.checked_sub(len) {
+        Some(missing) if missing > 0 => mint(missing),
+        _ => (header, len, 0),
+    }
+}
+
+/// The app for `mode`, and the credential lines to print.
+fn app(mode: Mode) -> (Router, Vec<String>) {
+    let routes = Router::new();
+    match mode {
+        // The bare app ignores cookies; it prints one of the same size (from a layer it does not
+        // use) so that the load script can send the same request bytes to both apps.
+        Mode::Bare => {
+            let (cookie, len, _) = cookie(&layer());
+            let app = routes.route("/me", get(me_bare));
+            (
+                app,
+                vec![format!("cookie {cookie}"), format!("plaintext {len}")],
+            )
+        }
+        Mode::Cookie => {
+            let layer = layer();
+            let (cookie, len, _) = cookie(&layer);
+            let app = routes.route("/me", get(me)).layer(layer);
+            (
+                app,
+                vec![format!("cookie {cookie}"), format!("plaintext {len}")],
+            )
+        }
+        Mode::Bearer | Mode::BearerUncached => {
+            // The token's identity gets the same padding as the cookie session.
+            let (_, _, pad) = cookie(&layer());
+            let layer = if mode == Mode::Bearer {
+                layer().with_token_handler(TokenCache::new(tokens(pad)))
+            } else {
+                layer().with_token_handler(tokens(pad))
+            };
+            let app = routes.route("/me", get(me)).layer(layer);
+            (app, vec![format!("token {TOKEN}")])
+        }
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> ExitCode {
+    let args = match args() {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("bench_server: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let (app, lines) = app(args.mode);
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(error) => {
+            eprintln!("bench_server: cannot listen on {addr}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = match listener.local_addr() {
+        Ok(a) => format!("http://{a}"),
+        Err(error) => {
+            eprintln!("bench_server: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for line in lines {
+        println!("{line}");
+    }
+    println!("ready {url}");
+    match axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bench_server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
