@@ -532,8 +532,12 @@ impl Shared {
     /// layer has already read.
     pub(crate) fn now(&self) -> i64 {
         let now = self.clock.now().unix_timestamp();
-        let before = self.high_water.fetch_max(now, Ordering::Relaxed);
-        before.max(now)
+        // Read first: the write (shared between cores) happens once a second, not per request.
+        let seen = self.high_water.load(Ordering::Relaxed);
+        if now <= seen {
+            return seen;
+        }
+        self.high_water.fetch_max(now, Ordering::Relaxed).max(now)
     }
 
     /// The `Set-Cookie` value for a sealed `value`, with `Max-Age` when persistent.

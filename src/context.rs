@@ -138,12 +138,12 @@ impl RequestContext {
     }
 
     async fn resolve_token(&self, token: &str) -> Resolution {
-        let Some(handler) = self.shared.tokens.clone() else {
+        let Some(handler) = self.shared.tokens.as_ref() else {
             tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
             return Resolution::InvalidToken;
         };
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
-        let Ok(_permit) = self.shared.token_permits.clone().try_acquire_owned() else {
+        let Ok(_permit) = self.shared.token_permits.try_acquire() else {
             tracing::warn!(target: "sealed_session", reason = "token_overloaded", "token handler at its concurrency limit: shed");
             return Resolution::Unavailable;
         };

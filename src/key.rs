@@ -45,6 +45,8 @@ pub struct Key {
     /// a key in logs without revealing it.
     fingerprint: [u8; 32],
     pub(crate) inner: cookie::Key,
+    /// The private jar's AES-256-GCM key, expanded once (the jar expands it on every call).
+    pub(crate) cipher: aes_gcm::Aes256Gcm,
 }
 
 impl Key {
@@ -103,7 +105,17 @@ impl TryFrom<&[u8]> for Key {
         let fingerprint = sha256(material);
         // `derive_from` panics only below 32 bytes; we checked for 64 above.
         let inner = cookie::Key::derive_from(material);
-        Ok(Self { fingerprint, inner })
+        let cipher = {
+            use aes_gcm::aead::KeyInit as _;
+            // The encryption half of a cookie key is always 32 bytes.
+            aes_gcm::Aes256Gcm::new_from_slice(inner.encryption())
+                .map_err(|_| KeyError::Degenerate)?
+        };
+        Ok(Self {
+            fingerprint,
+            inner,
+            cipher,
+        })
     }
 }
 
