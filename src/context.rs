@@ -449,9 +449,9 @@ impl RequestContext {
                 if response.status().is_server_error() {
                     tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
                 } else {
+                    // Sealing adds `Vary: Cookie` with the cookie; a resolved cookie added it above.
                     self.seal_into(session, is_login, rotated, response);
                 }
-                add_vary(response.headers_mut(), "Cookie");
             }
             None if logout || resolved.is_some() || cookie_invalid => {
                 set_session_cookie(
@@ -493,10 +493,20 @@ impl RequestContext {
         if !(is_login || state.modified || rotated || renew) {
             return;
         }
-        let mut record = state.record.clone();
+        // Updated in place: the lock is held, and a failed seal replaces the response anyway.
+        let reason = if is_login {
+            "login"
+        } else if state.modified {
+            "modified"
+        } else if renew {
+            "renewed"
+        } else {
+            "rotated"
+        };
         if is_login || state.modified || renew {
-            record.last_seen = touch(record.last_seen, now);
+            state.record.last_seen = touch(state.record.last_seen, now);
         }
+        let record = &state.record;
         let plaintext = record.encode();
         let value = seal::seal(shared.keys.current(), &shared.context, plaintext);
         let max_age = limits.remaining(now, record.created, record.last_seen);
@@ -508,20 +518,10 @@ impl RequestContext {
             response.extensions_mut().insert(CookieOverflow { size });
             return;
         };
-        let reason = if is_login {
-            "login"
-        } else if state.modified {
-            "modified"
-        } else if renew {
-            "renewed"
-        } else {
-            "rotated"
-        };
         if rotated {
             tracing::info!(target: "sealed_session", reason = "rotated", uid = ?record.uid, "session re-sealed with the current key");
         }
         tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
-        state.record = record;
         state.modified = false;
         set_session_cookie(response.headers_mut(), &shared.name, line);
     }
