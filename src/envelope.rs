@@ -243,6 +243,17 @@ mod tests {
         assert_eq!(Record::decode(&text), Some(record));
     }
 
+    /// Regression (fuzz target `decode_payload`): floats in metadata and values survive any
+    /// number of re-seals exactly (serde_json's `float_roundtrip`).
+    #[test]
+    fn floats_round_trip_exactly() {
+        let text = r#"{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","c":1,"l":1,"a":1,"m":{"n":1.5444444444444442},"d":{"x":[0.1,2.2250738585072014e-308,1.7976931348623157e308]}}"#;
+        let record = Record::decode(text).unwrap();
+        let again = Record::decode(&record.encode()).unwrap();
+        assert_eq!(again, record);
+        assert_eq!(record.metadata["n"].as_f64(), Some(1.544_444_444_444_444_2));
+    }
+
     #[test]
     fn other_versions_and_junk_do_not_decode() {
         let text = sample().encode().replace(r#""v":1"#, r#""v":2"#);
