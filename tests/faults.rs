@@ -168,7 +168,11 @@ async fn run(fault: Fault, limit: usize, requests: usize, concurrency: usize) ->
             get(|s: Session| async move { s.uid().unwrap_or_default() }),
         )
         .layer(layer);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // A deep accept queue: with std's default backlog (128), a burst of 1,000 connects overflows
+    // it and the kernel's 1 s SYN retransmit would dominate the latency figures.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(4096).unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
