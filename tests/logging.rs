@@ -3,35 +3,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::{header, Request};
 use common::*;
 use sealed_session::testing::TestKit;
 use sealed_session::{Identity, KeyRing, SessionLayer};
 use time::Duration;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Self;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn no_token_or_cookie_value_is_ever_logged() {
@@ -115,7 +92,7 @@ async fn no_token_or_cookie_value_is_ever_logged() {
     let _ = app.get_with_cookie("/me", &cookie).await;
     let _ = app.post_with_cookie("/logout", &cookie).await;
 
-    let output = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let output = capture.since(0);
     assert!(output.contains("reason"), "events were captured: {output}");
     for reason in [
         "opened",
