@@ -287,7 +287,7 @@ impl Session {
         state.modified = true;
     }
 
-    /// When the session creation time and uid, for revocation checks.
+    /// The creation time and uid, for revocation checks.
     pub(crate) fn created_and_uid(&self) -> (i64, Option<String>) {
         self.read(|r| (r.created, r.uid.clone()))
     }
