@@ -13,12 +13,7 @@ use time::Duration;
 #[tokio::test]
 async fn no_token_or_cookie_value_is_ever_logged() {
     let capture = Capture::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(capture.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(capture.subscriber());
 
     let ring = KeyRing::new(key(2)).with_previous(key(1)).unwrap();
     let app = app_with(ring, |l| l);

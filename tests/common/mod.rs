@@ -289,6 +289,15 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
 }
 
 impl Capture {
+    /// A subscriber that writes every event, at every level, into this capture.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + 'static {
+        tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish()
+    }
+
     pub fn len(&self) -> usize {
         self.0.lock().expect("log").len()
     }
@@ -304,11 +313,7 @@ pub fn log_capture() -> &'static Capture {
     static CAPTURE: std::sync::OnceLock<Capture> = std::sync::OnceLock::new();
     CAPTURE.get_or_init(|| {
         let capture = Capture::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(capture.clone())
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .finish();
+        let subscriber = capture.subscriber();
         // Another test may have installed one first; then this capture stays empty and the
         // per-request check below is vacuous for that binary, so say so loudly.
         if tracing::subscriber::set_global_default(subscriber).is_err() {
