@@ -473,9 +473,8 @@ impl RequestContext {
     ) {
         let now = self.now();
         let shared = &self.shared;
-        let (created, uid) = session.created_and_uid();
-        let refused = self.is_refused(uid.as_deref(), created);
         let mut state = session.lock();
+        let refused = self.is_refused(state.record.uid.as_deref(), state.record.created);
         let limits = Limits::of(shared);
         if refused
             || (!is_login

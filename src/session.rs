@@ -176,6 +176,16 @@ fn to_time(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// Whether any granted scope (from `metadata.scope`: an array of strings, or one
+/// space-separated string) satisfies `f`. Allocates nothing.
+fn any_scope(metadata: &Map<String, Value>, f: impl Fn(&str) -> bool) -> bool {
+    match metadata.get(SCOPE_KEY) {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
+        Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
+        _ => false,
+    }
+}
+
 fn scopes_of(metadata: &Map<String, Value>) -> Vec<String> {
     match metadata.get(SCOPE_KEY) {
         Some(Value::Array(items)) => items
@@ -287,11 +297,6 @@ impl Session {
         state.modified = true;
     }
 
-    /// The creation time and uid, for revocation checks.
-    pub(crate) fn created_and_uid(&self) -> (i64, Option<String>) {
-        self.read(|r| (r.created, r.uid.clone()))
-    }
-
     /// Where the session came from.
     #[must_use]
     pub fn source(&self) -> SessionSource {
@@ -363,16 +368,14 @@ impl Session {
     /// [`Session::permits`] for topic filters.
     #[must_use]
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes().iter().any(|s| s == scope)
+        self.read(|r| any_scope(&r.metadata, |s| s == scope))
     }
 
     /// Whether the concrete `resource` is permitted by a granted scope, reading granted scopes as
     /// MQTT-style topic filters (`+` one level, `#` the rest); see [`crate::scope`].
     #[must_use]
     pub fn permits(&self, resource: &str) -> bool {
-        self.scopes()
-            .iter()
-            .any(|s| crate::scope::filter_matches(s, resource))
+        self.read(|r| any_scope(&r.metadata, |s| crate::scope::filter_matches(s, resource)))
     }
 
     /// When the session was created (login). Never changes.
@@ -575,5 +578,31 @@ impl fmt::Debug for Session {
             .field("metadata_keys", &r.metadata.keys().collect::<Vec<_>>())
             .field("value_keys", &r.values.keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestKit;
+    use crate::{Identity, Key, SessionLayer};
+
+    #[test]
+    fn scopes_read_from_an_array_or_a_space_separated_string() {
+        let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+        let listed = kit.session(Identity::new("a").with_scopes(["read", "builds/+"]));
+        let spaced = kit.session(
+            Identity::new("b").with_metadata_entry("scope", serde_json::json!("read  builds/+")),
+        );
+        for session in [listed, spaced] {
+            assert_eq!(session.scopes(), ["read", "builds/+"]);
+            assert!(session.has_scope("read"));
+            assert!(!session.has_scope("rea"));
+            assert!(!session.has_scope("builds/7"));
+            assert!(session.permits("builds/7"));
+            assert!(!session.permits("builds/7/logs"));
+        }
+        let none =
+            kit.session(Identity::new("c").with_metadata_entry("scope", serde_json::json!(5)));
+        assert!(none.scopes().is_empty() && !none.has_scope("read") && !none.permits("read"));
     }
 }
