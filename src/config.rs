@@ -286,6 +286,15 @@ pub(crate) struct Shared {
     pub(crate) name: String,
     /// The AEAD associated data: format version, purpose and cookie name.
     pub(crate) context: String,
+    /// The purpose the context names.
+    pub(crate) purpose: String,
+    /// Whether the session cookie is `Secure`.
+    pub(crate) secure: bool,
+    /// Whether the session cookie is `SameSite=Strict`.
+    pub(crate) strict: bool,
+    /// Whether the session cookie is `Secure`, host-only and at `Path=/` (what a `__Host-`
+    /// cookie needs).
+    pub(crate) host_cookie_ok: bool,
     /// `; Path=…; Secure; HttpOnly; SameSite=…` as written after every session cookie.
     attributes: String,
     pub(crate) deletion: HeaderValue,
@@ -504,6 +513,10 @@ impl Shared {
                 s.purpose,
                 s.name
             ),
+            purpose: s.purpose.clone(),
+            secure: s.secure,
+            strict: s.same_site == SameSite::Strict,
+            host_cookie_ok: s.secure && s.domain.is_none() && s.path == "/",
             attributes,
             deletion,
             persistent: s.persistent,

@@ -110,6 +110,9 @@ pub mod fuzzing;
 mod identity;
 mod key;
 mod layer;
+#[cfg(feature = "oauth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
+pub mod oauth;
 mod parse;
 pub mod rejection;
 pub mod require;

@@ -1,0 +1,72 @@
+//! Login and logout through an OAuth2 or OpenID Connect provider: asfquart's `/auth` endpoint,
+//! done right. Feature `oauth`.
+//!
+//! [`OAuthLogin`] builds an [`AuthService`] that the app mounts at one path (`/auth` by
+//! default), under its [`SessionLayer`](crate::SessionLayer). It answers asfquart's verbs:
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /auth?login` or `?login=/path` | 302 to the provider; the flow state goes into a sealed, 15-minute, single-use cookie |
+//! | `GET /auth?code=…&state=…` (the callback) | code exchange with PKCE, ID-token check, a fresh session, then 303 to `/path` |
+//! | `POST /auth?logout` or `?logout=/path` | session cookie deleted, `Clear-Site-Data`, then 204 or 303; needs `Sec-Fetch-Site: same-origin` or a matching `Origin` |
+//! | `GET /auth` | the live session as JSON (cookie or bearer), or 404 |
+//!
+//! Return paths must be same-origin relative paths (400 otherwise). The callback URL is built
+//! from the configured external base URL, never from the `Host` header. Flow state needs no
+//! server memory, so any instance sharing the key can finish a flow another one started.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use axum::{body::Body, routing::get, Router};
+//! use http::{Request, StatusCode};
+//! use sealed_session::oauth::{OAuthLogin, Provider};
+//! use sealed_session::{Key, RequireAuth, SessionLayer};
+//! use tower::ServiceExt as _;
+//!
+//! let provider = Provider::oidc("https://idp.example.com", "my-app")
+//!     .with_client_secret("s3cret")
+//!     .with_endpoints(
+//!         "https://idp.example.com/authorize",
+//!         "https://idp.example.com/token",
+//!         "https://idp.example.com/jwks",
+//!     );
+//! let login = OAuthLogin::new(provider, "https://app.example.org")
+//!     .with_identity(|answer| async move { Ok(answer.oidc_identity()) });
+//! let app = Router::new()
+//!     .route("/secret", get(|| async { "secret" }).route_layer(RequireAuth::login()))
+//!     .route_service(login.mount_path(), login.service().unwrap())
+//!     .layer(SessionLayer::new(Key::generate()).with_login_redirect("/auth"));
+//!
+//! // An anonymous browser is sent to log in, and will come back to /secret.
+//! let res = app.clone().oneshot(Request::get("/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::FOUND);
+//! assert_eq!(res.headers()["location"], "/auth?login=/secret");
+//!
+//! // Starting the login sends the browser to the provider, with PKCE and a flow cookie.
+//! let res = app.oneshot(Request::get("/auth?login=/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::FOUND);
+//! let to = res.headers()["location"].to_str().unwrap();
+//! assert!(to.starts_with("https://idp.example.com/authorize?response_type=code&client_id=my-app"));
+//! assert!(to.contains("code_challenge_method=S256"));
+//! assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("__Host-auth-"));
+//! # }
+//! ```
+
+mod answer;
+mod exchange;
+mod flow;
+mod id_token;
+mod provider;
+mod return_path;
+mod service;
+mod transport;
+
+pub use answer::{MapError, ProviderAnswer};
+pub use provider::{ClientAuth, ClientSecret, DiscoveryError, Protocol, Provider, ASF_OAUTH_BASE};
+pub use service::{
+    AuthService, OAuthConfigError, OAuthLogin, DEFAULT_FLOW_TTL, DEFAULT_HTTP_TIMEOUT,
+    DEFAULT_MOUNT_PATH,
+};
+pub use transport::{
+    HttpTransport, HyperTransport, TransportError, TransportErrorKind, MAX_RESPONSE_BODY,
+};

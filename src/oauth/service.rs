@@ -1,0 +1,918 @@
+//! [`OAuthLogin`] (the builder) and [`AuthService`] (the mounted tower service).
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum_core::body::Body;
+use axum_core::response::IntoResponse as _;
+use http::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION, ORIGIN, REFRESH, RETRY_AFTER, SET_COOKIE, VARY,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+use url::Url;
+
+use super::answer::{MapError, MapErrorKind, ProviderAnswer};
+use super::exchange::{safe_error_code, ExchangeError, Exchanger};
+use super::flow::{FlowCookies, FlowState, MAX_FLOWS};
+use super::provider::{Protocol, Provider};
+use super::return_path;
+use super::transport::{HttpTransport, HyperTransport};
+use crate::context::RequestContext;
+use crate::identity::Identity;
+use crate::session::{Session, SessionError, SessionSource};
+
+/// Where the service is mounted unless told otherwise: asfquart's `/auth`.
+pub const DEFAULT_MOUNT_PATH: &str = "/auth";
+/// How long a login flow may take, from start to callback: asfquart's 15 minutes.
+pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(15 * 60);
+/// The timeout of each request to the provider.
+pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The deadline of a whole callback: every provider request and the mapping.
+const CALLBACK_DEADLINE: Duration = Duration::from_secs(15);
+/// Code exchanges in flight at once; more get a 503.
+const DEFAULT_MAX_EXCHANGES: usize = 64;
+
+type MapFuture = Pin<Box<dyn Future<Output = Result<Option<Identity>, MapError>> + Send>>;
+type Mapper = Arc<dyn Fn(ProviderAnswer) -> MapFuture + Send + Sync>;
+
+/// Builds the `/auth` service for one provider.
+///
+/// See the [module docs](crate::oauth) for a full example.
+#[derive(Clone)]
+pub struct OAuthLogin {
+    provider: Provider,
+    base: String,
+    mount: String,
+    mapper: Option<Mapper>,
+    transport: Option<Arc<dyn HttpTransport>>,
+    http_timeout: Duration,
+    flow_ttl: Duration,
+    get_logout: bool,
+    clear_cookies: bool,
+    max_exchanges: usize,
+}
+
+impl fmt::Debug for OAuthLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthLogin")
+            .field("provider", &self.provider)
+            .field("base", &self.base)
+            .field("mount", &self.mount)
+            .field("flow_ttl", &self.flow_ttl)
+            .field("get_logout", &self.get_logout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OAuthLogin {
+    /// A login through `provider` for the app whose external base URL is `base_url` (for
+    /// example `https://app.example.org`). The callback URL sent to the provider is the base URL
+    /// plus the mount path; it is never taken from the request's `Host` header.
+    pub fn new(provider: Provider, base_url: impl Into<String>) -> Self {
+        Self {
+            provider,
+            base: base_url.into(),
+            mount: DEFAULT_MOUNT_PATH.to_owned(),
+            mapper: None,
+            transport: None,
+            http_timeout: DEFAULT_HTTP_TIMEOUT,
+            flow_ttl: DEFAULT_FLOW_TTL,
+            get_logout: false,
+            clear_cookies: false,
+            max_exchanges: DEFAULT_MAX_EXCHANGES,
+        }
+    }
+
+    /// The path the service is mounted at (default `/auth`). Mount it there with
+    /// `Router::route_service(login.mount_path(), login.service()?)`.
+    #[must_use]
+    pub fn with_mount_path(mut self, path: impl Into<String>) -> Self {
+        self.mount = path.into();
+        self
+    }
+
+    /// The path the service must be mounted at.
+    #[must_use]
+    pub fn mount_path(&self) -> &str {
+        &self.mount
+    }
+
+    /// Maps the provider's answer to the session's [`Identity`]. `Ok(None)` or
+    /// [`MapError::denied`] refuse the login (403); [`MapError::backend`] answers 503.
+    ///
+    /// The default is [`ProviderAnswer::oidc_identity`] for OIDC and plain OAuth2, and
+    /// [`ProviderAnswer::asf_identity`] for the ASF service.
+    #[must_use]
+    pub fn with_identity<F, Fut>(mut self, map: F) -> Self
+    where
+        F: Fn(ProviderAnswer) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Option<Identity>, MapError>> + Send + 'static,
+    {
+        self.mapper = Some(Arc::new(move |answer| Box::pin(map(answer)) as MapFuture));
+        self
+    }
+
+    /// The HTTP client used to reach the provider (default: [`HyperTransport`]).
+    #[must_use]
+    pub fn with_transport(mut self, transport: impl HttpTransport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// The timeout of each request to the provider (default 10 s). The whole callback has a
+    /// 15-second deadline on top.
+    #[must_use]
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// How long a login may take from start to callback (default 15 minutes, at most 1 hour).
+    #[must_use]
+    pub fn with_flow_ttl(mut self, ttl: Duration) -> Self {
+        self.flow_ttl = ttl;
+        self
+    }
+
+    /// Also log out on `GET ?logout` (asfquart's behaviour). Off by default: a GET can be
+    /// triggered by any page (an image tag). A cross-site or same-site `Sec-Fetch-Site` is still
+    /// refused.
+    #[must_use]
+    pub fn with_get_logout(mut self, allow: bool) -> Self {
+        self.get_logout = allow;
+        self
+    }
+
+    /// Add `"cookies"` to logout's `Clear-Site-Data` (default: `"cache", "storage"` only).
+    /// Browsers then clear every cookie of the registrable domain, including sibling apps'.
+    #[must_use]
+    pub fn with_clear_site_cookies(mut self, clear: bool) -> Self {
+        self.clear_cookies = clear;
+        self
+    }
+
+    /// How many code exchanges may be in flight at once (default 64); more get a quick 503.
+    #[must_use]
+    pub fn with_max_exchanges(mut self, limit: usize) -> Self {
+        self.max_exchanges = limit;
+        self
+    }
+
+    /// Validates the configuration and builds the service.
+    ///
+    /// # Errors
+    ///
+    /// [`OAuthConfigError`] naming the first setting that is wrong.
+    pub fn service(&self) -> Result<AuthService, OAuthConfigError> {
+        let base = parse_base(&self.base)?;
+        if !crate::config::is_local_path(&self.mount) || self.mount.contains('?') {
+            return Err(OAuthConfigError::new(format!(
+                "the mount path {:?} must be a plain absolute path",
+                self.mount
+            )));
+        }
+        let p = &self.provider;
+        check_endpoint("authorization endpoint", &p.authorize)?;
+        check_endpoint("token endpoint", &p.token)?;
+        if let Some(userinfo) = &p.userinfo {
+            check_endpoint("userinfo endpoint", userinfo)?;
+        }
+        match p.protocol {
+            Protocol::Oidc => {
+                if p.issuer.is_empty() {
+                    return Err(OAuthConfigError::new("an OIDC provider needs its issuer"));
+                }
+                let jwks = p.jwks.as_deref().ok_or_else(|| {
+                    OAuthConfigError::new("an OIDC provider needs its JWKS endpoint")
+                })?;
+                check_endpoint("JWKS endpoint", jwks)?;
+                if p.algorithms.is_empty() {
+                    return Err(OAuthConfigError::new("no ID-token algorithm is allowed"));
+                }
+            }
+            Protocol::OAuth2 | Protocol::Asf => {}
+        }
+        if p.protocol != Protocol::Asf && p.client_id.is_empty() {
+            return Err(OAuthConfigError::new("the client id is empty"));
+        }
+        if let Some(bad) = p.scopes.iter().find(|s| !is_scope_token(s)) {
+            return Err(OAuthConfigError::new(format!(
+                "{bad:?} is not a scope token"
+            )));
+        }
+        let ttl = self.flow_ttl.as_secs();
+        if ttl == 0 || ttl > 3600 {
+            return Err(OAuthConfigError::new(
+                "the flow lifetime must be between 1 second and 1 hour",
+            ));
+        }
+        if self.http_timeout.is_zero() {
+            return Err(OAuthConfigError::new("the HTTP timeout must be positive"));
+        }
+        if self.max_exchanges == 0 {
+            return Err(OAuthConfigError::new("max exchanges must be at least 1"));
+        }
+        let redirect_uri = format!("{}{}", base.as_str().trim_end_matches('/'), self.mount);
+        let transport = self
+            .transport
+            .clone()
+            .unwrap_or_else(|| Arc::new(HyperTransport::new()));
+        let protocol = p.protocol;
+        let mapper = self.mapper.clone().unwrap_or_else(|| {
+            Arc::new(move |answer: ProviderAnswer| {
+                let identity = match protocol {
+                    Protocol::Asf => answer.asf_identity(),
+                    _ => answer.oidc_identity(),
+                };
+                Box::pin(async move { Ok(identity) }) as MapFuture
+            })
+        });
+        let origin = base.origin().ascii_serialization();
+        Ok(AuthService {
+            inner: Arc::new(Inner {
+                exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri),
+                base,
+                origin,
+                mount: self.mount.clone(),
+                mapper,
+                flow_ttl: i64::try_from(ttl).unwrap_or(900),
+                get_logout: self.get_logout,
+                clear_site_data: HeaderValue::from_static(if self.clear_cookies {
+                    "\"cache\", \"storage\", \"cookies\""
+                } else {
+                    "\"cache\", \"storage\""
+                }),
+                exchanges: Arc::new(tokio::sync::Semaphore::new(self.max_exchanges)),
+            }),
+        })
+    }
+}
+
+fn parse_base(base: &str) -> Result<Url, OAuthConfigError> {
+    let url = Url::parse(base)
+        .map_err(|_| OAuthConfigError::new(format!("the base URL {base:?} is not absolute")))?;
+    check_scheme("base URL", &url)?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(OAuthConfigError::new(
+            "the base URL must not hold credentials",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(OAuthConfigError::new(
+            "the base URL must not have a query or a fragment",
+        ));
+    }
+    Ok(url)
+}
+
+/// `https`, or plain `http` on a loopback host.
+fn check_scheme(what: &str, url: &Url) -> Result<(), OAuthConfigError> {
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(OAuthConfigError::new(format!(
+            "the {what} must be https (plain http only on localhost): {url}"
+        ))),
+    }
+}
+
+fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConfigError> {
+    let url = Url::parse(endpoint)
+        .map_err(|_| OAuthConfigError::new(format!("the {what} {endpoint:?} is not a URL")))?;
+    check_scheme(what, &url)?;
+    if url.fragment().is_some() {
+        return Err(OAuthConfigError::new(format!(
+            "the {what} must not have a fragment"
+        )));
+    }
+    Ok(())
+}
+
+/// An RFC 6749 §3.3 scope token.
+fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty()
+        && scope
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// The login configuration is invalid. The message names the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthConfigError(String);
+
+impl OAuthConfigError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for OAuthConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid OAuth login configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for OAuthConfigError {}
+
+struct Inner {
+    exchanger: Exchanger,
+    base: Url,
+    origin: String,
+    mount: String,
+    mapper: Mapper,
+    flow_ttl: i64,
+    get_logout: bool,
+    clear_site_data: HeaderValue,
+    exchanges: Arc<tokio::sync::Semaphore>,
+}
+
+/// The `/auth` service. Mount it under a [`SessionLayer`](crate::SessionLayer), at
+/// [`OAuthLogin::mount_path`]. It never reads the request body.
+#[derive(Clone)]
+pub struct AuthService {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("mount", &self.inner.mount)
+            .field("provider", &self.inner.exchanger.provider.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<B: Send + 'static> tower_service::Service<Request<B>> for AuthService {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let inner = self.inner.clone();
+        let (parts, _body) = request.into_parts();
+        Box::pin(async move { Ok(inner.handle(parts).await) })
+    }
+}
+
+/// A plain-text response that no cache keeps.
+fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
+    let mut response = Response::new(Body::from(body.into()));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    let mut response = text(status, "");
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
+const INVALID_REDIRECT: &str = "Invalid redirect URI.\n";
+
+/// The query, parsed: our keys once each at most.
+#[derive(Default)]
+struct Query<'a> {
+    login: Option<Cow<'a, str>>,
+    logout: Option<Cow<'a, str>>,
+    state: Option<Cow<'a, str>>,
+    code: Option<Cow<'a, str>>,
+    error: Option<Cow<'a, str>>,
+    repeated: bool,
+}
+
+impl<'a> Query<'a> {
+    fn parse(query: &'a str) -> Self {
+        let mut q = Self::default();
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match key.as_ref() {
+                "login" => &mut q.login,
+                "logout" => &mut q.logout,
+                "state" => &mut q.state,
+                "code" => &mut q.code,
+                "error" => &mut q.error,
+                _ => continue,
+            };
+            if slot.replace(value).is_some() {
+                q.repeated = true;
+            }
+        }
+        q
+    }
+}
+
+impl Inner {
+    async fn handle(&self, parts: http::request::Parts) -> Response<Body> {
+        let Some(context) = parts.extensions.get::<Arc<RequestContext>>().cloned() else {
+            tracing::error!(target: "sealed_session::oauth", reason = "missing_layer", "the auth service ran without SessionLayer");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The auth service needs SessionLayer.\n",
+            );
+        };
+        let query = Query::parse(parts.uri.query().unwrap_or_default());
+        let flows = FlowCookies::new(
+            context.shared.secure,
+            context.shared.host_cookie_ok,
+            self.flow_ttl,
+        );
+        if query.repeated || (query.login.is_some() && query.logout.is_some()) {
+            return text(StatusCode::BAD_REQUEST, "Ambiguous request.\n");
+        }
+        if let Some(target) = &query.login {
+            if parts.method != Method::GET && parts.method != Method::HEAD {
+                return method_not_allowed("GET");
+            }
+            return self.start(&context, &flows, &parts.headers, target);
+        }
+        if let Some(target) = &query.logout {
+            return self.logout(&context, &flows, &parts, target);
+        }
+        if let Some(state) = &query.state {
+            if query.code.is_none() && query.error.is_none() {
+                return text(StatusCode::BAD_REQUEST, "A callback needs code or error.\n");
+            }
+            if parts.method != Method::GET {
+                return method_not_allowed("GET");
+            }
+            return self
+                .callback(&context, &flows, &parts.headers, state, &query)
+                .await;
+        }
+        if query.code.is_some() || query.error.is_some() {
+            return text(StatusCode::BAD_REQUEST, "A callback needs state.\n");
+        }
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return method_not_allowed("GET");
+        }
+        self.status(&context, &parts.headers).await
+    }
+
+    fn restart_hint(&self) -> String {
+        format!(
+            "Invalid or expired login state. Start again: {}?login\n",
+            self.mount
+        )
+    }
+
+    /// `?login[=/path]`: a fresh flow, its cookie, and a redirect to the provider.
+    fn start(
+        &self,
+        context: &RequestContext,
+        flows: &FlowCookies,
+        headers: &HeaderMap,
+        target: &str,
+    ) -> Response<Body> {
+        let return_to = match return_path::validate(&self.base, target) {
+            Ok(url) => url.map(String::from),
+            Err(refused) => {
+                tracing::info!(target: "sealed_session::oauth", reason = refused.as_str(), "login refused: invalid return path");
+                return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
+            }
+        };
+        let shared = &context.shared;
+        let flow = FlowState::start(return_to, shared.now());
+        let Some(authorize) = self.authorize_url(&flow) else {
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The authorization endpoint is not a URL.\n",
+            );
+        };
+        let mut response = redirect(StatusCode::FOUND, &authorize);
+        let h = response.headers_mut();
+        // Too many flows in progress: drop them all before adding this one.
+        let present = flows.present(headers, MAX_FLOWS);
+        if present.len() >= MAX_FLOWS {
+            for name in &present {
+                if let Some(line) = flows.delete(name) {
+                    h.append(SET_COOKIE, line);
+                }
+            }
+        }
+        match flows.set(shared, &flow) {
+            Some(line) => {
+                h.append(SET_COOKIE, line);
+            }
+            None => {
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Could not store the login state.\n",
+                )
+            }
+        }
+        tracing::info!(target: "sealed_session::oauth", reason = "login_started", "login flow started");
+        response
+    }
+
+    fn authorize_url(&self, flow: &FlowState) -> Option<String> {
+        let ex = &self.exchanger;
+        let p = &ex.provider;
+        let mut url = Url::parse(&p.authorize).ok()?;
+        {
+            let mut q = url.query_pairs_mut();
+            if p.protocol == Protocol::Asf {
+                // asfquart's shape: the state also rides inside the redirect URI.
+                let redirect = format!("{}?state={}", ex.redirect_uri, flow.state);
+                q.append_pair("state", &flow.state)
+                    .append_pair("redirect_uri", &redirect);
+            } else {
+                q.append_pair("response_type", "code")
+                    .append_pair("client_id", &p.client_id)
+                    .append_pair("redirect_uri", &ex.redirect_uri);
+                let scope = p.scope_param();
+                if !scope.is_empty() {
+                    q.append_pair("scope", &scope);
+                }
+                q.append_pair("state", &flow.state)
+                    .append_pair("code_challenge", &super::flow::s256(&flow.verifier))
+                    .append_pair("code_challenge_method", "S256");
+                if p.protocol == Protocol::Oidc {
+                    q.append_pair("nonce", &flow.nonce);
+                }
+            }
+        }
+        Some(url.into())
+    }
+
+    /// The callback: check the flow, exchange the code, map, log in.
+    async fn callback(
+        &self,
+        context: &RequestContext,
+        flows: &FlowCookies,
+        headers: &HeaderMap,
+        state: &str,
+        query: &Query<'_>,
+    ) -> Response<Body> {
+        let shared = &context.shared;
+        let mut response = match flows.open(shared, headers, state) {
+            Err(refusal) => {
+                tracing::info!(target: "sealed_session::oauth", reason = refusal.as_str(), "login callback refused");
+                text(StatusCode::FORBIDDEN, self.restart_hint())
+            }
+            Ok(flow) => self.finish(context, flow, query).await,
+        };
+        // Single use: every callback answer deletes the flow cookie it named.
+        if let Some(line) = flows.name(state).and_then(|name| flows.delete(&name)) {
+            response.headers_mut().append(SET_COOKIE, line);
+        }
+        response
+    }
+
+    async fn finish(
+        &self,
+        context: &RequestContext,
+        flow: FlowState,
+        query: &Query<'_>,
+    ) -> Response<Body> {
+        if let Some(error) = &query.error {
+            let shown = safe_error_code(error).unwrap_or("an error");
+            tracing::info!(target: "sealed_session::oauth", reason = "provider_error", error = shown, "the provider ended the login with an error");
+            return text(
+                StatusCode::FORBIDDEN,
+                format!("Login failed: the provider answered {shown}.\n"),
+            );
+        }
+        let Some(code) = query
+            .code
+            .as_deref()
+            .filter(|c| !c.is_empty() && c.len() <= 4096)
+        else {
+            return text(StatusCode::BAD_REQUEST, "A callback needs a code.\n");
+        };
+        let Ok(_permit) = self.exchanges.clone().try_acquire_owned() else {
+            tracing::warn!(target: "sealed_session::oauth", reason = "overloaded", "too many logins in flight");
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many logins right now. Try again shortly.\n",
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        };
+        let shared = &context.shared;
+        let work = async {
+            let mut answer = self
+                .exchanger
+                .exchange(code, &flow, shared.now(), shared.skew)
+                .await
+                .map_err(Failure::Exchange)?;
+            answer.return_to.clone_from(&flow.return_to);
+            (self.mapper)(answer).await.map_err(Failure::Map)
+        };
+        let identity = match tokio::time::timeout(CALLBACK_DEADLINE, work).await {
+            Err(_) => Err(Failure::Exchange(ExchangeError::Timeout {
+                endpoint: "login",
+            })),
+            Ok(result) => result,
+        };
+        let identity = match identity {
+            Ok(Some(identity)) => identity,
+            Ok(None) => {
+                tracing::info!(target: "sealed_session::oauth", reason = "denied", "the mapping refused the login");
+                return text(
+                    StatusCode::FORBIDDEN,
+                    "Login failed: this account is not allowed here.\n",
+                );
+            }
+            Err(failure) => return failure.into_response(),
+        };
+        let session = match context.login(identity, false) {
+            Ok(session) => session,
+            Err(error @ SessionError::TooLarge { .. }) => {
+                return text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("Login failed: {error}.\n"),
+                );
+            }
+            Err(error) => return error.into_response(),
+        };
+        let uid = session.uid().unwrap_or_default();
+        tracing::info!(target: "sealed_session::oauth", reason = "login", uid = %uid, "login completed");
+        match &flow.return_to {
+            None => text(
+                StatusCode::OK,
+                format!("Successfully logged in! Welcome, {uid}\n"),
+            ),
+            // A Strict cookie set at the end of a cross-site redirect chain is not sent on the
+            // landing request: land with a same-site refresh instead.
+            Some(to) if shared.strict => {
+                let mut response = text(StatusCode::OK, format!("Logged in. Continue to {to}\n"));
+                if let Ok(refresh) = HeaderValue::from_str(&format!("0; url={to}")) {
+                    response.headers_mut().insert(REFRESH, refresh);
+                }
+                response
+            }
+            Some(to) => redirect(StatusCode::SEE_OTHER, to),
+        }
+    }
+
+    /// `?logout[=/path]`.
+    fn logout(
+        &self,
+        context: &RequestContext,
+        flows: &FlowCookies,
+        parts: &http::request::Parts,
+        target: &str,
+    ) -> Response<Body> {
+        let headers = &parts.headers;
+        let fetch_site: Vec<&HeaderValue> = headers.get_all("sec-fetch-site").iter().collect();
+        let origins: Vec<&HeaderValue> = headers.get_all(ORIGIN).iter().collect();
+        let origin_ok = |required: bool| match origins.as_slice() {
+            [] => !required,
+            [one] => one.as_bytes() == self.origin.as_bytes(),
+            _ => false,
+        };
+        let allowed = if parts.method == Method::POST {
+            match fetch_site.as_slice() {
+                [one] => one.as_bytes() == b"same-origin" && origin_ok(false),
+                [] => origin_ok(true),
+                _ => false,
+            }
+        } else if parts.method == Method::GET || parts.method == Method::HEAD {
+            if !self.get_logout {
+                return method_not_allowed("POST");
+            }
+            match fetch_site.as_slice() {
+                [one] => !matches!(one.as_bytes(), b"cross-site" | b"same-site"),
+                [] => true,
+                _ => false,
+            }
+        } else {
+            return method_not_allowed("POST");
+        };
+        if !allowed {
+            tracing::warn!(target: "sealed_session::oauth", reason = "csrf", "logout refused: not a same-origin request");
+            return text(StatusCode::FORBIDDEN, "CSRF protection\n");
+        }
+        // Validate before acting: a refused return path logs nobody out.
+        let to = match return_path::validate(&self.base, target) {
+            Ok(to) => to,
+            Err(refused) => {
+                tracing::info!(target: "sealed_session::oauth", reason = refused.as_str(), "logout refused: invalid return path");
+                return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
+            }
+        };
+        let bearer = matches!(
+            crate::parse::authorization(headers, usize::MAX),
+            crate::parse::Credentials::Bearer(_)
+        );
+        context.logout(bearer);
+        let mut response = match (&to, parts.method == Method::POST) {
+            (Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
+            (None, true) => text(StatusCode::NO_CONTENT, ""),
+            (None, false) => text(StatusCode::OK, "Client session removed, goodbye!\n"),
+        };
+        let h = response.headers_mut();
+        h.insert("clear-site-data", self.clear_site_data.clone());
+        for name in flows.present(headers, 16) {
+            if let Some(line) = flows.delete(&name) {
+                h.append(SET_COOKIE, line);
+            }
+        }
+        response
+    }
+
+    /// A plain GET: the session as JSON, or 404.
+    async fn status(&self, context: &RequestContext, headers: &HeaderMap) -> Response<Body> {
+        let mut response = match context.session(headers).await {
+            Err(rejection) => return rejection.into_response(),
+            Ok(None) => text(StatusCode::NOT_FOUND, "No active session found.\n"),
+            Ok(Some(session)) => {
+                let mut response = Response::new(Body::from(session_json(&session).to_string()));
+                let h = response.headers_mut();
+                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                response
+            }
+        };
+        response
+            .headers_mut()
+            .append(VARY, HeaderValue::from_static("Cookie, Authorization"));
+        response
+    }
+}
+
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.\n");
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    response
+}
+
+/// The status view of a session: who, what, and since when (Unix seconds).
+fn session_json(session: &Session) -> Value {
+    json!({
+        "id": session.id().to_string(),
+        "uid": session.uid(),
+        "roles": session.roles(),
+        "groups": session.groups(),
+        "scopes": session.scopes(),
+        "mfa": session.mfa(),
+        "role_account": session.is_role_account(),
+        "metadata": session.metadata(),
+        "source": match session.source() {
+            SessionSource::Bearer => "bearer",
+            _ => "cookie",
+        },
+        "created_at": session.created_at().unix_timestamp(),
+        "auth_time": session.auth_time().unix_timestamp(),
+        "expires_at": session.expires_at().map(|t| t.unix_timestamp()),
+    })
+}
+
+/// A failed callback.
+enum Failure {
+    Exchange(ExchangeError),
+    Map(MapError),
+}
+
+impl Failure {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Self::Exchange(ExchangeError::Refused { endpoint, error }) => {
+                tracing::info!(target: "sealed_session::oauth", reason = "provider_refused", endpoint, %error, "login failed: the provider refused");
+                text(
+                    StatusCode::FORBIDDEN,
+                    format!("Login failed: the provider's {endpoint} endpoint answered {error}.\n"),
+                )
+            }
+            Self::Exchange(ExchangeError::Upstream { endpoint, detail }) => {
+                tracing::warn!(target: "sealed_session::oauth", reason = "provider_failed", endpoint, %detail, "login failed: unusable provider answer");
+                text(
+                    StatusCode::BAD_GATEWAY,
+                    format!("Login failed: {detail}.\n"),
+                )
+            }
+            Self::Exchange(ExchangeError::Timeout { endpoint }) => {
+                tracing::warn!(target: "sealed_session::oauth", reason = "provider_timeout", endpoint, "login failed: the provider did not answer in time");
+                text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    format!("Login failed: the provider's {endpoint} endpoint did not answer in time.\n"),
+                )
+            }
+            Self::Exchange(ExchangeError::IdToken(e)) => {
+                tracing::warn!(target: "sealed_session::oauth", reason = "id_token", check = e.check(), "login failed: the ID token was refused");
+                text(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "Login failed: the ID token failed the {} check.\n",
+                        e.check()
+                    ),
+                )
+            }
+            Self::Exchange(ExchangeError::SubjectMismatch) => {
+                tracing::warn!(target: "sealed_session::oauth", reason = "userinfo_sub", "login failed: userinfo names another subject");
+                text(
+                    StatusCode::FORBIDDEN,
+                    "Login failed: userinfo names another subject than the ID token.\n",
+                )
+            }
+            Self::Map(e) if e.kind == MapErrorKind::Backend => {
+                tracing::warn!(target: "sealed_session::oauth", reason = "mapping_backend", error = %e, "login failed: the mapping's backend failed");
+                let mut response = text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Login failed: a backend is unavailable. Try again shortly.\n",
+                );
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                response
+            }
+            Self::Map(e) => {
+                tracing::info!(target: "sealed_session::oauth", reason = "denied", error = %e, "the mapping refused the login");
+                text(
+                    StatusCode::FORBIDDEN,
+                    "Login failed: this account is not allowed here.\n",
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_checked() {
+        let oidc = || {
+            Provider::oidc("https://idp.example", "app").with_endpoints(
+                "https://idp.example/a",
+                "https://idp.example/t",
+                "https://idp.example/j",
+            )
+        };
+        assert!(OAuthLogin::new(oidc(), "https://app.example.org")
+            .service()
+            .is_ok());
+        assert!(OAuthLogin::new(oidc(), "http://localhost:3000")
+            .service()
+            .is_ok());
+        for base in [
+            "http://app.example.org",
+            "/relative",
+            "https://u:p@app.example.org",
+            "https://app.example.org/?q=1",
+        ] {
+            assert!(OAuthLogin::new(oidc(), base).service().is_err(), "{base}");
+        }
+        assert!(OAuthLogin::new(
+            Provider::oidc("https://idp.example", "app"),
+            "https://a.example"
+        )
+        .service()
+        .is_err());
+        assert!(
+            OAuthLogin::new(oidc().with_scopes(["a b"]), "https://a.example")
+                .service()
+                .is_err()
+        );
+        assert!(OAuthLogin::new(oidc(), "https://a.example")
+            .with_mount_path("auth")
+            .service()
+            .is_err());
+        assert!(OAuthLogin::new(oidc(), "https://a.example")
+            .with_flow_ttl(Duration::from_secs(7200))
+            .service()
+            .is_err());
+        assert!(OAuthLogin::new(Provider::asf(), "https://a.example")
+            .service()
+            .is_ok());
+    }
+
+    #[test]
+    fn queries_with_repeated_keys_are_flagged() {
+        assert!(Query::parse("login=/a&login=/b").repeated);
+        let q = Query::parse("login&x=1");
+        assert_eq!(q.login.as_deref(), Some(""));
+        assert!(!q.repeated);
+        let q = Query::parse("state=s&code=c%2Bd");
+        assert_eq!(q.code.as_deref(), Some("c+d"));
+    }
+}
