@@ -82,6 +82,7 @@ pub(crate) struct Settings {
     pub(crate) skew: Duration,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
+    pub(crate) basic: Option<Arc<dyn crate::basic::BasicHandler>>,
     pub(crate) token_timeout: Duration,
     pub(crate) max_token_len: usize,
     pub(crate) token_concurrency: usize,
@@ -113,6 +114,7 @@ impl Settings {
             skew: DEFAULT_CLOCK_SKEW,
             clock: Arc::new(SystemClock),
             tokens: None,
+            basic: None,
             token_timeout: DEFAULT_TOKEN_TIMEOUT,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             token_concurrency: DEFAULT_TOKEN_CONCURRENCY,
@@ -146,6 +148,7 @@ impl fmt::Debug for Settings {
             .field("skew", &self.skew)
             .field("clock", &format_args!("Clock"))
             .field("token_handler", &self.tokens.is_some())
+            .field("basic_handler", &self.basic.is_some())
             .field("token_timeout", &self.token_timeout)
             .field("max_token_len", &self.max_token_len)
             .field("token_concurrency", &self.token_concurrency)
@@ -309,6 +312,7 @@ pub(crate) struct Shared {
     /// layer's "now" back: no session is logged out, and last-seen never moves back.
     high_water: AtomicI64,
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
+    pub(crate) basic: Option<Arc<dyn crate::basic::BasicHandler>>,
     pub(crate) token_timeout: std::time::Duration,
     pub(crate) max_token_len: usize,
     /// Permits for token-handler calls in flight.
@@ -528,6 +532,7 @@ impl Shared {
             clock: s.clock.clone(),
             high_water: AtomicI64::new(i64::MIN),
             tokens: s.tokens.clone(),
+            basic: s.basic.clone(),
             token_timeout,
             max_token_len: s.max_token_len,
             token_permits: Arc::new(tokio::sync::Semaphore::new(s.token_concurrency)),

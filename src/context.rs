@@ -124,7 +124,10 @@ impl RequestContext {
     async fn compute(&self, headers: &HeaderMap) -> Resolution {
         match parse::authorization(headers, self.shared.max_token_len) {
             Credentials::Absent => self.open_cookie(headers).await,
-            Credentials::OtherScheme => Resolution::OtherScheme,
+            Credentials::OtherScheme => match &self.shared.basic {
+                Some(handler) => self.resolve_basic(handler.as_ref(), headers).await,
+                None => Resolution::OtherScheme,
+            },
             Credentials::Repeated => {
                 tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
                 Resolution::InvalidRequest
@@ -142,27 +145,56 @@ impl RequestContext {
             tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
             return Resolution::InvalidToken;
         };
+        self.resolve_with(SessionSource::Bearer, handler.resolve(token))
+            .await
+    }
+
+    async fn resolve_basic(
+        &self,
+        handler: &dyn crate::basic::BasicHandler,
+        headers: &HeaderMap,
+    ) -> Resolution {
+        use crate::basic::BasicCredentials;
+        match crate::basic::parse(headers, self.shared.max_token_len) {
+            BasicCredentials::NotBasic => Resolution::OtherScheme,
+            BasicCredentials::Malformed => {
+                tracing::info!(target: "sealed_session", reason = "basic_malformed", "refused: malformed Basic credentials");
+                Resolution::InvalidRequest
+            }
+            BasicCredentials::Valid { user, password } => {
+                self.resolve_with(SessionSource::Basic, handler.verify(&user, &password))
+                    .await
+            }
+        }
+    }
+
+    /// Runs a token or Basic handler call under the concurrency limit, the timeout and the
+    /// panic guard, and turns its answer into a per-request session.
+    async fn resolve_with<F>(&self, source: SessionSource, call: F) -> Resolution
+    where
+        F: Future<Output = Result<Option<Identity>, crate::token::TokenError>> + Unpin,
+    {
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
         let Ok(_permit) = self.shared.token_permits.try_acquire() else {
-            tracing::warn!(target: "sealed_session", reason = "token_overloaded", "token handler at its concurrency limit: shed");
+            tracing::warn!(target: "sealed_session", reason = "token_overloaded", ?source, "credential handler at its concurrency limit: shed");
             return Resolution::Unavailable;
         };
-        let call = CatchUnwind(handler.resolve(token));
+        let call = CatchUnwind(call);
         let identity = match tokio::time::timeout(self.shared.token_timeout, call).await {
             Err(_) => {
-                tracing::warn!(target: "sealed_session", reason = "token_timeout", timeout = ?self.shared.token_timeout, "token handler timed out");
+                tracing::warn!(target: "sealed_session", reason = "token_timeout", ?source, timeout = ?self.shared.token_timeout, "credential handler timed out");
                 return Resolution::Unavailable;
             }
             Ok(Err(())) => {
-                tracing::error!(target: "sealed_session", reason = "token_panic", "token handler panicked");
+                tracing::error!(target: "sealed_session", reason = "token_panic", ?source, "credential handler panicked");
                 return Resolution::Panicked;
             }
             Ok(Ok(Err(error))) => {
-                tracing::warn!(target: "sealed_session", reason = "token_error", %error, "token handler failed");
+                tracing::warn!(target: "sealed_session", reason = "token_error", ?source, %error, "credential handler failed");
                 return Resolution::Unavailable;
             }
             Ok(Ok(Ok(None))) => {
-                tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: unknown bearer token");
+                tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, "refused: unknown credentials");
                 return Resolution::InvalidToken;
             }
             Ok(Ok(Ok(Some(identity)))) => identity,
@@ -170,21 +202,17 @@ impl RequestContext {
         let now = self.now();
         let expires_at = identity.expires_at.map(|t| t.unix_timestamp());
         if expires_at.is_some_and(|end| now >= end) {
-            tracing::info!(target: "sealed_session", reason = "token_expired", uid = ?identity.uid, "refused: expired bearer token");
+            tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid, "refused: expired credentials");
             return Resolution::InvalidToken;
         }
-        tracing::debug!(target: "sealed_session", reason = "token_resolved", uid = ?identity.uid, "bearer session");
+        tracing::debug!(target: "sealed_session", reason = "token_resolved", ?source, uid = ?identity.uid, "per-request session");
         let state = State {
             record: Record::login(identity, now),
             expires_at,
             modified: false,
             ended: false,
         };
-        Resolution::Bearer(Session::new(
-            SessionSource::Bearer,
-            self.shared.clone(),
-            state,
-        ))
+        Resolution::Bearer(Session::new(source, self.shared.clone(), state))
     }
 
     async fn open_cookie(&self, headers: &HeaderMap) -> Resolution {

@@ -114,10 +114,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let context = context(parts)?;
-        let bearer_request = matches!(
-            parse::authorization(&parts.headers, usize::MAX),
-            Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated
-        );
+        let bearer_request = match parse::authorization(&parts.headers, usize::MAX) {
+            Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
+            // With a Basic handler, Basic credentials make a per-request session too.
+            Credentials::OtherScheme => {
+                context.shared.basic.is_some() && crate::basic::is_basic(&parts.headers)
+            }
+            Credentials::Absent => false,
+        };
         Ok(Self {
             context,
             bearer_request,

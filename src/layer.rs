@@ -169,6 +169,14 @@ impl SessionLayer {
         self.set(|s| s.tokens = Some(handler))
     }
 
+    /// The handler that checks `Authorization: Basic` user names and passwords, for API
+    /// clients. Off by default: without one, Basic is treated like any unknown scheme. See
+    /// [`BasicHandler`](crate::BasicHandler).
+    pub fn with_basic_handler(self, handler: impl crate::basic::BasicHandler) -> Self {
+        let handler: Arc<dyn crate::basic::BasicHandler> = Arc::new(handler);
+        self.set(|s| s.basic = Some(handler))
+    }
+
     /// How long the token handler may take before the request gets 503. Default 5 seconds.
     pub fn with_token_timeout(self, timeout: Duration) -> Self {
         self.set(|s| s.token_timeout = timeout)

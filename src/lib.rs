@@ -95,6 +95,7 @@
 #[macro_use]
 mod macros;
 
+mod basic;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
@@ -125,6 +126,7 @@ pub mod token;
 
 /// Re-exported so a [`TokenHandler`] can be implemented without a direct dependency.
 pub use async_trait::async_trait;
+pub use basic::{basic_fn, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
 #[cfg(feature = "cache")]
 pub use cache::{TokenCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
 pub use clock::{Clock, SystemClock};

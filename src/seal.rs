@@ -63,7 +63,7 @@ impl Opened {
 
 /// Standard base64 with padding, decoded canonically: padding required and exact, unused bits
 /// zero. Any other spelling of the same bytes is refused.
-const CANONICAL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+pub(crate) const CANONICAL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
     &base64::alphabet::STANDARD,
     base64::engine::GeneralPurposeConfig::new()
         .with_decode_allow_trailing_bits(false)

@@ -42,6 +42,8 @@ pub enum SessionSource {
     Cookie,
     /// An `Authorization: Bearer` token resolved by the [`TokenHandler`](crate::TokenHandler).
     Bearer,
+    /// `Authorization: Basic` credentials checked by the [`BasicHandler`](crate::BasicHandler).
+    Basic,
 }
 
 /// The session of the current request.
@@ -403,7 +405,7 @@ impl Session {
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         let state = self.lock();
         match self.inner.source {
-            SessionSource::Bearer => state.expires_at.map(to_time),
+            SessionSource::Bearer | SessionSource::Basic => state.expires_at.map(to_time),
             SessionSource::Cookie => {
                 let shared = &self.inner.shared;
                 let idle_end = state.record.last_seen.checked_add(shared.idle);

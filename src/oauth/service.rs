@@ -778,6 +778,7 @@ fn session_json(session: &Session) -> Value {
         "metadata": session.metadata(),
         "source": match session.source() {
             SessionSource::Bearer => "bearer",
+            SessionSource::Basic => "basic",
             _ => "cookie",
         },
         "created_at": session.created_at().unix_timestamp(),

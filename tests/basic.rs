@@ -1,0 +1,150 @@
+//! The HTTP Basic credentials hook, through a real `Router`: off by default (Basic is an
+//! unknown scheme), and when on, a per-request session with the token handler's failure rules.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::Engine as _;
+use common::{body, header, key};
+use sealed_session::{
+    basic_fn, Auth, Identity, Session, SessionError, SessionLayer, SessionSource, TokenError,
+};
+use tower::ServiceExt as _;
+
+fn basic(user_password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user_password)
+    )
+}
+
+async fn who(session: Option<Session>) -> String {
+    match session {
+        Some(s) => format!(
+            "{}:{}",
+            s.uid().unwrap_or_default(),
+            if s.source() == SessionSource::Basic {
+                "basic"
+            } else {
+                "other"
+            }
+        ),
+        None => "anonymous".to_owned(),
+    }
+}
+
+async fn login(auth: Auth) -> Result<&'static str, SessionError> {
+    auth.login(Identity::new("someone"))?;
+    Ok("logged in")
+}
+
+fn router(layer: SessionLayer) -> Router {
+    Router::new()
+        .route("/who", get(who))
+        .route("/login", post(login))
+        .layer(layer)
+}
+
+fn with_handler() -> Router {
+    let handler = basic_fn(|user: String, password: String| async move {
+        match (user.as_str(), password.as_str()) {
+            ("alice", "correct horse") => Ok(Some(Identity::new("alice"))),
+            ("down", _) => Err(TokenError::new("directory unavailable")),
+            ("panic", _) => panic!("handler bug"),
+            _ => Ok(None),
+        }
+    });
+    router(SessionLayer::new(key(1)).with_basic_handler(handler))
+}
+
+async fn send(
+    app: &Router,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+) -> axum::response::Response {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(auth) = auth {
+        req = req.header("authorization", auth);
+    }
+    app.clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn without_a_handler_basic_is_an_unknown_scheme() {
+    let app = router(SessionLayer::new(key(1)));
+    let res = send(&app, "GET", "/who", Some(&basic("alice:correct horse"))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body(res).await, "anonymous");
+}
+
+#[tokio::test]
+async fn good_credentials_make_a_per_request_session_without_a_cookie() {
+    let app = with_handler();
+    let res = send(&app, "GET", "/who", Some(&basic("alice:correct horse"))).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_eq!(body(res).await, "alice:basic");
+}
+
+#[tokio::test]
+async fn wrong_malformed_failing_and_panicking_handlers_get_typed_answers() {
+    let app = with_handler();
+    let res = send(&app, "GET", "/who", Some(&basic("alice:wrong"))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    for malformed in [
+        "Basic".to_owned(),
+        "Basic !!!".to_owned(),
+        basic("no-colon"),
+        basic(":no-user"),
+        "Basic YWxpY2U6cHc".to_owned(), // "alice:pw" without its padding
+    ] {
+        let res = send(&app, "GET", "/who", Some(&malformed)).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{malformed}");
+    }
+
+    let res = send(&app, "GET", "/who", Some(&basic("down:x"))).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(header(&res, "retry-after").is_some());
+    assert!(!body(res).await.contains("directory"));
+
+    let res = send(&app, "GET", "/who", Some(&basic("panic:x"))).await;
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn a_basic_request_cannot_start_a_cookie_session() {
+    let app = with_handler();
+    let res = send(&app, "POST", "/login", Some(&basic("alice:correct horse"))).await;
+    assert!(res.headers().get("set-cookie").is_none());
+    assert_ne!(res.status(), StatusCode::OK);
+    // Without credentials the same route logs in.
+    let res = send(&app, "POST", "/login", None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("set-cookie").is_some());
+}
+
+#[tokio::test]
+async fn the_password_never_reaches_the_log() {
+    let capture = common::log_capture();
+    let start = capture.len();
+    let app = with_handler();
+    for creds in [
+        "alice:correct horse",
+        "alice:hunter2-secret",
+        "down:s3cr3t-pw",
+    ] {
+        send(&app, "GET", "/who", Some(&basic(creds))).await;
+    }
+    let log = capture.since(start);
+    for secret in ["correct horse", "hunter2-secret", "s3cr3t-pw"] {
+        assert!(!log.contains(secret), "password in the log");
+    }
+}
