@@ -290,13 +290,17 @@ pub(crate) struct Shared {
     /// The AEAD associated data: format version, purpose and cookie name.
     pub(crate) context: String,
     /// The purpose the context names.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     pub(crate) purpose: String,
     /// Whether the session cookie is `Secure`.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     pub(crate) secure: bool,
     /// Whether the session cookie is `SameSite=Strict`.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     pub(crate) strict: bool,
     /// Whether the session cookie is `Secure`, host-only and at `Path=/` (what a `__Host-`
     /// cookie needs).
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     pub(crate) host_cookie_ok: bool,
     /// `; Path=…; Secure; HttpOnly; SameSite=…` as written after every session cookie.
     attributes: String,

@@ -99,6 +99,7 @@ impl TokenError {
 
 impl TokenError {
     /// The message, without the "token backend error" prefix.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     pub(crate) fn message(&self) -> &str {
         &self.message
     }
