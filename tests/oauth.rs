@@ -1304,3 +1304,57 @@ async fn the_service_needs_the_session_layer() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn discovery_builds_a_working_provider_and_checks_the_issuer() {
+    within(async {
+        let mock = Mock::start().await;
+        let provider = Provider::discover(mock.issuer.clone(), CLIENT_ID)
+            .await
+            .unwrap();
+        let app = app_with(key(1), OAuthLogin::new(provider, BASE), |l| l);
+        let res = Browser::default()
+            .login(&app, &mock, "/auth?login=/me")
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+        // A public client: the id in the form, no Basic header.
+        let last = mock.json("last-token-request").await;
+        assert_eq!(last["basic_auth"], false);
+        assert_eq!(last["client_id"], CLIENT_ID);
+
+        // The document must name the issuer it was fetched for.
+        let wrong = format!("{}/", mock.issuer);
+        let error = Provider::discover(wrong, CLIENT_ID).await.unwrap_err();
+        assert!(error.to_string().contains("issuer"), "{error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exchanges_past_the_limit_get_a_quick_503() {
+    within(async {
+        let mock = Mock::start().await;
+        mock.control("delay", json!({"path": "/token", "ms": 4000}))
+            .await;
+        let app = app_with(
+            key(1),
+            OAuthLogin::new(mock.provider(), BASE).with_max_exchanges(1),
+            |l| l,
+        );
+        let mut first = Browser::default();
+        let mut second = Browser::default();
+        let back1 = first.callback_url(&app, &mock, "/auth?login=/me").await;
+        let back2 = second.callback_url(&app, &mock, "/auth?login=/me").await;
+        let slow = first.get(&app, &back1);
+        let quick = async {
+            // Let the first exchange take the only permit.
+            tokio::time::sleep(StdDuration::from_millis(300)).await;
+            second.get(&app, &back2).await
+        };
+        let (slow, quick) = tokio::join!(slow, quick);
+        assert_eq!(quick.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(header(&quick, "retry-after").is_some());
+        assert_eq!(slow.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+}
