@@ -114,14 +114,7 @@ pub(crate) fn parse(headers: &HeaderMap, max_len: usize) -> BasicCredentials {
     let Some(field) = headers.get(AUTHORIZATION) else {
         return BasicCredentials::NotBasic;
     };
-    let bytes = field.as_bytes();
-    let scheme_len = bytes
-        .iter()
-        .take_while(|&&b| crate::parse::is_tchar(b))
-        .count();
-    let (Some(scheme), Some(rest)) = (bytes.get(..scheme_len), bytes.get(scheme_len..)) else {
-        return BasicCredentials::NotBasic;
-    };
+    let (scheme, rest) = crate::parse::split_scheme(field.as_bytes());
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return BasicCredentials::NotBasic;
     }

@@ -139,6 +139,12 @@ pub(crate) fn is_token68(token: &[u8]) -> bool {
         && token.iter().skip(body).all(|&b| b == b'=')
 }
 
+/// Splits an `Authorization` field into its scheme (the leading `tchar`s) and the rest.
+pub(crate) fn split_scheme(field: &[u8]) -> (&[u8], &[u8]) {
+    let scheme_len = field.iter().take_while(|&&b| is_tchar(b)).count();
+    field.split_at_checked(scheme_len).unwrap_or((field, &[]))
+}
+
 /// Reads the `Authorization` field.
 ///
 /// The scheme is matched case-insensitively and must be followed by one or more SP (not HTAB).
@@ -152,11 +158,7 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     if fields.next().is_some() {
         return Credentials::Repeated;
     }
-    let bytes = field.as_bytes();
-    let scheme_len = bytes.iter().take_while(|&&b| is_tchar(b)).count();
-    let (Some(scheme), Some(rest)) = (bytes.get(..scheme_len), bytes.get(scheme_len..)) else {
-        return Credentials::OtherScheme;
-    };
+    let (scheme, rest) = split_scheme(field.as_bytes());
     if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Credentials::OtherScheme;
     }

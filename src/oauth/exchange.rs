@@ -74,6 +74,24 @@ impl Exchanger {
         }
     }
 
+    /// A `GET` of `url` that asks for JSON, with the access token when given.
+    fn get(
+        endpoint: &'static str,
+        url: &str,
+        bearer: Option<&str>,
+    ) -> Result<http::Request<Vec<u8>>, ExchangeError> {
+        let mut request = http::Request::get(url).header(ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        request
+            .body(Vec::new())
+            .map_err(|_| ExchangeError::Upstream {
+                endpoint,
+                detail: format!("the {endpoint} URL is not a valid URI"),
+            })
+    }
+
     /// Sends one request within the timeout; a non-2xx answer is returned, not an error.
     async fn send(
         &self,
@@ -233,14 +251,7 @@ impl Exchanger {
     }
 
     async fn userinfo(&self, url: &str, access: &str) -> Result<Map<String, Value>, ExchangeError> {
-        let request = http::Request::get(url)
-            .header(AUTHORIZATION, format!("Bearer {access}"))
-            .header(ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|_| ExchangeError::Upstream {
-                endpoint: "userinfo",
-                detail: "the userinfo URL is not a valid URI".to_owned(),
-            })?;
+        let request = Self::get("userinfo", url, Some(access))?;
         let response = self.send("userinfo", request).await?;
         let is_jwt = response
             .headers()
@@ -273,13 +284,7 @@ impl Exchanger {
 
     async fn fetch_jwks(&self) -> Result<JwkSet, ExchangeError> {
         let url = self.provider.jwks.as_deref().unwrap_or_default();
-        let request = http::Request::get(url)
-            .header(ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|_| ExchangeError::Upstream {
-                endpoint: "jwks",
-                detail: "the JWKS URL is not a valid URI".to_owned(),
-            })?;
+        let request = Self::get("jwks", url, None)?;
         let response = self.send("jwks", request).await?;
         if response.status() != StatusCode::OK {
             return Err(ExchangeError::Upstream {
@@ -300,13 +305,7 @@ impl Exchanger {
         url.push(if url.contains('?') { '&' } else { '?' });
         url.push_str("code=");
         url.extend(url::form_urlencoded::byte_serialize(code.as_bytes()));
-        let request = http::Request::get(url)
-            .header(ACCEPT, "application/json")
-            .body(Vec::new())
-            .map_err(|_| ExchangeError::Upstream {
-                endpoint: "token",
-                detail: "the token URL is not a valid URI".to_owned(),
-            })?;
+        let request = Self::get("token", &url, None)?;
         let response = self.send("token", request).await?;
         let user = Self::json_object("token", &response)?;
         Ok(ProviderAnswer {
