@@ -103,7 +103,7 @@ fn rotate_key(config: &Config) -> Result<(), BoxError> {
     );
     println!("Existing sessions stay signed in; a running demo picks up the new key within 2 s.");
     for fingerprint in rotation.dropped {
-        println!("Dropped key {fingerprint}: sessions it sealed (none younger than three rotations) have ended.");
+        println!("Dropped key {fingerprint}: the sessions it sealed have ended.");
     }
     Ok(())
 }
