@@ -1,7 +1,7 @@
 //! HTML: the page layout, escaping, and readable error pages (never a stack trace).
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{OptionalFromRequestParts, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
@@ -33,8 +33,8 @@ main{max-width:60em;margin:1.2em auto;padding:0 1.2em}
 h1{font-size:1.5em;margin:.3em 0 .6em}
 table{border-collapse:collapse;background:#fff;margin:.5em 0 1em}
 td,th{border:1px solid #d5dae0;padding:.35em .7em;text-align:left;vertical-align:top}
-th{background:#eef1f4}code,pre{background:#eef1f4;padding:.1em .3em;border-radius:3px;word-break:break-all}
-pre{padding:.6em;white-space:pre-wrap}
+th{background:#eef1f4;white-space:nowrap}code,pre{background:#eef1f4;padding:.1em .3em;border-radius:3px}
+pre{padding:.6em;white-space:pre-wrap;word-break:break-all}
 .box{padding:.7em 1em;border-radius:4px;margin:.8em 0;border:1px solid}
 .error{background:#fdecea;border-color:#f5c2c0}.ok{background:#e8f5e9;border-color:#b7dfb9}
 .note{background:#fff8e1;border-color:#f3d98b}
@@ -197,6 +197,16 @@ impl IntoResponse for AppError {
 
 /// An error page with a way back.
 pub(crate) fn error_page(status: StatusCode, title: &str, text: &str) -> Response {
+    error_page_for(Viewer::default(), status, title, text)
+}
+
+/// An error page with a way back, for `viewer`.
+pub(crate) fn error_page_for(
+    viewer: Viewer,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+) -> Response {
     let body = format!(
         r#"{}<p><a href="/">Home</a> · <a href="/session">Your session</a> · <a href="/login">Sign in</a></p>"#,
         notice(
@@ -208,7 +218,7 @@ pub(crate) fn error_page(status: StatusCode, title: &str, text: &str) -> Respons
             )
         )
     );
-    Page::new(title, Viewer::default(), body)
+    Page::new(title, viewer, body)
         .with_status(status)
         .into_response()
 }
@@ -222,7 +232,13 @@ pub(crate) async fn not_found() -> Response {
 /// rejections) into HTML pages for the browser routes. Status and headers are kept:
 /// `WWW-Authenticate`, and any `Set-Cookie` that deletes a bad session cookie.
 pub(crate) async fn html_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    // Who is asking, for the page header (resolved once per request, shared with the handler).
+    let (mut parts, body) = request.into_parts();
+    let session = <Session as OptionalFromRequestParts<()>>::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .flatten();
+    let response = next.run(Request::from_parts(parts, body)).await;
     let status = response.status();
     let plain = response
         .headers()
@@ -244,7 +260,12 @@ pub(crate) async fn html_errors(request: Request, next: Next) -> Response {
         s if s.is_server_error() => ("Something went wrong", "The details are in the log."),
         _ => ("That did not work", ""),
     };
-    let page = error_page(status, title, &format!("{hint}\n{}", text.trim()));
+    let page = error_page_for(
+        Viewer::of(session.as_ref()),
+        status,
+        title,
+        &format!("{hint}\n{}", text.trim()),
+    );
     let (page_parts, page_body) = page.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     for name in [header::CONTENT_TYPE, header::CACHE_CONTROL] {

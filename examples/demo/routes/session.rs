@@ -53,9 +53,9 @@ fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &st
         ("Roles", escape(&words(&session.roles()))),
         ("Groups", escape(&words(&session.groups()))),
         ("Scopes", escape(&words(&session.scopes()))),
-        ("Signed in (auth time)", fmt_time(session.auth_time())),
+        ("Auth time", fmt_time(session.auth_time())),
         ("Created", fmt_time(session.created_at())),
-        ("Last seen (renewed)", fmt_time(session.last_seen())),
+        ("Last seen", fmt_time(session.last_seen())),
         (
             "Idle timeout",
             format!(
