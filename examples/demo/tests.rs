@@ -472,3 +472,27 @@ async fn the_purge_job_shows_progress_then_its_outcome() {
     }
     panic!("the job did not finish within 10 s");
 }
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_readable_page_without_its_message() {
+    let app: Router = Router::new()
+        .route(
+            "/boom",
+            axum::routing::get(|| async {
+                if true {
+                    panic!("secret detail");
+                }
+                "unreachable"
+            }),
+        )
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            crate::pages::panic_page,
+        ));
+    let res = app
+        .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let page = body(res).await;
+    assert!(page.contains("Something went wrong") && !page.contains("secret detail"));
+}

@@ -151,7 +151,8 @@ pub(crate) async fn submit(
     let username = form.username.trim().to_owned();
     let Some(user) = accounts::check_login(&state.db, username.clone(), form.password).await?
     else {
-        tracing::info!(uid = %username, "password login failed");
+        // Not the typed name: people type passwords into the user-name field.
+        tracing::info!("password login failed");
         let message = notice("error", "Wrong user name or password.");
         let page = login_page(&state, session.as_ref(), &return_path, &message, &username);
         return Ok(page.with_status(StatusCode::UNAUTHORIZED).into_response());
