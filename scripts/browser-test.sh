@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The demo, end to end, in a real browser: Debian's headless Chromium driven by playwright-core.
+#
+#   bash scripts/browser-test.sh                      # the browser test (e2e/demo.test.mjs)
+#   bash scripts/browser-test.sh --readme-screenshot  # refresh docs/demo-session.png
+#
+# Installs what it needs (Debian's `chromium` if /usr/bin/chromium is missing; playwright-core
+# with `npm ci` in e2e/), builds the demo, starts it on a free 127.0.0.1 port with a fresh data
+# directory and a 5 s idle timeout, waits until it answers, runs the test, and stops the demo on
+# exit. A failing check leaves screenshots in target/e2e-screenshots/. Exits non-zero on any
+# failure. Bounded: every install, build and run step has a timeout; the demo gets 60 tries of
+# 0.5 s to come up; the test itself at most 5 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=test
+case "${1:-}" in
+  "") ;;
+  --readme-screenshot) mode=screenshot ;;
+  *) echo "usage: $0 [--readme-screenshot]" >&2; exit 2 ;;
+esac
+started=$(date +%s)
+step() { printf '\n==> %s\n' "$*"; }
+
+step "chromium"
+if [ ! -x /usr/bin/chromium ]; then
+  command -v apt-get >/dev/null || { echo "no /usr/bin/chromium, and no apt-get to install it" >&2; exit 1; }
+  timeout 600 apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium >/dev/null
+fi
+# (Debian's wrapper script may print a harmless shell warning on stderr.)
+/usr/bin/chromium --version 2>/dev/null
+
+step "playwright-core (npm ci in e2e/)"
+command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js >= 20 and npm are needed" >&2; exit 1; }
+node -e 'const v = +process.versions.node.split(".")[0]; if (v < 20) { console.error(`playwright-core needs Node.js >= 20, found ${process.version}`); process.exit(1) }'
+node --version
+(cd e2e && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
+
+step "build the demo"
+timeout 1200 cargo build --quiet --example demo
+bin="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/examples/demo"
+
+work=$(mktemp -d)
+shots="$(pwd)/${CARGO_TARGET_DIR:-target}/e2e-screenshots"
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+url="http://127.0.0.1:$port"
+idle=5s
+[ "$mode" = screenshot ] && idle=30m
+
+step "start the demo on $url (idle timeout $idle, data in a fresh temp dir)"
+# Its stdout holds the demo passwords and a token: kept out of this script's output.
+"$bin" --port "$port" --data-dir "$work/demo" --idle-timeout "$idle" >"$work/out" 2>"$work/log" &
+pid=$!
+up=""
+for _ in $(seq 1 60); do
+  if curl -fsS -m 2 "$url/healthz" >/dev/null 2>&1; then up=yes; break; fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -z "$up" ]; then cat "$work/log"; echo "the demo did not come up" >&2; exit 1; fi
+
+if [ "$mode" = screenshot ]; then
+  step "README screenshot"
+  DEMO_URL="$url" timeout 120 node e2e/screenshot.mjs docs/demo-session.png
+  exit 0
+fi
+
+step "browser test"
+rm -rf "$shots"
+rc=0
+DEMO_URL="$url" DEMO_BIN="$bin" DEMO_DATA_DIR="$work/demo" SCREENSHOT_DIR="$shots" \
+  timeout 300 node e2e/demo.test.mjs || rc=$?
+if [ "$rc" != 0 ]; then
+  echo
+  echo "the demo's log (tokens and cookie values never appear in it):"
+  tail -n 40 "$work/log"
+  [ -d "$shots" ] && echo "screenshots: $shots" && ls "$shots"
+  echo "browser test FAILED (exit $rc) after $(( $(date +%s) - started )) s"
+  exit "$rc"
+fi
+echo "browser test passed in $(( $(date +%s) - started )) s (install, build and run)"
