@@ -267,22 +267,28 @@ await check('Secure is enforced: over plain HTTP on a non-loopback name, Chromiu
   }
 });
 
-// OAuth login round trip (issue #5): against the mock OAuth server from the login issue.
-// Runs once the demo reports OAuth as configured and available; the lead completes it.
-if (info.oauth.configured && info.oauth.available) {
-  await check('the OAuth login round trip works against the mock OAuth server', async (newPage) => {
-    const page = await newPage();
-    await page.goto(`${base}/login?login=/session`);
-    await Promise.all([page.waitForURL(`${base}/session`, { timeout: 20_000 }), page.click('#oauth-login')]);
-    assert.ok((await who(page)).length > 0, 'signed in through the provider');
-    assert.ok(await sessionCookie(page));
-  });
-} else {
-  skip('the OAuth login round trip works against the mock OAuth server',
-    info.oauth.configured
-      ? 'OAuth is configured, but this build has no OAuth login yet (the crate\'s oauth feature, issue #5)'
-      : 'not configured: the crate\'s oauth feature (issue #5) is not built yet; set DEMO_OAUTH_ISSUER once it is');
-}
+// OAuth login round trip: the crate's /auth service against the mock OAuth server
+// (scripts/browser-test.sh starts it and builds the demo with the `oauth` feature).
+await check('the OAuth login round trip works against the mock OAuth server', async (newPage) => {
+  assert.ok(info.oauth.configured, 'DEMO_OAUTH_ISSUER is set by scripts/browser-test.sh');
+  assert.ok(info.oauth.available, 'the demo is built with the oauth feature');
+  const page = await newPage();
+  // A guarded page sends the browser to the login page, which offers the provider.
+  await page.goto(`${base}/login?login=/session`);
+  await Promise.all([page.waitForURL(`${base}/session`, { timeout: 20_000 }), page.click('#oauth-login')]);
+  assert.equal(await who(page), 'johndoe', 'signed in as the provider\'s subject');
+  const cookie = await sessionCookie(page);
+  assert.ok(cookie && cookie.httpOnly && cookie.secure, 'a sealed session cookie');
+  // The flow cookie is gone after the callback.
+  const names = (await page.context().cookies()).map((c) => c.name);
+  assert.deepEqual(names.filter((n) => n.includes('auth-')), [], 'no flow cookie left');
+  // The session survives a reload, and /auth shows it as JSON.
+  await page.reload();
+  assert.equal(await who(page), 'johndoe');
+  const status = await page.evaluate(async () => (await fetch('/auth')).json());
+  assert.equal(status.uid, 'johndoe');
+  assert.equal(status.source, 'cookie');
+});
 
 await browser.close();
 const count = (s) => results.filter((r) => r.status === s).length;

@@ -6,8 +6,9 @@
 #
 # Installs what it needs (Debian's `chromium` if /usr/bin/chromium is missing; playwright-core
 # with `npm ci` in e2e/), builds the demo, starts it on a free 127.0.0.1 port with a fresh data
-# directory and a 5 s idle timeout, waits until it answers, runs the test, and stops the demo on
-# exit. A failing check leaves screenshots in target/e2e-screenshots/. Exits non-zero on any
+# directory and a 5 s idle timeout, with OAuth login against the mock OAuth server of the login
+# tests (oauth2-mock-server, `npm ci` in tests/oauth/), waits until it answers, runs the test, and
+# stops the demo and the mock on exit. A failing check leaves screenshots in target/e2e-screenshots/. Exits non-zero on any
 # failure. Bounded: every install, build and run step has a timeout; the demo gets 60 tries of
 # 0.5 s to come up; the test itself at most 5 minutes.
 set -euo pipefail
@@ -36,16 +37,19 @@ command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js >= 20
 node -e 'const v = +process.versions.node.split(".")[0]; if (v < 20) { console.error(`playwright-core needs Node.js >= 20, found ${process.version}`); process.exit(1) }'
 node --version
 (cd e2e && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/oauth && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
-step "build the demo"
-timeout 1200 cargo build --quiet --example demo
+step "build the demo (with the oauth feature)"
+timeout 1200 cargo build --quiet --example demo --features oauth
 bin="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/examples/demo"
 
 work=$(mktemp -d)
 shots="$(pwd)/${CARGO_TARGET_DIR:-target}/e2e-screenshots"
 pid=""
+mock_pid=""
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ -n "$mock_pid" ]; then kill "$mock_pid" 2>/dev/null || true; wait "$mock_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,9 +58,23 @@ url="http://127.0.0.1:$port"
 idle=5s
 [ "$mode" = screenshot ] && idle=30m
 
+step "start the mock OAuth server"
+timeout 900 node tests/oauth/mock-server.mjs --lifetime 0 >"$work/mock" 2>"$work/mock.log" &
+mock_pid=$!
+issuer=""
+for _ in $(seq 1 60); do
+  issuer=$(sed -n 's/.*"issuer":"\([^"]*\)".*/\1/p' "$work/mock" 2>/dev/null | head -n1)
+  [ -n "$issuer" ] && break
+  kill -0 "$mock_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -z "$issuer" ]; then cat "$work/mock.log"; echo "the mock OAuth server did not come up" >&2; exit 1; fi
+echo "mock OAuth server at $issuer"
+
 step "start the demo on $url (idle timeout $idle, data in a fresh temp dir)"
 # Its stdout holds the demo passwords and a token: kept out of this script's output.
-"$bin" --port "$port" --data-dir "$work/demo" --idle-timeout "$idle" >"$work/out" 2>"$work/log" &
+DEMO_OAUTH_ISSUER="$issuer" \
+  "$bin" --port "$port" --data-dir "$work/demo" --idle-timeout "$idle" >"$work/out" 2>"$work/log" &
 pid=$!
 up=""
 for _ in $(seq 1 60); do

@@ -125,7 +125,14 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
     })?;
     config.port = listener.local_addr()?.port();
 
-    let oauth = OAuthSettings::from_env(|name| std::env::var(name).ok());
+    #[allow(unused_mut)]
+    let mut oauth = OAuthSettings::from_env(|name| std::env::var(name).ok());
+    #[cfg(feature = "oauth")]
+    if let Some(settings) = oauth.as_mut() {
+        settings
+            .connect(&format!("http://127.0.0.1:{}", config.port))
+            .await?;
+    }
     let state = AppState::new(config.clone(), db.clone(), oauth, Arc::new(SystemClock));
     accounts::load_not_before(&db, &state.not_before)?;
     *state

@@ -2,10 +2,17 @@
 //! `DEMO_OAUTH_CLIENT_SECRET`. When the issuer is set, the login page offers "Sign in with …",
 //! which goes to `/auth?login=<return path>`.
 //!
-//! The login flow itself belongs to the crate (issue #5: the `oauth` feature, a mountable
-//! `/auth` service under `SessionLayer`). Until it exists, [`mount`] serves a page that says so.
-//! **OAUTH MOUNT POINT:** replace the body of [`mount`] with the crate's service, for example
-//! `router.route_service(MOUNT_PATH, login.service()?)`, built from [`OAuthSettings`].
+//! The flow itself is the crate's `/auth` service (feature `oauth`): the demo discovers the
+//! provider at start-up, maps its answer to a session, and mounts the service at [`MOUNT_PATH`].
+//! Built without the feature, `/auth` answers a page that says how to turn it on.
+//!
+//! Try it with the mock provider the tests use:
+//!
+//! ```text
+//! npm ci --prefix tests/oauth
+//! node tests/oauth/mock-server.mjs --port 9400 --lifetime 0 &
+//! DEMO_OAUTH_ISSUER=http://127.0.0.1:9400 cargo run --example demo --features oauth
+//! ```
 
 use std::fmt;
 
@@ -26,6 +33,9 @@ pub(crate) struct OAuthSettings {
     pub(crate) client_id: String,
     /// Never printed.
     pub(crate) client_secret: Option<String>,
+    /// The crate's `/auth` service, once [`OAuthSettings::connect`] has discovered the provider.
+    #[cfg(feature = "oauth")]
+    service: Option<sealed_session::oauth::AuthService>,
 }
 
 impl fmt::Debug for OAuthSettings {
@@ -49,12 +59,39 @@ impl OAuthSettings {
             issuer,
             client_id: env("DEMO_OAUTH_CLIENT_ID").unwrap_or_else(|| "sealed-session-demo".into()),
             client_secret: env("DEMO_OAUTH_CLIENT_SECRET"),
+            #[cfg(feature = "oauth")]
+            service: None,
         })
+    }
+
+    /// Discovers the provider and builds the `/auth` service for an app served at `base_url`.
+    #[cfg(feature = "oauth")]
+    pub(crate) async fn connect(&mut self, base_url: &str) -> Result<(), String> {
+        use sealed_session::oauth::{MapError, OAuthLogin, Provider, ProviderAnswer};
+
+        let mut provider = Provider::discover(self.issuer.clone(), self.client_id.clone())
+            .await
+            .map_err(|e| format!("{e} (is the provider at {} running?)", self.issuer))?
+            .with_scopes(["openid", "email"]);
+        if let Some(secret) = &self.client_secret {
+            provider = provider.with_client_secret(secret.as_str());
+        }
+        let login = OAuthLogin::new(provider, base_url)
+            .with_mount_path(MOUNT_PATH)
+            .with_identity(|answer: ProviderAnswer| async move {
+                // Provider accounts get the provider's subject as uid, and read-only scopes.
+                let identity = answer
+                    .oidc_identity()
+                    .ok_or_else(|| MapError::denied("the provider sent no subject"))?;
+                Ok(Some(identity.with_scopes(["builds:read"])))
+            });
+        self.service = Some(login.service().map_err(|e| e.to_string())?);
+        Ok(())
     }
 }
 
-/// Whether this build can run the OAuth flow. `false` until the crate's `oauth` feature exists.
-pub(crate) const AVAILABLE: bool = false;
+/// Whether this build can run the OAuth flow: built with the crate's `oauth` feature.
+pub(crate) const AVAILABLE: bool = cfg!(feature = "oauth");
 
 /// Mounts the auth service at [`MOUNT_PATH`] when OAuth is configured.
 pub(crate) fn mount<S: Clone + Send + Sync + 'static>(
@@ -64,7 +101,11 @@ pub(crate) fn mount<S: Clone + Send + Sync + 'static>(
     let Some(settings) = settings else {
         return router;
     };
-    // OAUTH MOUNT POINT (issue #5): until the crate ships its auth service, say so.
+    #[cfg(feature = "oauth")]
+    if let Some(service) = &settings.service {
+        return router.route_service(MOUNT_PATH, service.clone());
+    }
+    // Built without the `oauth` feature: say how to get it.
     let issuer = settings.issuer.clone();
     router.route(
         MOUNT_PATH,
@@ -72,8 +113,10 @@ pub(crate) fn mount<S: Clone + Send + Sync + 'static>(
             let body = notice(
                 "note",
                 &format!(
-                    "OAuth is configured (issuer <code>{}</code>), but this build of the crate \
-                     has no OAuth login yet (issue #5). Sign in with a local account instead.",
+                    "OAuth is configured (issuer <code>{}</code>), but the demo was built without \
+                     the crate's <code>oauth</code> feature: run it with \
+                     <code>cargo run --example demo --features oauth</code>. Sign in with a local \
+                     account meanwhile.",
                     escape(&issuer)
                 ),
             ) + r#"<p><a href="/login">Back to the sign-in page</a></p>"#;
