@@ -276,7 +276,7 @@ await check('the OAuth login round trip works against the mock OAuth server', as
   // A guarded page sends the browser to the login page, which offers the provider.
   await page.goto(`${base}/login?login=/session`);
   await Promise.all([page.waitForURL(`${base}/session`, { timeout: 20_000 }), page.click('#oauth-login')]);
-  assert.equal(await who(page), 'johndoe', 'signed in as the provider\'s subject');
+  assert.equal(await who(page), 'oauth:johndoe', 'signed in as the provider\'s subject, in its own namespace');
   const cookie = await sessionCookie(page);
   assert.ok(cookie && cookie.httpOnly && cookie.secure, 'a sealed session cookie');
   // The flow cookie is gone after the callback.
@@ -284,9 +284,9 @@ await check('the OAuth login round trip works against the mock OAuth server', as
   assert.deepEqual(names.filter((n) => n.includes('auth-')), [], 'no flow cookie left');
   // The session survives a reload, and /auth shows it as JSON.
   await page.reload();
-  assert.equal(await who(page), 'johndoe');
+  assert.equal(await who(page), 'oauth:johndoe');
   const status = await page.evaluate(async () => (await fetch('/auth')).json());
-  assert.equal(status.uid, 'johndoe');
+  assert.equal(status.uid, 'oauth:johndoe');
   assert.equal(status.source, 'cookie');
 });
 

@@ -31,7 +31,11 @@ use sealed_session::{Key, RequireAuth, Session, SessionLayer};
 
 async fn home(session: Option<Session>) -> Html<String> {
     let who = match &session {
-        Some(s) => format!("Logged in as <b>{}</b>.", s.uid().unwrap_or_default()),
+        // The uid comes from the provider: escape it before it goes into HTML.
+        Some(s) => format!(
+            "Logged in as <b>{}</b>.",
+            escape(&s.uid().unwrap_or_default())
+        ),
         None => "Not logged in.".to_owned(),
     };
     Html(format!(
@@ -50,6 +54,20 @@ async fn me(session: Session) -> String {
         session.mfa(),
         serde_json::Value::Object(session.metadata())
     )
+}
+
+/// Escapes text for HTML.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn var(name: &str, default: &str) -> String {

@@ -15,7 +15,8 @@
 //! use tower::ServiceExt as _;
 //!
 //! let passwords = basic_fn(|user: String, password: String| async move {
-//!     // A real handler checks a password hash or binds to LDAP, and rate-limits.
+//!     // A real handler verifies a password hash (in constant time) or binds to LDAP, and
+//!     // rate-limits; a plain comparison is only for this example.
 //!     Ok((user == "alice" && password == "correct horse").then(|| Identity::new("alice")))
 //! });
 //! let app = Router::new()
@@ -58,7 +59,13 @@ pub const MAX_BASIC_PASSWORD: usize = 1024;
 /// Maps a user name and password to an [`Identity`].
 ///
 /// Return `Ok(None)` for wrong credentials (401), `Err` when the backend cannot answer (503).
-/// The password is a secret: never log it. Rate limiting and lockout are the handler's job.
+/// The password is a secret: never log it, and compare hashes (argon2 and the like verify in
+/// constant time), never plain strings. Rate limiting and lockout are the handler's job.
+///
+/// Meant for API clients. A browser that has been sent Basic credentials (by a login prompt or
+/// a proxy in front of the app) resends them on its own, cross-site requests included, just
+/// like a cookie: guard state-changing routes reached with Basic the way you guard cookie
+/// routes (`Sec-Fetch-Site` / `Origin` checks).
 #[async_trait]
 pub trait BasicHandler: Send + Sync + 'static {
     /// Checks `user` and `password`.

@@ -69,7 +69,7 @@ pub(crate) struct RequestContext {
 }
 
 /// Runs a future, turning a panic inside it into `Err(())`.
-struct CatchUnwind<F>(F);
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
 
 impl<F: Future + Unpin> Future for CatchUnwind<F> {
     type Output = Result<F::Output, ()>;

@@ -144,7 +144,16 @@ async fn the_password_never_reaches_the_log() {
         send(&app, "GET", "/who", Some(&basic(creds))).await;
     }
     let log = capture.since(start);
+    assert!(
+        log.contains("unknown credentials"),
+        "the refusals are logged"
+    );
     for secret in ["correct horse", "hunter2-secret", "s3cr3t-pw"] {
         assert!(!log.contains(secret), "password in the log");
+    }
+    for creds in ["alice:correct horse", "alice:hunter2-secret"] {
+        let header = basic(creds);
+        let encoded = header.trim_start_matches("Basic ");
+        assert!(!log.contains(encoded), "encoded credentials in the log");
     }
 }

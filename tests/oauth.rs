@@ -911,7 +911,15 @@ async fn slow_or_dead_providers_time_out_cleanly() {
         mock.child.kill().await.unwrap();
         let res = browser.get(&app, &back).await;
         assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
-        assert!(body(res).await.contains("could not connect"));
+        let text = body(res).await;
+        assert!(
+            text.contains("could not reach the provider's token endpoint"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("127.0.0.1"),
+            "transport details stay in the log: {text}"
+        );
     })
     .await;
 }
@@ -1357,4 +1365,136 @@ async fn exchanges_past_the_limit_get_a_quick_503() {
         assert_eq!(slow.status(), StatusCode::SEE_OTHER);
     })
     .await;
+}
+
+#[tokio::test]
+async fn forged_id_token_signatures_are_refused() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        for (mode, check) in [
+            ("payload", "signature"),
+            ("foreign-key", "signature"),
+            // `alg: none` is not even a known algorithm to the JWT parser: refused as malformed.
+            ("none", "format"),
+            ("hs256", "alg"),
+        ] {
+            mock.control("tamper-id-token", json!({ "mode": mode }))
+                .await;
+            let mut browser = Browser::default();
+            let res = browser.login(&app, &mock, "/auth?login=/me").await;
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{mode}");
+            let text = body(res).await;
+            assert!(
+                text.contains(&format!("the {check} check")),
+                "{mode}: {text}"
+            );
+            assert!(!browser.jar.contains_key("__Host-session"), "{mode}");
+        }
+        // The same provider, untampered, still logs in.
+        let res = Browser::default()
+            .login(&app, &mock, "/auth?login=/me")
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_host_header_never_shapes_the_redirect_uri() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let mut browser = Browser::default();
+        let res = browser
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=/me",
+                &[
+                    ("host", "evil.example"),
+                    ("x-forwarded-host", "evil.example"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let authorize = location(&res);
+        assert_eq!(
+            query_param(&authorize, "redirect_uri").as_deref(),
+            Some("https://app.example.org/auth")
+        );
+        let back = mock.visit(&authorize).await;
+        let res = browser
+            .send(&app, Method::GET, &back, &[("host", "evil.example")])
+            .await;
+        assert_eq!(location(&res), "https://app.example.org/me");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_flow_cookie_is_host_only_http_only_lax_and_short_lived() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let res = Browser::default().get(&app, "/auth?login=/me").await;
+        let line = res
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|l| l.starts_with("__Host-auth-"))
+            .expect("a flow cookie");
+        let attributes = line.split_once(';').unwrap().1;
+        assert_eq!(
+            attributes,
+            " Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=900"
+        );
+        assert_eq!(header(&res, "cache-control"), Some("no-store"));
+
+        // On plain http (local development) it is neither __Host- nor Secure.
+        let plain = app_with(
+            key(1),
+            OAuthLogin::new(mock.provider(), "http://localhost:3000"),
+            |l| l.with_cookie_name("session").with_secure(false),
+        );
+        let res = Browser::default().get(&plain, "/auth?login=/me").await;
+        let line = header(&res, "set-cookie").unwrap().to_owned();
+        assert!(line.starts_with("auth-"), "{line}");
+        assert!(
+            line.ends_with("; Path=/; HttpOnly; SameSite=Lax; Max-Age=900"),
+            "{line}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_panicking_mapping_is_a_500_not_a_dropped_connection() {
+    within(async {
+        let mock = Mock::start().await;
+        let login = OAuthLogin::new(mock.provider(), BASE).with_identity(
+            |answer: ProviderAnswer| async move {
+                if answer.subject().is_some() {
+                    panic!("the app's mapping has a bug");
+                }
+                Ok(None)
+            },
+        );
+        let app = app_with(key(1), login, |l| l);
+        let mut browser = Browser::default();
+        let res = browser.login(&app, &mock, "/auth?login=/me").await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!browser.jar.contains_key("__Host-session"));
+        assert!(browser.flow_cookies().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn discovery_refuses_a_plain_http_issuer_off_loopback() {
+    let error = Provider::discover("http://idp.example.com", CLIENT_ID)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("https"), "{error}");
 }

@@ -68,6 +68,7 @@ impl OAuthSettings {
     #[cfg(feature = "oauth")]
     pub(crate) async fn connect(&mut self, base_url: &str) -> Result<(), String> {
         use sealed_session::oauth::{MapError, OAuthLogin, Provider, ProviderAnswer};
+        use sealed_session::Identity;
 
         let mut provider = Provider::discover(self.issuer.clone(), self.client_id.clone())
             .await
@@ -79,11 +80,19 @@ impl OAuthSettings {
         let login = OAuthLogin::new(provider, base_url)
             .with_mount_path(MOUNT_PATH)
             .with_identity(|answer: ProviderAnswer| async move {
-                // Provider accounts get the provider's subject as uid, and read-only scopes.
+                // Provider accounts live in their own namespace (`oauth:<sub>`), so a provider
+                // subject can never be mistaken for a local account of the same name.
                 let identity = answer
                     .oidc_identity()
                     .ok_or_else(|| MapError::denied("the provider sent no subject"))?;
-                Ok(Some(identity.with_scopes(["builds:read"])))
+                let uid = format!("oauth:{}", identity.uid().unwrap_or_default());
+                Ok(Some(
+                    Identity::new(uid)
+                        .with_mfa(identity.mfa())
+                        .with_groups(identity.groups().to_vec())
+                        .with_metadata(identity.metadata().clone())
+                        .with_scopes(["builds:read"]),
+                ))
             });
         self.service = Some(login.service().map_err(|e| e.to_string())?);
         Ok(())

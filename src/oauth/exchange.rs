@@ -103,10 +103,14 @@ impl Exchanger {
             Ok(Err(e)) if e.kind() == TransportErrorKind::Timeout => {
                 Err(ExchangeError::Timeout { endpoint })
             }
-            Ok(Err(e)) => Err(ExchangeError::Upstream {
-                endpoint,
-                detail: e.to_string(),
-            }),
+            Ok(Err(e)) => {
+                // The transport's message may name hosts or addresses: logged, not shown.
+                tracing::warn!(target: "sealed_session::oauth", endpoint, error = %e, "the provider could not be reached");
+                Err(ExchangeError::Upstream {
+                    endpoint,
+                    detail: format!("could not reach the provider's {endpoint} endpoint"),
+                })
+            }
             Ok(Ok(response)) => Ok(response),
         }
     }
@@ -183,6 +187,17 @@ impl Exchanger {
             answer.id_claims = Some(self.verify_id_token(id_token, &expected).await?);
         }
         if let Some(url) = &self.provider.userinfo {
+            // RFC 6749 §5.1: only a bearer token may be sent as one (RFC 6750).
+            let bearer = tokens
+                .get("token_type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("bearer"));
+            if !bearer {
+                return Err(ExchangeError::Upstream {
+                    endpoint: "token",
+                    detail: "the token answer's token_type is not Bearer".to_owned(),
+                });
+            }
             let access = tokens
                 .get("access_token")
                 .and_then(Value::as_str)

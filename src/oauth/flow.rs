@@ -116,17 +116,27 @@ impl FlowCookies {
             .then(|| format!("{}{head}", self.prefix))
     }
 
-    /// The AEAD context of a flow cookie: distinct from the session cookie's.
-    fn context(shared: &Shared, name: &str) -> String {
-        format!("sealed-session/flow/1\u{1f}{}\u{1f}{name}", shared.purpose)
+    /// The AEAD context of a flow cookie: distinct from the session cookie's, and bound to the
+    /// login service (`binding`: its redirect URI and provider), so two services under one layer
+    /// never accept each other's flows.
+    fn context(shared: &Shared, binding: &str, name: &str) -> String {
+        format!(
+            "sealed-session/flow/1\u{1f}{}\u{1f}{binding}\u{1f}{name}",
+            shared.purpose
+        )
     }
 
     /// The `Set-Cookie` line that stores `flow`.
-    pub(crate) fn set(&self, shared: &Shared, flow: &FlowState) -> Option<HeaderValue> {
+    pub(crate) fn set(
+        &self,
+        shared: &Shared,
+        binding: &str,
+        flow: &FlowState,
+    ) -> Option<HeaderValue> {
         let name = self.name(&flow.state)?;
         let plaintext = serde_json::to_string(flow).ok()?;
         let key = shared.keys.all().next()?;
-        let value = seal::seal(key, &Self::context(shared, &name), plaintext);
+        let value = seal::seal(key, &Self::context(shared, binding, &name), plaintext);
         HeaderValue::from_str(&format!(
             "{name}={value}{}; Max-Age={}",
             self.attributes, self.ttl
@@ -149,6 +159,7 @@ impl FlowCookies {
     pub(crate) fn open(
         &self,
         shared: &Shared,
+        binding: &str,
         headers: &HeaderMap,
         state: &str,
     ) -> Result<FlowState, FlowRefusal> {
@@ -161,7 +172,7 @@ impl FlowCookies {
                 FlowRefusal::NoCookie
             });
         };
-        let opened = seal::open(&shared.keys, &Self::context(shared, &name), value)
+        let opened = seal::open(&shared.keys, &Self::context(shared, binding, &name), value)
             .ok_or(FlowRefusal::Unreadable)?;
         let flow: FlowState =
             serde_json::from_str(opened.plaintext()).map_err(|_| FlowRefusal::Unreadable)?;

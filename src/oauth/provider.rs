@@ -187,6 +187,8 @@ impl Provider {
         client_id: impl Into<String>,
     ) -> Result<Self, DiscoveryError> {
         let issuer = issuer.into();
+        super::service::check_endpoint("issuer", &issuer)
+            .map_err(|e| DiscoveryError(e.to_string()))?;
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')

@@ -66,6 +66,10 @@ pub(crate) fn validate(base: &Url, raw: &str) -> Result<Option<Url>, Refused> {
     {
         return Err(Refused::OffOrigin);
     }
+    // Percent-encoding can triple the length: bound what goes into the flow cookie.
+    if resolved.as_str().len() > MAX_RETURN_PATH + base.as_str().len() {
+        return Err(Refused::TooLong);
+    }
     Ok(Some(resolved))
 }
 
@@ -176,6 +180,10 @@ mod tests {
         let long = format!("/{}", "a".repeat(MAX_RETURN_PATH));
         assert_eq!(refused(&long), Refused::TooLong);
         assert!(validate(&base(), &long[..MAX_RETURN_PATH]).is_ok());
+        // Short enough raw, but three times longer once percent-encoded.
+        let wide = format!("/{}", "é".repeat(1000));
+        assert!(wide.len() <= MAX_RETURN_PATH);
+        assert_eq!(refused(&wide), Refused::TooLong);
     }
 
     #[test]

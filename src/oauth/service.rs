@@ -34,7 +34,8 @@ pub const DEFAULT_MOUNT_PATH: &str = "/auth";
 pub const DEFAULT_FLOW_TTL: Duration = Duration::from_secs(15 * 60);
 /// The timeout of each request to the provider.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
-/// The deadline of a whole callback: every provider request and the mapping.
+/// The least deadline of a whole callback (every provider request and the mapping): asfquart's
+/// 15 s, or the HTTP timeout plus 5 s when that is longer.
 const CALLBACK_DEADLINE: Duration = Duration::from_secs(15);
 /// Code exchanges in flight at once; more get a 503.
 const DEFAULT_MAX_EXCHANGES: usize = 64;
@@ -143,7 +144,8 @@ impl OAuthLogin {
 
     /// Also log out on `GET ?logout` (asfquart's behaviour). Off by default: a GET can be
     /// triggered by any page (an image tag). A cross-site or same-site `Sec-Fetch-Site` is still
-    /// refused.
+    /// refused, but a browser that sends no `Sec-Fetch-Site` (older ones) can still be logged
+    /// out by another site.
     #[must_use]
     pub fn with_get_logout(mut self, allow: bool) -> Self {
         self.get_logout = allow;
@@ -216,8 +218,10 @@ impl OAuthLogin {
         if self.http_timeout.is_zero() {
             return Err(OAuthConfigError::new("the HTTP timeout must be positive"));
         }
-        if self.max_exchanges == 0 {
-            return Err(OAuthConfigError::new("max exchanges must be at least 1"));
+        if self.max_exchanges == 0 || self.max_exchanges > tokio::sync::Semaphore::MAX_PERMITS {
+            return Err(OAuthConfigError::new(
+                "max exchanges must be at least 1 and at most Semaphore::MAX_PERMITS",
+            ));
         }
         let redirect_uri = format!("{}{}", base.as_str().trim_end_matches('/'), self.mount);
         let transport = self
@@ -235,8 +239,10 @@ impl OAuthLogin {
             })
         });
         let origin = base.origin().ascii_serialization();
+        let flow_binding = format!("{redirect_uri}\u{1f}{}", p.issuer);
         Ok(AuthService {
             inner: Arc::new(Inner {
+                flow_binding,
                 exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri),
                 base,
                 origin,
@@ -289,7 +295,7 @@ fn check_scheme(what: &str, url: &Url) -> Result<(), OAuthConfigError> {
     }
 }
 
-fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConfigError> {
+pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConfigError> {
     let url = Url::parse(endpoint)
         .map_err(|_| OAuthConfigError::new(format!("the {what} {endpoint:?} is not a URL")))?;
     check_scheme(what, &url)?;
@@ -329,6 +335,8 @@ impl std::error::Error for OAuthConfigError {}
 
 struct Inner {
     exchanger: Exchanger,
+    /// What a flow cookie is bound to: this service's redirect URI and provider.
+    flow_binding: String,
     base: Url,
     origin: String,
     mount: String,
@@ -513,7 +521,7 @@ impl Inner {
                 }
             }
         }
-        match flows.set(shared, &flow) {
+        match flows.set(shared, &self.flow_binding, &flow) {
             Some(line) => {
                 h.append(SET_COOKIE, line);
             }
@@ -568,7 +576,7 @@ impl Inner {
         query: &Query<'_>,
     ) -> Response<Body> {
         let shared = &context.shared;
-        let mut response = match flows.open(shared, headers, state) {
+        let mut response = match flows.open(shared, &self.flow_binding, headers, state) {
             Err(refusal) => {
                 tracing::info!(target: "sealed_session::oauth", reason = refusal.as_str(), "login callback refused");
                 text(StatusCode::FORBIDDEN, self.restart_hint())
@@ -622,12 +630,14 @@ impl Inner {
                 .await
                 .map_err(Failure::Exchange)?;
             answer.return_to.clone_from(&flow.return_to);
-            (self.mapper)(answer).await.map_err(Failure::Map)
+            match crate::context::CatchUnwind((self.mapper)(answer)).await {
+                Ok(mapped) => mapped.map_err(Failure::Map),
+                Err(()) => Err(Failure::MapPanicked),
+            }
         };
-        let identity = match tokio::time::timeout(CALLBACK_DEADLINE, work).await {
-            Err(_) => Err(Failure::Exchange(ExchangeError::Timeout {
-                endpoint: "login",
-            })),
+        let deadline = CALLBACK_DEADLINE.max(self.exchanger.timeout + Duration::from_secs(5));
+        let identity = match tokio::time::timeout(deadline, work).await {
+            Err(_) => Err(Failure::Deadline),
             Ok(result) => result,
         };
         let identity = match identity {
@@ -791,6 +801,8 @@ fn session_json(session: &Session) -> Value {
 enum Failure {
     Exchange(ExchangeError),
     Map(MapError),
+    MapPanicked,
+    Deadline,
 }
 
 impl Failure {
@@ -832,6 +844,20 @@ impl Failure {
                 text(
                     StatusCode::FORBIDDEN,
                     "Login failed: userinfo names another subject than the ID token.\n",
+                )
+            }
+            Self::MapPanicked => {
+                tracing::error!(target: "sealed_session::oauth", reason = "mapping_panic", "login failed: the mapping panicked");
+                text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Login failed: an internal error. Try again later.\n",
+                )
+            }
+            Self::Deadline => {
+                tracing::warn!(target: "sealed_session::oauth", reason = "login_deadline", "login failed: the callback passed its deadline");
+                text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "Login failed: it did not finish in time. Try again.\n",
                 )
             }
             Self::Map(e) if e.kind == MapErrorKind::Backend => {

@@ -18,7 +18,8 @@ pub const MAX_RESPONSE_BODY: usize = 256 * 1024;
 ///
 /// The default, [`HyperTransport`], is enough for most apps. Implement this to go through a
 /// proxy, a custom TLS setup or a test double. The service applies its own timeout around every
-/// call; an implementation must never follow redirects.
+/// call; an implementation must never follow redirects. Its errors are logged: keep the request's
+/// URL out of their messages (a query may hold an authorization code).
 ///
 /// ```
 /// use sealed_session::oauth::{HttpTransport, TransportError};

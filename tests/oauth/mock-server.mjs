@@ -8,7 +8,7 @@
 // closes (the test process went away) and in any case after --lifetime seconds (default 180;
 // 0 = run until stopped, for trying the example by hand).
 import http from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { OAuth2Issuer, OAuth2Service } from 'oauth2-mock-server';
 
 const args = process.argv.slice(2);
@@ -31,12 +31,39 @@ const control = {
   tokenResponse: null,   // {status, body}: replaces the next token answer
   userinfo: null,        // {status, body}: replaces every userinfo answer
   authorizeError: null,  // the next authorize redirect carries error=<this> instead of a code
+  tamperIdToken: null,   // 'payload' | 'none' | 'hs256' | 'foreign-key': breaks the next ID token
   delays: {},            // path -> milliseconds
   fail: {},              // path -> status code, answered instead
   asfUser: { uid: 'janedoe', fullname: 'Jane Doe', email: 'jane@example.org', pmcs: ['httpd'],
              isMember: true, isChair: false, isRoot: false, mfa: true, projects: ['httpd'] },
 };
 const counts = {};
+
+// Forged ID tokens, for the signature tests.
+const b64url = (data) => Buffer.from(data).toString('base64url');
+const parts = (jwt) => jwt.split('.').map((p, i) => (i < 2 ? JSON.parse(Buffer.from(p, 'base64url')) : p));
+const foreignKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+function tamper(jwt, mode) {
+  const [header, payload, signature] = parts(jwt);
+  const encode = (h, p) => `${b64url(JSON.stringify(h))}.${b64url(JSON.stringify(p))}`;
+  switch (mode) {
+    case 'payload': // the provider's signature over other claims
+      return `${encode(header, { ...payload, sub: 'mallory' })}.${signature}`;
+    case 'none':
+      return `${encode({ alg: 'none', typ: 'JWT' }, payload)}.`;
+    case 'hs256': { // key confusion: HMAC keyed with the provider's public modulus
+      const input = encode({ ...header, alg: 'HS256' }, payload);
+      const jwk = issuer.keys.get(header.kid).toJSON ? issuer.keys.get(header.kid).toJSON() : issuer.keys.get(header.kid);
+      return `${input}.${createHmac('sha256', String(jwk.n)).update(input).digest('base64url')}`;
+    }
+    case 'foreign-key': { // a valid RS256 signature by a key the provider never published
+      const input = encode(header, payload);
+      return `${input}.${sign('sha256', Buffer.from(input), foreignKey).toString('base64url')}`;
+    }
+    default:
+      return jwt;
+  }
+}
 let lastTokenRequest = null;
 
 service.on('beforeTokenSigning', (token) => {
@@ -58,6 +85,10 @@ service.on('beforeResponse', (response, req) => {
     client_id: body.client_id ?? null,
     basic_auth: typeof req.headers.authorization === 'string' && req.headers.authorization.startsWith('Basic '),
   };
+  if (control.tamperIdToken && response.body && typeof response.body.id_token === 'string') {
+    response.body.id_token = tamper(response.body.id_token, control.tamperIdToken);
+    control.tamperIdToken = null;
+  }
   if (control.tokenResponse) {
     response.statusCode = control.tokenResponse.status;
     response.body = control.tokenResponse.body;
@@ -102,6 +133,7 @@ const server = http.createServer(async (req, res) => {
       case 'token-response': control.tokenResponse = body; break;
       case 'userinfo': control.userinfo = body.status ? body : null; break;
       case 'authorize-error': control.authorizeError = body.error ?? null; break;
+      case 'tamper-id-token': control.tamperIdToken = body.mode ?? null; break;
       case 'delay': control.delays[body.path] = body.ms; break;
       case 'fail': control.fail[body.path] = body.status; break;
       case 'asf-user': control.asfUser = body; break;
