@@ -101,7 +101,14 @@ await check('login, and the session survives navigation and reload', async (newP
 
 await check('the stored cookie is __Host-, Secure, HttpOnly, SameSite=Lax; document.cookie cannot see it', async (newPage) => {
   const page = await newPage();
+  // The raw Set-Cookie too: Playwright reports a missing SameSite as 'Lax', so the stored
+  // cookie's sameSite alone cannot tell.
+  const loginResponse = page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/login');
   await signIn(page, base, 'bob');
+  const setCookie = (await (await loginResponse).headerValues('set-cookie')).find((l) => l.startsWith(`${COOKIE}=`));
+  assert.ok(setCookie, 'the login response sets the session cookie');
+  const attributes = setCookie.slice(setCookie.indexOf(';'));
+  assert.equal(attributes, '; Path=/; Secure; HttpOnly; SameSite=Lax', 'the attributes as sent');
   const cookie = await sessionCookie(page);
   assert.ok(cookie, 'the browser stored the session cookie');
   assert.equal(cookie.secure, true);
@@ -288,6 +295,20 @@ await check('the OAuth login round trip works against the mock OAuth server', as
   const status = await page.evaluate(async () => (await fetch('/auth')).json());
   assert.equal(status.uid, 'oauth:johndoe');
   assert.equal(status.source, 'cookie');
+  // A provider account can make a personal access token like a local one.
+  await page.goto(`${base}/tokens`);
+  await page.fill('#token-name', 'oauth user token');
+  await page.click('#create-token');
+  const token = (await page.textContent('#new-token')).trim();
+  assert.ok(/^demo_pat_[A-Za-z0-9_-]{43}$/.test(token), 'a token was created');
+  const api = await request.newContext();
+  try {
+    const res = await api.fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(res.status(), 200);
+    assert.equal((await res.json()).uid, 'oauth:johndoe');
+  } finally {
+    await api.dispose();
+  }
 });
 
 await browser.close();

@@ -34,17 +34,19 @@ fi
 
 step "playwright-core (npm ci in e2e/)"
 command -v node >/dev/null && command -v npm >/dev/null || { echo "Node.js >= 20 and npm are needed" >&2; exit 1; }
-node -e 'const v = +process.versions.node.split(".")[0]; if (v < 20) { console.error(`playwright-core needs Node.js >= 20, found ${process.version}`); process.exit(1) }'
+node -e 'const [a, b] = process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error(`playwright-core and the mock OAuth server need Node.js >= 20.19, found ${process.version}`); process.exit(1) }'
 node --version
 (cd e2e && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/oauth && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 step "build the demo (with the oauth feature)"
-timeout 1200 cargo build --quiet --example demo --features oauth
-bin="$(pwd)/${CARGO_TARGET_DIR:-target}/debug/examples/demo"
+timeout 900 cargo build --quiet --example demo --features oauth
+target_dir="${CARGO_TARGET_DIR:-target}"
+case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
+bin="$target_dir/debug/examples/demo"
 
 work=$(mktemp -d)
-shots="$(pwd)/${CARGO_TARGET_DIR:-target}/e2e-screenshots"
+shots="$target_dir/e2e-screenshots"
 pid=""
 mock_pid=""
 cleanup() {

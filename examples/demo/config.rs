@@ -128,19 +128,23 @@ impl Config {
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration such as 5s, 30m, 12h or 7d");
     let text = text.trim();
-    let split = text.len().checked_sub(1).ok_or_else(bad)?;
-    let (number, unit) = text.split_at(split);
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let scale: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(bad()),
+    };
+    let number = text.strip_suffix(unit).ok_or_else(bad)?;
     let n: i64 = number.parse().map_err(|_| bad())?;
-    if n <= 0 {
-        return Err(bad());
-    }
-    match unit {
-        "s" => Ok(Duration::seconds(n)),
-        "m" => Ok(Duration::minutes(n)),
-        "h" => Ok(Duration::hours(n)),
-        "d" => Ok(Duration::days(n)),
-        _ => Err(bad()),
-    }
+    // At most a year: longer lifetimes are no use to a demo, and stay far from overflow.
+    let secs = n
+        .checked_mul(scale)
+        .filter(|s| (1..=365 * 86_400).contains(s));
+    secs.map(Duration::seconds).ok_or_else(|| {
+        format!("{text:?} is not a duration from 1s to 365d, such as 5s, 30m, 12h or 7d")
+    })
 }
 
 /// `2d 3h`, `4m 10s`, `12s`: the two largest units.
@@ -167,6 +171,27 @@ pub(crate) fn format_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_without_panicking() {
+        assert_eq!(parse_duration("5s"), Ok(Duration::seconds(5)));
+        assert_eq!(parse_duration(" 12h "), Ok(Duration::hours(12)));
+        assert_eq!(parse_duration("365d"), Ok(Duration::days(365)));
+        for bad in [
+            "",
+            "s",
+            "5",
+            "5é",
+            "é",
+            "0s",
+            "-3m",
+            "366d",
+            "99999999999999999d",
+            "5 s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {
         let env: Vec<(String, String)> = env

@@ -130,7 +130,7 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
     #[cfg(feature = "oauth")]
     if let Some(settings) = oauth.as_mut() {
         settings
-            .connect(&format!("http://127.0.0.1:{}", config.port))
+            .connect(&format!("http://127.0.0.1:{}", config.port), db.clone())
             .await?;
     }
     let state = AppState::new(config.clone(), db.clone(), oauth, Arc::new(SystemClock));

@@ -66,7 +66,11 @@ impl OAuthSettings {
 
     /// Discovers the provider and builds the `/auth` service for an app served at `base_url`.
     #[cfg(feature = "oauth")]
-    pub(crate) async fn connect(&mut self, base_url: &str) -> Result<(), String> {
+    pub(crate) async fn connect(
+        &mut self,
+        base_url: &str,
+        db: crate::store::Db,
+    ) -> Result<(), String> {
         use sealed_session::oauth::{MapError, OAuthLogin, Provider, ProviderAnswer};
         use sealed_session::Identity;
 
@@ -79,20 +83,35 @@ impl OAuthSettings {
         }
         let login = OAuthLogin::new(provider, base_url)
             .with_mount_path(MOUNT_PATH)
-            .with_identity(|answer: ProviderAnswer| async move {
-                // Provider accounts live in their own namespace (`oauth:<sub>`), so a provider
-                // subject can never be mistaken for a local account of the same name.
-                let identity = answer
-                    .oidc_identity()
-                    .ok_or_else(|| MapError::denied("the provider sent no subject"))?;
-                let uid = format!("oauth:{}", identity.uid().unwrap_or_default());
-                Ok(Some(
-                    Identity::new(uid)
-                        .with_mfa(identity.mfa())
-                        .with_groups(identity.groups().to_vec())
-                        .with_metadata(identity.metadata().clone())
-                        .with_scopes(["builds:read"]),
-                ))
+            .with_identity(move |answer: ProviderAnswer| {
+                let db = db.clone();
+                async move {
+                    // Provider accounts live in their own namespace (`oauth:<sub>`), so a provider
+                    // subject can never be mistaken for a local account of the same name.
+                    let identity = answer
+                        .oidc_identity()
+                        .ok_or_else(|| MapError::denied("the provider sent no subject"))?;
+                    let uid = format!("oauth:{}", identity.uid().unwrap_or_default());
+                    // A users row (no password: it cannot sign in with one), so tokens and "sign
+                    // out everywhere" work for provider accounts as for local ones.
+                    let row = uid.clone();
+                    db.call(move |conn| {
+                        conn.execute(
+                            "INSERT OR IGNORE INTO users (uid, scopes) VALUES (?1, 'builds:read')",
+                            [&row],
+                        )?;
+                        Ok(())
+                    })
+                    .await
+                    .map_err(|e| MapError::backend(e.to_string()))?;
+                    Ok(Some(
+                        Identity::new(uid)
+                            .with_mfa(identity.mfa())
+                            .with_groups(identity.groups().to_vec())
+                            .with_metadata(identity.metadata().clone())
+                            .with_scopes(["builds:read"]),
+                    ))
+                }
             });
         self.service = Some(login.service().map_err(|e| e.to_string())?);
         Ok(())
