@@ -577,7 +577,7 @@ mod tests {
         let mut values = Map::new();
         values.insert("big".into(), Value::String("x".repeat(4000)));
         let mut record = Record::login(Identity::new("a"), shared.now());
-        record.values = values;
+        record.values = values.into();
         let state = State {
             record,
             expires_at: None,

@@ -25,10 +25,13 @@
 //! versions of the crate can add optional keys without a format bump; a change of meaning bumps
 //! `v`, and a cookie of an unknown version does not open.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The only format version this crate writes and reads.
@@ -150,10 +153,10 @@ pub(crate) struct Record {
     pub(crate) roles: Vec<String>,
     #[serde(rename = "g", default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) groups: Vec<String>,
-    #[serde(rename = "m", default, skip_serializing_if = "Map::is_empty")]
-    pub(crate) metadata: Map<String, Value>,
-    #[serde(rename = "d", default, skip_serializing_if = "Map::is_empty")]
-    pub(crate) values: Map<String, Value>,
+    #[serde(rename = "m", default, skip_serializing_if = "Object::is_empty")]
+    pub(crate) metadata: Object,
+    #[serde(rename = "d", default, skip_serializing_if = "Object::is_empty")]
+    pub(crate) values: Object,
     #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
     pub(crate) checked: Option<i64>,
 }
@@ -168,8 +171,8 @@ impl fmt::Debug for Record {
             .field("auth_time", &self.auth_time)
             .field("roles", &self.roles)
             .field("groups", &self.groups)
-            .field("metadata_keys", &self.metadata.keys().collect::<Vec<_>>())
-            .field("value_keys", &self.values.keys().collect::<Vec<_>>())
+            .field("metadata_keys", &self.metadata.keys())
+            .field("value_keys", &self.values.keys())
             .finish_non_exhaustive()
     }
 }
@@ -207,6 +210,213 @@ impl Record {
     }
 }
 
+/// A JSON object of the envelope (`m`, `d`), kept as the text it was sealed as until something
+/// reads or changes it.
+///
+/// Most requests read a session's uid, flags and a value or two: building a `serde_json::Map`
+/// (a B-tree node, a `String` per key, a `Value` per entry) for every object on every request, and
+/// dropping it again, was about a third of a cookie read. A `Raw` object is checked for JSON syntax
+/// when the record is decoded; reading one key scans the text without allocating; the first
+/// change parses it into a `Map`. Re-encoding an unchanged `Raw` object writes its text as it was.
+///
+/// The text comes from an authenticated seal, so it was written by this crate's encoder (which
+/// writes what a `Map` serialises to). Should an authentic text still fail to parse (a keyholder's
+/// hand-made record with a number out of range), reads see no entries and changes fail with
+/// [`SessionError::Serde`](crate::SessionError::Serde); it is re-sealed as it came.
+#[derive(Clone)]
+pub(crate) enum Object {
+    /// The sealed text: a JSON object, its syntax checked.
+    Raw(Box<RawValue>),
+    /// Parsed, or built in this process.
+    Parsed(Map<String, Value>),
+}
+
+impl Default for Object {
+    fn default() -> Self {
+        Self::Parsed(Map::new())
+    }
+}
+
+impl From<Map<String, Value>> for Object {
+    fn from(map: Map<String, Value>) -> Self {
+        Self::Parsed(map)
+    }
+}
+
+impl Object {
+    /// Whether the object has no entries.
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Self::Raw(raw) => raw
+                .get()
+                .strip_prefix('{')
+                .and_then(|s| s.strip_suffix('}'))
+                .is_some_and(|s| s.trim_ascii().is_empty()),
+            Self::Parsed(map) => map.is_empty(),
+        }
+    }
+
+    /// The parsed entries, borrowed when parsed already.
+    pub(crate) fn map(&self) -> Result<Cow<'_, Map<String, Value>>, serde_json::Error> {
+        match self {
+            Self::Raw(raw) => serde_json::from_str(raw.get()).map(Cow::Owned),
+            Self::Parsed(map) => Ok(Cow::Borrowed(map)),
+        }
+    }
+
+    /// The parsed entries, or none when the text does not parse.
+    pub(crate) fn map_or_empty(&self) -> Cow<'_, Map<String, Value>> {
+        self.map().unwrap_or_default()
+    }
+
+    /// The entries, to change: parses a `Raw` object first (it stays `Raw` when that fails).
+    pub(crate) fn map_mut(&mut self) -> Result<&mut Map<String, Value>, serde_json::Error> {
+        if let Self::Raw(raw) = self {
+            *self = Self::Parsed(serde_json::from_str(raw.get())?);
+        }
+        let Self::Parsed(map) = self else {
+            // Replaced just above.
+            return Err(serde::de::Error::custom("unparsed object"));
+        };
+        Ok(map)
+    }
+
+    /// The keys, for `Debug`.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        self.map_or_empty().keys().cloned().collect()
+    }
+
+    /// The value under `key` as a `T`, without building the rest of the object. As with a `Map`,
+    /// the last of repeated keys counts.
+    pub(crate) fn get_as<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, serde_json::Error> {
+        match self {
+            Self::Raw(raw) => match find(raw.get(), key)? {
+                Some(value) => serde_json::from_str(value.get()).map(Some),
+                None => Ok(None),
+            },
+            Self::Parsed(map) => map.get(key).map(T::deserialize).transpose(),
+        }
+    }
+
+    /// The value under `key`, borrowed when parsed already. `None` also when the text does not
+    /// parse.
+    pub(crate) fn get(&self, key: &str) -> Option<Cow<'_, Value>> {
+        match self {
+            Self::Raw(raw) => {
+                let value = find(raw.get(), key).ok()??;
+                serde_json::from_str(value.get()).ok().map(Cow::Owned)
+            }
+            Self::Parsed(map) => map.get(key).map(Cow::Borrowed),
+        }
+    }
+
+    /// Whether `key` is present.
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        match self {
+            Self::Raw(raw) => matches!(find(raw.get(), key), Ok(Some(_))),
+            Self::Parsed(map) => map.contains_key(key),
+        }
+    }
+}
+
+impl PartialEq for Object {
+    /// The same entries; texts that do not parse compare as text.
+    fn eq(&self, other: &Self) -> bool {
+        match (self.map(), other.map()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => match (self, other) {
+                (Self::Raw(a), Self::Raw(b)) => a.get() == b.get(),
+                _ => false,
+            },
+        }
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Raw(raw) => raw.serialize(s),
+            Self::Parsed(map) => map.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if raw.get().starts_with('{') {
+            Ok(Self::Raw(raw))
+        } else {
+            Err(serde::de::Error::custom("expected a JSON object"))
+        }
+    }
+}
+
+/// The raw value of the last entry named `key` in the JSON object `text`.
+fn find<'a>(text: &'a str, key: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = Find(key).deserialize(&mut de)?;
+    de.end()?;
+    Ok(found)
+}
+
+/// Walks an object's entries, keeping the raw value of the last one named `.0`.
+struct Find<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(is_key) = entries.next_key_seed(KeyIs(self.0))? {
+            if is_key {
+                found = Some(entries.next_value::<&'de RawValue>()?);
+            } else {
+                entries.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Reads an object key and tells whether it is `.0`, without allocating.
+struct KeyIs<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,8 +435,8 @@ mod tests {
             mfa: true,
             roles: vec!["admin".into()],
             groups: vec![],
-            metadata,
-            values: Map::new(),
+            metadata: metadata.into(),
+            values: Object::default(),
             checked: None,
         }
     }
@@ -251,7 +461,10 @@ mod tests {
         let record = Record::decode(text).unwrap();
         let again = Record::decode(&record.encode()).unwrap();
         assert_eq!(again, record);
-        assert_eq!(record.metadata["n"].as_f64(), Some(1.544_444_444_444_444_2));
+        assert_eq!(
+            record.metadata.get("n").and_then(|n| n.as_f64()),
+            Some(1.544_444_444_444_444_2)
+        );
     }
 
     #[test]
@@ -275,5 +488,81 @@ mod tests {
         assert_eq!(a.to_string().parse::<SessionId>(), Ok(a));
         assert!("short".parse::<SessionId>().is_err());
         assert!("!!!!!!!!!!!!!!!!!!!!!!".parse::<SessionId>().is_err());
+    }
+
+    #[test]
+    fn objects_stay_raw_until_changed_and_re_encode_as_sealed() {
+        let text = r#"{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","c":1,"l":1,"a":1,"m":{"scope":["a","b"]},"d":{"n":41,"s":"x\"y","o":{"k":[1,2]}}}"#;
+        let mut record = Record::decode(text).unwrap();
+        assert!(matches!(record.values, Object::Raw(_)));
+        assert!(matches!(record.metadata, Object::Raw(_)));
+        assert_eq!(
+            record.encode(),
+            text,
+            "an unchanged record re-encodes byte for byte"
+        );
+        assert_eq!(record.values.get_as::<u64>("n").unwrap(), Some(41));
+        assert_eq!(
+            record.values.get_as::<String>("s").unwrap().as_deref(),
+            Some("x\"y")
+        );
+        assert_eq!(record.values.get_as::<u64>("missing").unwrap(), None);
+        assert!(record.values.get_as::<u64>("s").is_err());
+        assert!(record.values.contains_key("o") && !record.values.contains_key("k"));
+        assert_eq!(
+            record.values.get("o").as_deref(),
+            Some(&serde_json::json!({"k": [1, 2]}))
+        );
+        assert_eq!(record.values.keys(), ["n", "o", "s"]);
+        record
+            .values
+            .map_mut()
+            .unwrap()
+            .insert("n".into(), 42.into());
+        assert!(matches!(record.values, Object::Parsed(_)));
+        let again = Record::decode(&record.encode()).unwrap();
+        assert_eq!(again.values.get_as::<u64>("n").unwrap(), Some(42));
+        assert_eq!(again, record);
+    }
+
+    #[test]
+    fn raw_objects_read_as_maps_do() {
+        // The last of repeated keys counts, as a `Map` keeps it.
+        let text = r#"{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","c":1,"l":1,"a":1,"d":{"n":1,"n":2}}"#;
+        let record = Record::decode(text).unwrap();
+        assert_eq!(record.values.get_as::<u64>("n").unwrap(), Some(2));
+        assert_eq!(record.values.map().unwrap()["n"], 2);
+        // Empty objects, with or without spaces, are empty.
+        for empty in ["{}", "{ }", "{\n}"] {
+            let text =
+                format!(r#"{{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","c":1,"l":1,"a":1,"d":{empty}}}"#);
+            let record = Record::decode(&text).unwrap();
+            assert!(record.values.is_empty(), "{empty}");
+            assert_eq!(record, Record::decode(&record.encode()).unwrap());
+        }
+        // Anything but an object is refused, as it was when the maps were parsed at once.
+        for other in ["[]", "1", "\"x\"", "null", "{", "{\"a\"}", "{\"a\":}"] {
+            let text =
+                format!(r#"{{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","c":1,"l":1,"a":1,"m":{other}}}"#);
+            assert_eq!(Record::decode(&text), None, "{other}");
+        }
+    }
+
+    /// Syntax is checked when the record is decoded, number ranges only when the object is
+    /// parsed: an authentic text with an out-of-range number (this crate never writes one) reads
+    /// as no entries, refuses changes, and re-encodes as it came.
+    #[test]
+    fn a_raw_object_that_does_not_parse_reads_empty_and_refuses_changes() {
+        let text =
+            r#"{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","c":1,"l":1,"a":1,"d":{"n":1e400,"ok":1}}"#;
+        let mut record = Record::decode(text).unwrap();
+        assert!(record.values.map().is_err());
+        assert!(record.values.map_or_empty().is_empty());
+        assert!(record.values.get_as::<f64>("n").is_err());
+        assert_eq!(record.values.get_as::<u64>("ok").unwrap(), Some(1));
+        assert!(record.values.map_mut().is_err());
+        assert!(matches!(record.values, Object::Raw(_)));
+        assert_eq!(record.encode(), text);
+        assert_eq!(Record::decode(&record.encode()).as_ref(), Some(&record));
     }
 }

@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::config::Shared;
-use crate::envelope::{Record, SessionId, VERSION};
+use crate::envelope::{Object, Record, SessionId, VERSION};
 use crate::identity::{Identity, SCOPE_KEY};
 
 /// Where a session came from.
@@ -178,16 +178,16 @@ fn to_time(secs: i64) -> OffsetDateTime {
 
 /// Whether any granted scope (from `metadata.scope`: an array of strings, or one
 /// space-separated string) satisfies `f`. Allocates nothing.
-fn any_scope(metadata: &Map<String, Value>, f: impl Fn(&str) -> bool) -> bool {
-    match metadata.get(SCOPE_KEY) {
+fn any_scope(metadata: &Object, f: impl Fn(&str) -> bool) -> bool {
+    match metadata.get(SCOPE_KEY).as_deref() {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
         Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
         _ => false,
     }
 }
 
-fn scopes_of(metadata: &Map<String, Value>) -> Vec<String> {
-    match metadata.get(SCOPE_KEY) {
+fn scopes_of(metadata: &Object) -> Vec<String> {
+    match metadata.get(SCOPE_KEY).as_deref() {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
@@ -211,8 +211,8 @@ impl Record {
             mfa: identity.mfa,
             roles: identity.roles,
             groups: identity.groups,
-            metadata: identity.metadata,
-            values: identity.values,
+            metadata: identity.metadata.into(),
+            values: identity.values.into(),
             // Logging in is the freshest check there is.
             checked: Some(now),
         }
@@ -245,13 +245,17 @@ impl Session {
 
     /// Applies a change to a copy of the record, checks that a cookie session still fits a
     /// cookie, and only then keeps it.
-    fn change(&self, privileged: bool, f: impl FnOnce(&mut Record)) -> Result<(), SessionError> {
+    fn change(
+        &self,
+        privileged: bool,
+        f: impl FnOnce(&mut Record) -> Result<(), SessionError>,
+    ) -> Result<(), SessionError> {
         let mut state = self.lock();
         if state.ended {
             return Err(SessionError::Ended);
         }
         let mut record = state.record.clone();
-        f(&mut record);
+        f(&mut record)?;
         if privileged {
             record.id = SessionId::random();
         }
@@ -287,10 +291,19 @@ impl Session {
             record.groups = groups;
         }
         if let Some(scopes) = privileges.scopes {
-            let scopes = scopes.into_iter().map(Value::String).collect();
-            record
-                .metadata
-                .insert(SCOPE_KEY.to_owned(), Value::Array(scopes));
+            let scopes = Value::Array(scopes.into_iter().map(Value::String).collect());
+            match record.metadata.map_mut() {
+                Ok(metadata) => {
+                    metadata.insert(SCOPE_KEY.to_owned(), scopes);
+                }
+                // Sealed metadata that does not parse (see `Object`) gives way to the validator's
+                // scopes.
+                Err(_) => {
+                    let mut metadata = Map::new();
+                    metadata.insert(SCOPE_KEY.to_owned(), scopes);
+                    record.metadata = metadata.into();
+                }
+            }
         }
         record.id = SessionId::random();
         record.checked = Some(now);
@@ -355,7 +368,7 @@ impl Session {
     /// The metadata: a JSON object, with scopes under `scope`.
     #[must_use]
     pub fn metadata(&self) -> Map<String, Value> {
-        self.read(|r| r.metadata.clone())
+        self.read(|r| r.metadata.map_or_empty().into_owned())
     }
 
     /// The scopes, from `metadata.scope` (an array of strings, or one space-separated string).
@@ -422,10 +435,7 @@ impl Session {
     ///
     /// [`SessionError::Serde`] when the stored value does not deserialise as `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        let value = self.read(|r| r.values.get(key).cloned());
-        value
-            .map(serde_json::from_value)
-            .transpose()
+        self.read(|r| r.values.get_as(key))
             .map_err(|source| serde_error::<T>(key, source))
     }
 
@@ -444,7 +454,9 @@ impl Session {
         let key = key.into();
         let value = serde_json::to_value(value).map_err(|source| serde_error::<T>(&key, source))?;
         self.change(false, |r| {
-            r.values.insert(key, value);
+            let values = r.values.map_mut().map_err(|e| serde_error::<T>(&key, e))?;
+            values.insert(key, value);
+            Ok(())
         })
     }
 
@@ -476,7 +488,14 @@ impl Session {
             };
         }
         let mut removed = None;
-        self.change(false, |r| removed = r.values.remove(key))?;
+        self.change(false, |r| {
+            let values = r
+                .values
+                .map_mut()
+                .map_err(|e| serde_error::<Value>(key, e))?;
+            removed = values.remove(key);
+            Ok(())
+        })?;
         Ok(removed)
     }
 
@@ -489,7 +508,12 @@ impl Session {
         let key = key.into();
         let privileged = key == SCOPE_KEY;
         self.change(privileged, |r| {
-            r.metadata.insert(key, value);
+            let metadata = r
+                .metadata
+                .map_mut()
+                .map_err(|e| serde_error::<Value>(&key, e))?;
+            metadata.insert(key, value);
+            Ok(())
         })
     }
 
@@ -521,7 +545,10 @@ impl Session {
         S: Into<String>,
     {
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
-        self.change(true, |r| r.roles = roles)
+        self.change(true, |r| {
+            r.roles = roles;
+            Ok(())
+        })
     }
 
     /// Replaces the groups. A privilege change: re-mints the session id.
@@ -535,7 +562,10 @@ impl Session {
         S: Into<String>,
     {
         let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
-        self.change(true, |r| r.groups = groups)
+        self.change(true, |r| {
+            r.groups = groups;
+            Ok(())
+        })
     }
 
     /// Re-mints the session id, keeping everything else (creation time included).
@@ -544,7 +574,7 @@ impl Session {
     ///
     /// [`SessionError::Ended`] after [`Session::logout`].
     pub fn regenerate_id(&self) -> Result<(), SessionError> {
-        self.change(true, |_| {})
+        self.change(true, |_| Ok(()))
     }
 
     /// Ends the session. A cookie session's response carries a deletion cookie; a bearer
@@ -575,8 +605,8 @@ impl fmt::Debug for Session {
             .field("roles", &r.roles)
             .field("groups", &r.groups)
             .field("scopes", &scopes_of(&r.metadata))
-            .field("metadata_keys", &r.metadata.keys().collect::<Vec<_>>())
-            .field("value_keys", &r.values.keys().collect::<Vec<_>>())
+            .field("metadata_keys", &r.metadata.keys())
+            .field("value_keys", &r.values.keys())
             .finish_non_exhaustive()
     }
 }
