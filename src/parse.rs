@@ -52,32 +52,48 @@ pub(crate) fn scan_cookies<'a>(
 ) -> CookieScan<'a> {
     let mut scan = CookieScan::default();
     for field in headers.get_all(COOKIE) {
-        for pair in field.as_bytes().split(|&b| b == b';') {
-            let pair = trim_ows(pair);
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                continue;
-            };
-            let (Some(n), Some(v)) = (pair.get(..eq), pair.get(eq + 1..)) else {
-                continue;
-            };
-            if trim_ows(n) != name {
-                continue;
+        let field = field.as_bytes();
+        // `memchr` finds the separators a word at a time; a byte-at-a-time `split` was most of a
+        // scan (and nearly all of a 64 KiB junk header's cost).
+        let mut start = 0;
+        for end in memchr::memchr_iter(b';', field).chain(std::iter::once(field.len())) {
+            if let Some(pair) = field.get(start..end) {
+                scan_pair(&mut scan, pair, name, max_value_len);
             }
-            scan.present = true;
-            let v = trim_ows(v);
-            if v.len() > max_value_len || !v.is_ascii() {
-                continue;
-            }
-            let Ok(v) = std::str::from_utf8(v) else {
-                continue;
-            };
-            if let Some(slot) = scan.values.get_mut(scan.len) {
-                *slot = v;
-                scan.len += 1;
-            }
+            start = end + 1;
         }
     }
     scan
+}
+
+/// One `name=value` pair of a `Cookie` field.
+fn scan_pair<'a>(scan: &mut CookieScan<'a>, pair: &'a [u8], name: &[u8], max_value_len: usize) {
+    let pair = trim_ows(pair);
+    // A pair whose name is `name` starts with it (the pair is trimmed): most pairs stop here.
+    if pair.first() != name.first() || !pair.starts_with(name) {
+        return;
+    }
+    let Some(eq) = memchr::memchr(b'=', pair) else {
+        return;
+    };
+    let (Some(n), Some(v)) = (pair.get(..eq), pair.get(eq + 1..)) else {
+        return;
+    };
+    if trim_ows(n) != name {
+        return;
+    }
+    scan.present = true;
+    let v = trim_ows(v);
+    if v.len() > max_value_len || !v.is_ascii() {
+        return;
+    }
+    let Ok(v) = std::str::from_utf8(v) else {
+        return;
+    };
+    if let Some(slot) = scan.values.get_mut(scan.len) {
+        *slot = v;
+        scan.len += 1;
+    }
 }
 
 /// What the `Authorization` field says. `Debug` never shows the token.
