@@ -8,10 +8,11 @@ use http::HeaderValue;
 use time::Duration;
 
 use crate::clock::{Clock, SystemClock};
+use crate::envelope::Record;
 use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
 use crate::revocation::{NotBefore, SessionValidator};
-use crate::seal::{plaintext_budget, COOKIE_LIMIT};
+use crate::seal::{self, plaintext_budget, COOKIE_LIMIT};
 use crate::token::TokenHandler;
 
 /// The cookie's `SameSite` attribute. Always written explicitly, never left to browser defaults.
@@ -540,26 +541,56 @@ impl Shared {
         self.high_water.fetch_max(now, Ordering::Relaxed).max(now)
     }
 
-    /// The `Set-Cookie` value for a sealed `value`, with `Max-Age` when persistent.
+    /// The `Set-Cookie` value of a session cookie holding `record`, sealed with the current key,
+    /// with `Max-Age` when persistent.
     ///
-    /// `None` when the cookie's name and value would pass the browser limit.
-    pub(crate) fn set_cookie(&self, value: &str, max_age: i64) -> Option<HeaderValue> {
-        if self.name.len() + value.len() > COOKIE_LIMIT {
-            return None;
+    /// # Errors
+    ///
+    /// [`LineError::TooLarge`] when the cookie's name and value would pass the browser limit.
+    pub(crate) fn seal_cookie(
+        &self,
+        record: &Record,
+        max_age: i64,
+    ) -> Result<HeaderValue, LineError> {
+        let sealed = seal::seal_raw(
+            self.keys.current(),
+            &self.context,
+            PLAINTEXT_HINT.min(self.budget),
+            |buf| record.encode_into(buf),
+        )
+        .map_err(|_| LineError::Seal)?;
+        let size = self.name.len() + seal::value_len(&sealed);
+        if size > COOKIE_LIMIT {
+            return Err(LineError::TooLarge { size });
         }
-        let mut line =
-            String::with_capacity(self.name.len() + value.len() + self.attributes.len() + 24);
+        // One buffer for the whole line, sized up front; it becomes the header's bytes as is.
+        let mut line = String::with_capacity(size + 1 + self.attributes.len() + 32);
         line.push_str(&self.name);
         line.push('=');
-        line.push_str(value);
+        seal::encode_into(&sealed, &mut line);
         line.push_str(&self.attributes);
         if self.persistent {
-            line.push_str("; Max-Age=");
-            line.push_str(&max_age.clamp(0, MAX_AGE_CAP).to_string());
+            use std::fmt::Write as _;
+            let _ = write!(line, "; Max-Age={}", max_age.clamp(0, MAX_AGE_CAP));
         }
-        HeaderValue::from_str(&line).ok()
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(line)).map_err(|_| LineError::Seal)
     }
 }
+
+/// Why no `Set-Cookie` line was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineError {
+    /// The cookie's name and value would pass the browser limit.
+    TooLarge {
+        /// Their size, in bytes.
+        size: usize,
+    },
+    /// The nonce or the encryption failed (not expected to happen).
+    Seal,
+}
+
+/// The buffer reserved for a plaintext before it is written (it grows past this if needed).
+const PLAINTEXT_HINT: usize = 1024;
 
 fn positive_secs_std(
     d: Duration,

@@ -11,7 +11,7 @@ use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use tokio::sync::OnceCell;
 
-use crate::config::Shared;
+use crate::config::{LineError, Shared};
 use crate::envelope::Record;
 use crate::expiry::{touch, Limits, Verdict};
 use crate::identity::Identity;
@@ -506,16 +506,23 @@ impl RequestContext {
             state.record.last_seen = touch(state.record.last_seen, now);
         }
         let record = &state.record;
-        let plaintext = record.encode();
-        let value = seal::seal(shared.keys.current(), &shared.context, plaintext);
         let max_age = limits.remaining(now, record.created, record.last_seen);
-        let Some(line) = shared.set_cookie(&value, max_age) else {
-            let size = shared.name.len() + value.len();
-            tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
-            *response = Response::new(B::default());
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response.extensions_mut().insert(CookieOverflow { size });
-            return;
+        let line = match shared.seal_cookie(record, max_age) {
+            Ok(line) => line,
+            Err(error) => {
+                *response = Response::new(B::default());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                match error {
+                    LineError::TooLarge { size } => {
+                        tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
+                        response.extensions_mut().insert(CookieOverflow { size });
+                    }
+                    LineError::Seal => {
+                        tracing::error!(target: "sealed_session", reason = "seal_failed", "session cookie could not be sealed: not sent");
+                    }
+                }
+                return;
+            }
         };
         if rotated {
             tracing::info!(target: "sealed_session", reason = "rotated", uid = ?record.uid, "session re-sealed with the current key");

@@ -184,6 +184,12 @@ impl Record {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// Appends the plaintext of this record to `buf`.
+    pub(crate) fn encode_into(&self, buf: &mut Vec<u8>) {
+        // As in `encode`: writing plain data into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(buf, self);
+    }
+
     /// The length of [`Record::encode`]'s output, without building it.
     pub(crate) fn encoded_len(&self) -> usize {
         struct Counter(usize);

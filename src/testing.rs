@@ -137,7 +137,7 @@ impl TestKit {
         seal::seal(
             self.shared.keys.current(),
             &self.shared.context,
-            record.encode(),
+            &record.encode(),
         )
     }
 
