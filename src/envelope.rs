@@ -227,8 +227,10 @@ impl Record {
 ///
 /// The text comes from an authenticated seal, so it was written by this crate's encoder (which
 /// writes what a `Map` serialises to). Should an authentic text still fail to parse (a keyholder's
-/// hand-made record with a number out of range), reads see no entries and changes fail with
-/// [`SessionError::Serde`](crate::SessionError::Serde); it is re-sealed as it came.
+/// hand-made record with a number out of range), whole-object reads see no entries, single keys
+/// still read (the bad one as an error), inserts still splice, and changes that need the parsed
+/// object (removal, metadata) fail with [`SessionError::Serde`](crate::SessionError::Serde); the
+/// text is re-sealed as it came.
 #[derive(Clone)]
 pub(crate) enum Object {
     /// The sealed text: a JSON object, its syntax checked.
@@ -253,11 +255,7 @@ impl Object {
     /// Whether the object has no entries.
     pub(crate) fn is_empty(&self) -> bool {
         match self {
-            Self::Raw(raw) => raw
-                .get()
-                .strip_prefix('{')
-                .and_then(|s| s.strip_suffix('}'))
-                .is_some_and(|s| s.trim_ascii().is_empty()),
+            Self::Raw(raw) => is_empty_object(raw.get()),
             Self::Parsed(map) => map.is_empty(),
         }
     }
@@ -285,6 +283,50 @@ impl Object {
             return Err(serde::de::Error::custom("unparsed object"));
         };
         Ok(map)
+    }
+
+    /// Sets `key` to `value`. A `Raw` object stays text: the entry's value is replaced in place
+    /// (or the entry appended), without parsing the other entries. With `keep`, returns the
+    /// object as it was, to put back.
+    pub(crate) fn insert(
+        &mut self,
+        key: &str,
+        value: Value,
+        keep: bool,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        match self {
+            Self::Raw(raw) => {
+                let spliced = splice(raw.get(), key, &value)?;
+                let old = std::mem::replace(self, Self::Raw(spliced));
+                Ok(keep.then_some(old))
+            }
+            Self::Parsed(map) => {
+                let old = keep.then(|| Self::Parsed(map.clone()));
+                map.insert(key.to_owned(), value);
+                Ok(old)
+            }
+        }
+    }
+
+    /// Applies `f` to the parsed entries. With `keep`, also returns the object as it was, to put
+    /// back (a `Raw` object is moved out, not copied).
+    pub(crate) fn edit<R>(
+        &mut self,
+        keep: bool,
+        f: impl FnOnce(&mut Map<String, Value>) -> R,
+    ) -> Result<(R, Option<Self>), serde_json::Error> {
+        let old = match self {
+            Self::Raw(raw) => {
+                let map = serde_json::from_str(raw.get())?;
+                Some(std::mem::replace(self, Self::Parsed(map)))
+            }
+            Self::Parsed(map) => keep.then(|| Self::Parsed(map.clone())),
+        };
+        let Self::Parsed(map) = self else {
+            // Replaced just above.
+            return Err(serde::de::Error::custom("unparsed object"));
+        };
+        Ok((f(map), old.filter(|_| keep)))
     }
 
     /// The keys, for `Debug`.
@@ -359,6 +401,53 @@ impl<'de> Deserialize<'de> for Object {
             Err(serde::de::Error::custom("expected a JSON object"))
         }
     }
+}
+
+/// The JSON object `text` with `key` set to `value`: the last entry named `key` gets the new
+/// value in place, or the entry is appended. Every other byte stays as it was.
+fn splice(text: &str, key: &str, value: &Value) -> Result<Box<RawValue>, serde_json::Error> {
+    use serde::de::Error as _;
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + key.len() + 32);
+    match find(text, key)? {
+        Some(old) => {
+            // `old` borrows from `text`: its offset in `text` is where the value starts.
+            let start = (old.get().as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            let end = start.saturating_add(old.get().len());
+            let (Some(before), Some(was), Some(after)) =
+                (text.get(..start), text.get(start..end), text.get(end..))
+            else {
+                return Err(serde_json::Error::custom("value outside its object"));
+            };
+            if was != old.get() {
+                return Err(serde_json::Error::custom("value outside its object"));
+            }
+            out.extend_from_slice(before.as_bytes());
+            serde_json::to_writer(&mut out, value)?;
+            out.extend_from_slice(after.as_bytes());
+        }
+        None => {
+            let Some(body) = text.strip_suffix('}') else {
+                return Err(serde_json::Error::custom("not an object"));
+            };
+            out.extend_from_slice(body.as_bytes());
+            if !is_empty_object(text) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, key)?;
+            out.push(b':');
+            serde_json::to_writer(&mut out, value)?;
+            out.push(b'}');
+        }
+    }
+    let out = String::from_utf8(out).map_err(serde_json::Error::custom)?;
+    RawValue::from_string(out)
+}
+
+/// Whether the JSON object `text` has no entries.
+fn is_empty_object(text: &str) -> bool {
+    text.strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .is_some_and(|s| s.trim_ascii().is_empty())
 }
 
 /// The raw value of the last entry named `key` in the JSON object `text`.
@@ -554,9 +643,54 @@ mod tests {
         }
     }
 
+    #[test]
+    fn inserting_into_a_raw_object_splices_the_text() {
+        let raw = |text: &str| Object::Raw(RawValue::from_string(text.to_owned()).unwrap());
+        let text_of = |o: &Object| match o {
+            Object::Raw(r) => r.get().to_owned(),
+            Object::Parsed(_) => panic!("parsed"),
+        };
+        let cases = [
+            // Replaced in place; the other bytes stay as they were.
+            (
+                r#"{"a":1,"k":"old","z":[1]}"#,
+                "k",
+                r#"{"a":1,"k":{"new":true},"z":[1]}"#,
+            ),
+            // The last of repeated keys is the one that counts, and the one replaced.
+            (r#"{"k":1,"k":2}"#, "k", r#"{"k":1,"k":{"new":true}}"#),
+            // Appended.
+            (r#"{"a":1}"#, "k", r#"{"a":1,"k":{"new":true}}"#),
+            (r#"{}"#, "k", r#"{"k":{"new":true}}"#),
+            (r#"{ }"#, "k", r#"{ "k":{"new":true}}"#),
+            // Keys are compared unescaped, and written escaped.
+            (r#"{"k\u0022":1}"#, "k\"", r#"{"k\u0022":{"new":true}}"#),
+            (r#"{"a":1}"#, "q\"", r#"{"a":1,"q\"":{"new":true}}"#),
+        ];
+        for (text, key, expected) in cases {
+            let mut object = raw(text);
+            let old = object
+                .insert(key, serde_json::json!({"new": true}), true)
+                .unwrap();
+            assert_eq!(text_of(&object), expected, "{text} + {key}");
+            assert_eq!(text_of(&old.unwrap()), text);
+            assert_eq!(
+                object.get(key).as_deref(),
+                Some(&serde_json::json!({"new": true}))
+            );
+            let mut parsed = raw(text).map().unwrap().into_owned();
+            parsed.insert(key.to_owned(), serde_json::json!({"new": true}));
+            // No `Debug` for objects: they hold session values.
+            assert!(
+                object == Object::Parsed(parsed),
+                "the same entries as a Map insert"
+            );
+        }
+    }
+
     /// Syntax is checked when the record is decoded, number ranges only when the object is
     /// parsed: an authentic text with an out-of-range number (this crate never writes one) reads
-    /// as no entries, refuses changes, and re-encodes as it came.
+    /// as no entries, refuses changes that need it parsed, and re-encodes as it came.
     #[test]
     fn a_raw_object_that_does_not_parse_reads_empty_and_refuses_changes() {
         let text =
@@ -567,6 +701,7 @@ mod tests {
         assert!(record.values.get_as::<f64>("n").is_err());
         assert_eq!(record.values.get_as::<u64>("ok").unwrap(), Some(1));
         assert!(record.values.map_mut().is_err());
+        assert!(record.values.edit(true, |m| m.remove("ok")).is_err());
         assert!(matches!(record.values, Object::Raw(_)));
         assert_eq!(record.encode(), text);
         assert_eq!(Record::decode(&record.encode()).as_ref(), Some(&record));

@@ -219,6 +219,27 @@ impl Record {
     }
 }
 
+/// What a change replaced, to put back when the changed record would not fit a cookie.
+enum Undo {
+    Nothing,
+    Values(Option<Object>),
+    Metadata(Option<Object>),
+    Roles(Vec<String>),
+    Groups(Vec<String>),
+}
+
+impl Undo {
+    fn apply(self, record: &mut Record) {
+        match self {
+            Self::Nothing | Self::Values(None) | Self::Metadata(None) => {}
+            Self::Values(Some(values)) => record.values = values,
+            Self::Metadata(Some(metadata)) => record.metadata = metadata,
+            Self::Roles(roles) => record.roles = roles,
+            Self::Groups(groups) => record.groups = groups,
+        }
+    }
+}
+
 impl Session {
     pub(crate) fn new(source: SessionSource, shared: Arc<Shared>, state: State) -> Self {
         Self {
@@ -243,31 +264,37 @@ impl Session {
         f(&self.lock().record)
     }
 
-    /// Applies a change to a copy of the record, checks that a cookie session still fits a
-    /// cookie, and only then keeps it.
+    /// Applies a change in place, checks that a cookie session still fits a cookie, and puts
+    /// back what the change replaced when it does not.
+    ///
+    /// `f` gets whether it must return what it replaced (cookie sessions only: a bearer session
+    /// is never sealed), and leaves the record as it was when it fails.
     fn change(
         &self,
         privileged: bool,
-        f: impl FnOnce(&mut Record) -> Result<(), SessionError>,
+        f: impl FnOnce(&mut Record, bool) -> Result<Undo, SessionError>,
     ) -> Result<(), SessionError> {
         let mut state = self.lock();
         if state.ended {
             return Err(SessionError::Ended);
         }
-        let mut record = state.record.clone();
-        f(&mut record)?;
+        let checked = self.inner.source == SessionSource::Cookie;
+        let record = &mut state.record;
+        let id = record.id;
+        let undo = f(record, checked)?;
         if privileged {
             record.id = SessionId::random();
         }
-        if self.inner.source == SessionSource::Cookie {
+        if checked {
             let size = record.encoded_len();
             let limit = self.inner.shared.budget;
             if size > limit {
+                record.id = id;
+                undo.apply(record);
                 tracing::warn!(target: "sealed_session", reason = "too_large", size, limit, "session change refused: it would not fit a cookie");
                 return Err(SessionError::TooLarge { size, limit });
             }
         }
-        state.record = record;
         state.modified = true;
         Ok(())
     }
@@ -453,10 +480,9 @@ impl Session {
     ) -> Result<(), SessionError> {
         let key = key.into();
         let value = serde_json::to_value(value).map_err(|source| serde_error::<T>(&key, source))?;
-        self.change(false, |r| {
-            let values = r.values.map_mut().map_err(|e| serde_error::<T>(&key, e))?;
-            values.insert(key, value);
-            Ok(())
+        self.change(false, |r, keep| match r.values.insert(&key, value, keep) {
+            Ok(old) => Ok(Undo::Values(old)),
+            Err(e) => Err(serde_error::<T>(&key, e)),
         })
     }
 
@@ -488,13 +514,13 @@ impl Session {
             };
         }
         let mut removed = None;
-        self.change(false, |r| {
-            let values = r
+        self.change(false, |r, keep| {
+            let (value, old) = r
                 .values
-                .map_mut()
+                .edit(keep, |values| values.remove(key))
                 .map_err(|e| serde_error::<Value>(key, e))?;
-            removed = values.remove(key);
-            Ok(())
+            removed = value;
+            Ok(Undo::Values(old))
         })?;
         Ok(removed)
     }
@@ -507,13 +533,14 @@ impl Session {
     pub fn set_metadata(&self, key: impl Into<String>, value: Value) -> Result<(), SessionError> {
         let key = key.into();
         let privileged = key == SCOPE_KEY;
-        self.change(privileged, |r| {
-            let metadata = r
+        self.change(privileged, |r, keep| {
+            let ((), old) = r
                 .metadata
-                .map_mut()
+                .edit(keep, |metadata| {
+                    metadata.insert(key.clone(), value);
+                })
                 .map_err(|e| serde_error::<Value>(&key, e))?;
-            metadata.insert(key, value);
-            Ok(())
+            Ok(Undo::Metadata(old))
         })
     }
 
@@ -545,9 +572,8 @@ impl Session {
         S: Into<String>,
     {
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
-        self.change(true, |r| {
-            r.roles = roles;
-            Ok(())
+        self.change(true, |r, _| {
+            Ok(Undo::Roles(std::mem::replace(&mut r.roles, roles)))
         })
     }
 
@@ -562,9 +588,8 @@ impl Session {
         S: Into<String>,
     {
         let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
-        self.change(true, |r| {
-            r.groups = groups;
-            Ok(())
+        self.change(true, |r, _| {
+            Ok(Undo::Groups(std::mem::replace(&mut r.groups, groups)))
         })
     }
 
@@ -574,7 +599,7 @@ impl Session {
     ///
     /// [`SessionError::Ended`] after [`Session::logout`].
     pub fn regenerate_id(&self) -> Result<(), SessionError> {
-        self.change(true, |_| Ok(()))
+        self.change(true, |_, _| Ok(Undo::Nothing))
     }
 
     /// Ends the session. A cookie session's response carries a deletion cookie; a bearer
@@ -615,6 +640,49 @@ impl fmt::Debug for Session {
 mod tests {
     use crate::testing::TestKit;
     use crate::{Identity, Key, SessionLayer};
+
+    /// A refused change leaves the session as it was, whether its objects are still the sealed
+    /// text (opened from a cookie) or parsed (built in this process).
+    #[test]
+    fn a_change_refused_as_too_large_leaves_everything_as_it_was() {
+        let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+        let identity = || {
+            Identity::new("a")
+                .with_scopes(["read"])
+                .with_value("n", &1)
+                .unwrap()
+                .with_value("s", &"x")
+                .unwrap()
+        };
+        let opened = kit.open(&kit.cookie_value(identity())).unwrap();
+        let built = kit.session(identity());
+        let big = "y".repeat(4000);
+        for session in [opened, built] {
+            let id = session.id();
+            let before = format!("{session:?}");
+            let too_large = |r| matches!(r, Err(crate::SessionError::TooLarge { .. }));
+            assert!(too_large(session.insert("n", &big)));
+            assert!(too_large(session.insert("new", &big)));
+            assert!(too_large(
+                session.set_metadata("scope", serde_json::json!([big.clone()]))
+            ));
+            assert!(too_large(session.set_roles([big.clone()])));
+            assert!(too_large(session.set_groups([big.clone()])));
+            assert_eq!(session.id(), id);
+            assert_eq!(format!("{session:?}"), before);
+            assert_eq!(session.get::<u64>("n").unwrap(), Some(1));
+            assert_eq!(session.get::<String>("new").unwrap(), None);
+            assert_eq!(session.scopes(), ["read"]);
+            assert!(session.roles().is_empty() && session.groups().is_empty());
+            // And changes that fit still apply.
+            session.insert("n", &2).unwrap();
+            session.insert("t", &"z").unwrap();
+            assert_eq!(session.get::<u64>("n").unwrap(), Some(2));
+            assert_eq!(session.get::<String>("t").unwrap().as_deref(), Some("z"));
+            assert_eq!(session.remove::<String>("s").unwrap().as_deref(), Some("x"));
+            assert_eq!(session.get::<String>("s").unwrap(), None);
+        }
+    }
 
     #[test]
     fn scopes_read_from_an_array_or_a_space_separated_string() {
