@@ -7,7 +7,7 @@ use std::sync::Arc;
 use http::HeaderValue;
 use time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::ClockSource;
 use crate::envelope::Record;
 use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
@@ -81,7 +81,7 @@ pub(crate) struct Settings {
     pub(crate) max_age: Duration,
     pub(crate) refresh: Duration,
     pub(crate) skew: Duration,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: ClockSource,
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
     pub(crate) token_timeout: Duration,
     pub(crate) max_token_len: usize,
@@ -112,7 +112,7 @@ impl Settings {
             max_age: DEFAULT_MAX_AGE,
             refresh: DEFAULT_REFRESH_INTERVAL,
             skew: DEFAULT_CLOCK_SKEW,
-            clock: Arc::new(SystemClock),
+            clock: ClockSource::default(),
             tokens: None,
             token_timeout: DEFAULT_TOKEN_TIMEOUT,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
@@ -296,7 +296,7 @@ pub(crate) struct Shared {
     pub(crate) max_age: i64,
     pub(crate) refresh: i64,
     pub(crate) skew: i64,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: ClockSource,
     /// The latest time this layer has read, so that a clock stepping back never moves the
     /// layer's "now" back: no session is logged out, and last-seen never moves back.
     high_water: AtomicI64,
@@ -532,7 +532,7 @@ impl Shared {
     /// The layer's "now", in Unix seconds: the clock's time, but never earlier than a time this
     /// layer has already read.
     pub(crate) fn now(&self) -> i64 {
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.unix_seconds();
         // Read first: the write (shared between cores) happens once a second, not per request.
         let seen = self.high_water.load(Ordering::Relaxed);
         if now <= seen {

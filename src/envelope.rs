@@ -121,8 +121,20 @@ impl Serialize for SessionId {
 
 impl<'de> Deserialize<'de> for SessionId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        // A visitor rather than `Cow<str>`, whose `Deserialize` always allocates.
+        struct Id;
+        impl Visitor<'_> for Id {
+            type Value = SessionId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a session id")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SessionId, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Id)
     }
 }
 

@@ -118,7 +118,7 @@ impl TestKit {
     }
 
     fn now(&self) -> i64 {
-        self.shared.clock.now().unix_timestamp()
+        self.shared.clock.unix_seconds()
     }
 
     /// The sealed cookie value of a session for `identity`, created and last seen now.
