@@ -52,6 +52,13 @@ pub(crate) enum Resolution {
     Panicked,
 }
 
+/// A live cookie session that the validator must see before it is used.
+pub(crate) struct Due {
+    session: Session,
+    now: i64,
+    rotated: bool,
+}
+
 #[derive(Default)]
 struct Actions {
     login: Option<Session>,
@@ -123,7 +130,10 @@ impl RequestContext {
 
     async fn compute(&self, headers: &HeaderMap) -> Resolution {
         match parse::authorization(headers, self.shared.max_token_len) {
-            Credentials::Absent => self.open_cookie(headers).await,
+            Credentials::Absent => match self.open_cookie(headers) {
+                Ok(resolution) => resolution,
+                Err(due) => Box::pin(self.validate_opened(due)).await,
+            },
             Credentials::OtherScheme => Resolution::OtherScheme,
             Credentials::Repeated => {
                 tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
@@ -133,7 +143,10 @@ impl RequestContext {
                 tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
                 Resolution::InvalidToken
             }
-            Credentials::Bearer(token) => self.resolve_token(token).await,
+            // Boxed, as the validator call below: the token path's state (timeout, panic guard,
+            // permit) would otherwise make every extractor's future, cookie or not, about 1 KiB,
+            // and axum moves that future several times per request.
+            Credentials::Bearer(token) => Box::pin(self.resolve_token(token)).await,
         }
     }
 
@@ -187,12 +200,14 @@ impl RequestContext {
         ))
     }
 
-    async fn open_cookie(&self, headers: &HeaderMap) -> Resolution {
+    /// Opens the session cookie: the resolution, or the session the validator must see first.
+    /// Not `async`, so that the common path adds nothing to the extractor's future.
+    fn open_cookie(&self, headers: &HeaderMap) -> Result<Resolution, Due> {
         let scan = parse::scan_cookies(headers, self.shared.name.as_bytes(), COOKIE_LIMIT);
         if !scan.present {
-            return Resolution::Anonymous {
+            return Ok(Resolution::Anonymous {
                 cookie_invalid: false,
-            };
+            });
         }
         let mut opened: Option<(&str, Record, OpenedWith)> = None;
         let mut ambiguous = false;
@@ -211,31 +226,31 @@ impl RequestContext {
         };
         if ambiguous {
             tracing::warn!(target: "sealed_session", reason = "ambiguous", "two different session cookies opened: treated as no session");
-            return invalid;
+            return Ok(invalid);
         }
         let Some((_, record, with)) = opened else {
             tracing::warn!(target: "sealed_session", reason = "invalid", "session cookie did not open (tampered, foreign or undecodable)");
-            return invalid;
+            return Ok(invalid);
         };
         let now = self.now();
         match Limits::of(&self.shared).check(now, record.created, record.last_seen) {
             Verdict::Live => {}
             Verdict::Idle => {
                 tracing::info!(target: "sealed_session", reason = "expired_idle", uid = ?record.uid, "session expired: idle timeout");
-                return invalid;
+                return Ok(invalid);
             }
             Verdict::Absolute => {
                 tracing::info!(target: "sealed_session", reason = "expired_absolute", uid = ?record.uid, "session expired: max age");
-                return invalid;
+                return Ok(invalid);
             }
             Verdict::Future => {
                 tracing::warn!(target: "sealed_session", reason = "invalid", uid = ?record.uid, "session created in the future beyond the clock-skew allowance");
-                return invalid;
+                return Ok(invalid);
             }
         }
         if self.is_refused(record.uid.as_deref(), record.created) {
             tracing::info!(target: "sealed_session", reason = "revoked", uid = ?record.uid, "session created before its not-before time");
-            return invalid;
+            return Ok(invalid);
         }
         // The validator is due once per interval, and before every renewal.
         let due = self.shared.validator.is_some()
@@ -253,15 +268,28 @@ impl RequestContext {
             ended: false,
         };
         let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        let rotated = with == OpenedWith::Previous;
         if due {
-            if let Some(outcome) = self.validate(&session, now).await {
-                return outcome;
-            }
+            return Err(Due {
+                session,
+                now,
+                rotated,
+            });
         }
-        Resolution::Cookie {
+        Ok(Resolution::Cookie { session, rotated })
+    }
+
+    /// Consults the validator about an opened session, then resolves to it unless refused.
+    async fn validate_opened(&self, due: Due) -> Resolution {
+        let Due {
             session,
-            rotated: with == OpenedWith::Previous,
+            now,
+            rotated,
+        } = due;
+        if let Some(outcome) = self.validate(&session, now).await {
+            return outcome;
         }
+        Resolution::Cookie { session, rotated }
     }
 
     /// Whether the not-before times refuse a session.
