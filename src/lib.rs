@@ -110,6 +110,7 @@ pub mod fuzzing;
 mod identity;
 mod key;
 mod layer;
+mod lazy;
 mod parse;
 pub mod rejection;
 pub mod require;

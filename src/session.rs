@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::config::Shared;
-use crate::envelope::{Object, Record, SessionId, VERSION};
+use crate::envelope::{Object, Record, SessionId, Strings, VERSION};
 use crate::identity::{Identity, SCOPE_KEY};
 
 /// Where a session came from.
@@ -209,8 +209,8 @@ impl Record {
             auth_time: now,
             role_account: identity.role_account,
             mfa: identity.mfa,
-            roles: identity.roles,
-            groups: identity.groups,
+            roles: identity.roles.into(),
+            groups: identity.groups.into(),
             metadata: identity.metadata.into(),
             values: identity.values.into(),
             // Logging in is the freshest check there is.
@@ -224,8 +224,8 @@ enum Undo {
     Nothing,
     Values(Option<Object>),
     Metadata(Option<Object>),
-    Roles(Vec<String>),
-    Groups(Vec<String>),
+    Roles(Strings),
+    Groups(Strings),
 }
 
 impl Undo {
@@ -312,10 +312,10 @@ impl Session {
         let mut state = self.lock();
         let record = &mut state.record;
         if let Some(roles) = privileges.roles {
-            record.roles = roles;
+            record.roles = roles.into();
         }
         if let Some(groups) = privileges.groups {
-            record.groups = groups;
+            record.groups = groups.into();
         }
         if let Some(scopes) = privileges.scopes {
             let scopes = Value::Array(scopes.into_iter().map(Value::String).collect());
@@ -371,25 +371,25 @@ impl Session {
     /// The roles.
     #[must_use]
     pub fn roles(&self) -> Vec<String> {
-        self.read(|r| r.roles.clone())
+        self.read(|r| r.roles.to_vec())
     }
 
     /// Whether the session has `role` (exact, case-sensitive).
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
-        self.read(|r| r.roles.iter().any(|x| x == role))
+        self.read(|r| r.roles.any(|x| x == role))
     }
 
     /// The groups (asfquart's committees).
     #[must_use]
     pub fn groups(&self) -> Vec<String> {
-        self.read(|r| r.groups.clone())
+        self.read(|r| r.groups.to_vec())
     }
 
     /// Whether the session is in `group` (exact, case-sensitive).
     #[must_use]
     pub fn in_group(&self, group: &str) -> bool {
-        self.read(|r| r.groups.iter().any(|x| x == group))
+        self.read(|r| r.groups.any(|x| x == group))
     }
 
     /// The metadata: a JSON object, with scopes under `scope`.
@@ -573,7 +573,7 @@ impl Session {
     {
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
         self.change(true, |r, _| {
-            Ok(Undo::Roles(std::mem::replace(&mut r.roles, roles)))
+            Ok(Undo::Roles(std::mem::replace(&mut r.roles, roles.into())))
         })
     }
 
@@ -589,7 +589,10 @@ impl Session {
     {
         let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
         self.change(true, |r, _| {
-            Ok(Undo::Groups(std::mem::replace(&mut r.groups, groups)))
+            Ok(Undo::Groups(std::mem::replace(
+                &mut r.groups,
+                groups.into(),
+            )))
         })
     }
 
