@@ -195,8 +195,8 @@ impl Object {
         key: &str,
     ) -> Result<Option<T>, serde_json::Error> {
         match self {
-            Self::Raw(raw) => match find(raw.get(), key)? {
-                Some(value) => serde_json::from_str(value.get()).map(Some),
+            Self::Raw(raw) => match find_text(raw.get(), key)? {
+                Some(value) => serde_json::from_str(value).map(Some),
                 None => Ok(None),
             },
             Self::Parsed(map) => map.get(key).map(T::deserialize).transpose(),
@@ -208,8 +208,8 @@ impl Object {
     pub(crate) fn get(&self, key: &str) -> Option<Cow<'_, Value>> {
         match self {
             Self::Raw(raw) => {
-                let value = find(raw.get(), key).ok()??;
-                serde_json::from_str(value.get()).ok().map(Cow::Owned)
+                let value = find_text(raw.get(), key).ok()??;
+                serde_json::from_str(value).ok().map(Cow::Owned)
             }
             Self::Parsed(map) => map.get(key).map(Cow::Borrowed),
         }
@@ -218,7 +218,7 @@ impl Object {
     /// Whether `key` is present.
     pub(crate) fn contains_key(&self, key: &str) -> bool {
         match self {
-            Self::Raw(raw) => matches!(find(raw.get(), key), Ok(Some(_))),
+            Self::Raw(raw) => matches!(find_text(raw.get(), key), Ok(Some(_))),
             Self::Parsed(map) => map.contains_key(key),
         }
     }
@@ -375,17 +375,17 @@ impl<F: FnMut(&str) -> bool> Visitor<'_> for StrIs<'_, F> {
 fn splice(text: &str, key: &str, value: &Value) -> Result<String, serde_json::Error> {
     use serde::de::Error as _;
     let mut out: Vec<u8> = Vec::with_capacity(text.len() + key.len() + 32);
-    match find(text, key)? {
+    match find_text(text, key)? {
         Some(old) => {
             // `old` borrows from `text`: its offset in `text` is where the value starts.
-            let start = (old.get().as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-            let end = start.saturating_add(old.get().len());
+            let start = (old.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            let end = start.saturating_add(old.len());
             let (Some(before), Some(was), Some(after)) =
                 (text.get(..start), text.get(start..end), text.get(end..))
             else {
                 return Err(serde_json::Error::custom("value outside its object"));
             };
-            if !std::ptr::eq(was.as_ptr(), old.get().as_ptr()) {
+            if !std::ptr::eq(was.as_ptr(), old.as_ptr()) {
                 return Err(serde_json::Error::custom("value outside its object"));
             }
             out.extend_from_slice(before.as_bytes());
@@ -416,6 +416,115 @@ fn is_empty_object(text: &str) -> bool {
     text.strip_prefix('{')
         .and_then(|s| s.strip_suffix('}'))
         .is_some_and(|s| s.trim_ascii().is_empty())
+}
+
+/// The text of the value of the last entry named `key` in the JSON object `text`, the object's
+/// syntax already checked: a byte scan of the top level, with serde_json's walk ([`find`]) when
+/// the scan cannot decide (an escaped key, anything unexpected).
+fn find_text<'a>(text: &'a str, key: &str) -> Result<Option<&'a str>, serde_json::Error> {
+    match scan_entries(text.as_bytes(), key.as_bytes()) {
+        Some(Some((start, end))) => Ok(text.get(start..end)),
+        Some(None) => Ok(None),
+        None => find(text, key).map(|found| found.map(RawValue::get)),
+    }
+}
+
+/// The byte range of the value of the last top-level entry named `key` in the JSON object
+/// `text`; `Some(None)` when there is none, `None` when this scan cannot tell.
+fn scan_entries(text: &[u8], key: &[u8]) -> Option<Option<(usize, usize)>> {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&b'}') {
+        return Some(None);
+    }
+    let mut found = None;
+    loop {
+        if text.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let end = start + memchr::memchr2(b'"', b'\\', text.get(start..)?)?;
+        if text.get(end) != Some(&b'"') {
+            // An escape in a key: compare it unescaped, as serde_json does.
+            return None;
+        }
+        let name = text.get(start..end)?;
+        i = skip_ws(text, end + 1);
+        if text.get(i) != Some(&b':') {
+            return None;
+        }
+        let value = skip_ws(text, i + 1);
+        i = skip_value(text, value)?;
+        if name == key {
+            found = Some((value, i));
+        }
+        i = skip_ws(text, i);
+        match text.get(i) {
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(b'}') => return Some(found),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while matches!(text.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value starting at `i`.
+fn skip_value(text: &[u8], i: usize) -> Option<usize> {
+    match text.get(i)? {
+        b'"' => skip_string(text, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match text.get(j)? {
+                    b'"' => {
+                        j = skip_string(text, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while let Some(c) = text.get(j) {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+/// The end of the JSON string starting at `i` (its opening quote).
+fn skip_string(text: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', text.get(j..)?)?;
+        match text.get(j)? {
+            b'\\' => j += 2,
+            _ => return Some(j + 1),
+        }
+    }
 }
 
 /// The raw value of the last entry named `key` in the JSON object `text`.
@@ -548,6 +657,51 @@ mod tests {
             assert!(raw_object(empty).is_empty());
         }
         assert!(!raw_object(r#"{"a":{}}"#).is_empty());
+    }
+
+    /// The byte scan finds what serde_json's walk finds, on every shape of object.
+    #[test]
+    fn the_key_scan_agrees_with_serde_json() {
+        let values = [
+            "1",
+            "-2.5e3",
+            "true",
+            "null",
+            r#""s""#,
+            r#""a\"b\\""#,
+            r#""}]{[,:""#,
+            "[]",
+            "{}",
+            r#"[1,{"k":[2,"]"]}]"#,
+            r#"{"k":{"k":1},"x":"\\"}"#,
+            "[ 1 , 2 ]",
+        ];
+        let keys = ["k", "x", "k\"", "", "kk"];
+        let spellings = [
+            r#""k""#,
+            r#""x""#,
+            r#""k\"""#,
+            r#""""#,
+            r#""\u006b""#,
+            r#""kk""#,
+        ];
+        let mut cases = vec![String::from("{}"), String::from(" { } ")];
+        for (n, v) in values.iter().enumerate() {
+            for (m, k) in spellings.iter().enumerate() {
+                let other = values[(n + m) % values.len()];
+                cases.push(format!("{{{k}:{v}}}"));
+                cases.push(format!(r#"{{"a":{other},{k}:{v},"z":{other}}}"#));
+                cases.push(format!("{{ {k} : {v} , {k} :{other} }}"));
+                cases.push(format!("{{\n\t{k}:\r{other},\"k\":{v}}}"));
+            }
+        }
+        for case in &cases {
+            serde_json::from_str::<&RawValue>(case).expect("valid JSON");
+            for key in keys {
+                let walked = find(case, key).unwrap().map(RawValue::get);
+                assert_eq!(find_text(case, key).unwrap(), walked, "{case} {key}");
+            }
+        }
     }
 
     #[test]
