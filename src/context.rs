@@ -4,12 +4,12 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
-use tokio::sync::OnceCell;
 
 use crate::config::{LineError, Shared};
 use crate::envelope::Record;
@@ -71,8 +71,23 @@ pub(crate) struct RequestContext {
     /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
     /// redirect's return path.
     uri: Uri,
-    resolution: OnceCell<Resolution>,
+    /// Who the request is, once something asked. Set without waiting when nothing needs to be
+    /// awaited (the common cookie path); the paths that call the token handler or the validator
+    /// run one at a time under `resolving`, so each is called at most once per request.
+    resolution: OnceLock<Resolution>,
+    resolving: tokio::sync::Mutex<()>,
     actions: Mutex<Actions>,
+    /// Whether `actions` was ever written: most requests neither log in nor out, and skip its
+    /// lock.
+    acted: AtomicBool,
+}
+
+/// What is left to do, awaiting, before the caller is known.
+enum Pending<'h> {
+    /// Call the token handler.
+    Token(&'h str),
+    /// Consult the validator about an opened session.
+    Validate(Due),
 }
 
 /// Runs a future, turning a panic inside it into `Err(())`.
@@ -112,8 +127,10 @@ impl RequestContext {
         Self {
             shared,
             uri,
-            resolution: OnceCell::new(),
+            resolution: OnceLock::new(),
+            resolving: tokio::sync::Mutex::const_new(()),
             actions: Mutex::new(Actions::default()),
+            acted: AtomicBool::new(false),
         }
     }
 
@@ -123,31 +140,49 @@ impl RequestContext {
 
     /// Resolves the caller once; later calls return the first answer.
     pub(crate) async fn resolve(&self, headers: &HeaderMap) -> &Resolution {
-        self.resolution
-            .get_or_init(|| async { self.compute(headers).await })
-            .await
+        if let Some(resolution) = self.resolution.get() {
+            return resolution;
+        }
+        match self.compute(headers) {
+            // Nothing awaited, nothing called: should another task of this request have got
+            // there first, its answer stands and this one is dropped.
+            Ok(resolution) => self.resolution.get_or_init(|| resolution),
+            // Boxed: the token path's state (timeout, panic guard, permit, the lock) would
+            // otherwise make every extractor's future, cookie or not, about 1 KiB, and axum
+            // moves that future several times per request.
+            Err(pending) => Box::pin(self.resolve_pending(pending)).await,
+        }
     }
 
-    async fn compute(&self, headers: &HeaderMap) -> Resolution {
-        match parse::authorization(headers, self.shared.max_token_len) {
-            Credentials::Absent => match self.open_cookie(headers) {
-                Ok(resolution) => resolution,
-                Err(due) => Box::pin(self.validate_opened(due)).await,
-            },
-            Credentials::OtherScheme => Resolution::OtherScheme,
-            Credentials::Repeated => {
-                tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
-                Resolution::InvalidRequest
-            }
-            Credentials::Malformed => {
-                tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
-                Resolution::InvalidToken
-            }
-            // Boxed, as the validator call below: the token path's state (timeout, panic guard,
-            // permit) would otherwise make every extractor's future, cookie or not, about 1 KiB,
-            // and axum moves that future several times per request.
-            Credentials::Bearer(token) => Box::pin(self.resolve_token(token)).await,
+    async fn resolve_pending(&self, pending: Pending<'_>) -> &Resolution {
+        let _one_at_a_time = self.resolving.lock().await;
+        if let Some(resolution) = self.resolution.get() {
+            return resolution;
         }
+        let resolution = match pending {
+            Pending::Token(token) => self.resolve_token(token).await,
+            Pending::Validate(due) => self.validate_opened(due).await,
+        };
+        self.resolution.get_or_init(|| resolution)
+    }
+
+    /// The resolution, when it needs no waiting; else what is left to await.
+    fn compute<'h>(&self, headers: &'h HeaderMap) -> Result<Resolution, Pending<'h>> {
+        Ok(
+            match parse::authorization(headers, self.shared.max_token_len) {
+                Credentials::Absent => return self.open_cookie(headers).map_err(Pending::Validate),
+                Credentials::OtherScheme => Resolution::OtherScheme,
+                Credentials::Repeated => {
+                    tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
+                    Resolution::InvalidRequest
+                }
+                Credentials::Malformed => {
+                    tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
+                    Resolution::InvalidToken
+                }
+                Credentials::Bearer(token) => return Err(Pending::Token(token)),
+            },
+        )
     }
 
     async fn resolve_token(&self, token: &str) -> Resolution {
@@ -356,12 +391,14 @@ impl RequestContext {
             Resolution::Unavailable => return reject(RejectionKind::Unavailable),
             Resolution::Panicked => return reject(RejectionKind::HandlerPanicked),
         };
-        let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(login) = &actions.login {
-            return Ok(Some(login.clone()));
-        }
-        if actions.logout {
-            return Ok(None);
+        if self.acted.load(Ordering::Acquire) {
+            let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(login) = &actions.login {
+                return Ok(Some(login.clone()));
+            }
+            if actions.logout {
+                return Ok(None);
+            }
         }
         Ok(session.filter(|s| !s.is_logged_out()))
     }
@@ -413,6 +450,7 @@ impl RequestContext {
         if let Some(previous) = actions.login.replace(session.clone()) {
             previous.logout();
         }
+        self.acted.store(true, Ordering::Release);
         // The session the request came with is over: its handles refuse further changes.
         if let Some(Resolution::Cookie { session: old, .. }) = self.resolution.get() {
             old.logout();
@@ -435,6 +473,7 @@ impl RequestContext {
             previous.logout();
         }
         actions.logout = true;
+        self.acted.store(true, Ordering::Release);
         if let Some(Resolution::Cookie { session, .. }) = self.resolution.get() {
             session.logout();
         }
@@ -466,42 +505,46 @@ impl RequestContext {
                 return;
             }
         };
-        let (login, logout) = {
+        let (login, logout) = if self.acted.load(Ordering::Acquire) {
             let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
             (actions.login.clone(), actions.logout)
+        } else {
+            (None, false)
         };
         let is_login = login.is_some();
         let target = login.as_ref().or(if logout { None } else { resolved });
-        match target.filter(|s| !s.is_logged_out()) {
-            Some(session) => {
+        // One lock of the session for the logged-out check and the seal.
+        let state = target.map(Session::lock);
+        match state {
+            Some(state) if !state.ended => {
                 if response.status().is_server_error() {
                     tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
                 } else {
                     // Sealing adds `Vary: Cookie` with the cookie; a resolved cookie added it above.
-                    self.seal_into(session, is_login, rotated, response);
+                    self.seal_into(state, is_login, rotated, response);
                 }
             }
-            None if logout || resolved.is_some() || cookie_invalid => {
+            // No session to seal, or it was logged out.
+            _ if logout || resolved.is_some() || cookie_invalid => {
                 set_session_cookie(
                     response.headers_mut(),
                     &self.shared.name,
                     self.shared.deletion.clone(),
                 );
             }
-            None => {}
+            _ => {}
         }
     }
 
     fn seal_into<B: Default>(
         &self,
-        session: &Session,
+        mut state: MutexGuard<'_, State>,
         is_login: bool,
         rotated: bool,
         response: &mut Response<B>,
     ) {
         let now = self.now();
         let shared = &self.shared;
-        let mut state = session.lock();
         let refused = self.is_refused(state.record.uid.as_deref(), state.record.created);
         let limits = Limits::of(shared);
         if refused
@@ -621,6 +664,7 @@ mod tests {
         };
         let session = Session::new(SessionSource::Cookie, shared, state);
         context.actions.lock().unwrap().login = Some(session);
+        context.acted.store(true, Ordering::Release);
         let mut response = Response::new(String::from("handler body"));
         context.finalize(&mut response);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
