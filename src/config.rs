@@ -1,7 +1,7 @@
 //! Layer settings, their validation, and the immutable configuration every request shares.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::HeaderValue;
@@ -304,7 +304,7 @@ pub(crate) struct Shared {
     pub(crate) token_timeout: std::time::Duration,
     pub(crate) max_token_len: usize,
     /// Permits for token-handler calls in flight.
-    pub(crate) token_permits: Arc<tokio::sync::Semaphore>,
+    pub(crate) token_permits: InFlight,
     pub(crate) retry_after: HeaderValue,
     pub(crate) challenge: String,
     pub(crate) login_redirect: Option<String>,
@@ -518,7 +518,7 @@ impl Shared {
             tokens: s.tokens.clone(),
             token_timeout,
             max_token_len: s.max_token_len,
-            token_permits: Arc::new(tokio::sync::Semaphore::new(s.token_concurrency)),
+            token_permits: InFlight::new(s.token_concurrency),
             retry_after: HeaderValue::from(retry_after),
             challenge: format!("Bearer realm=\"{}\"", s.realm),
             login_redirect: s.login_redirect.clone(),
@@ -577,6 +577,43 @@ impl Shared {
     }
 }
 
+/// Token-handler calls in flight, against their limit. Nothing ever waits for a slot (past the
+/// limit a request is shed at once), so a counter is all it takes; a semaphore's release also
+/// locks its waiter list.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    count: AtomicUsize,
+    limit: usize,
+}
+
+impl InFlight {
+    fn new(limit: usize) -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// A slot, or `None` at the limit. The slot is given back when the guard drops.
+    pub(crate) fn try_enter(&self) -> Option<InFlightGuard<'_>> {
+        let before = self.count.fetch_add(1, Ordering::AcqRel);
+        if before >= self.limit {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlightGuard(&self.count))
+    }
+}
+
+/// One token-handler call in flight.
+pub(crate) struct InFlightGuard<'a>(&'a AtomicUsize);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Why no `Set-Cookie` line was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LineError {
@@ -599,5 +636,24 @@ fn positive_secs_std(
     match std::time::Duration::try_from(d) {
         Ok(std) if !std.is_zero() => Ok(std),
         _ => Err(ConfigError::NonPositiveDuration { setting }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+
+    #[test]
+    fn in_flight_slots_stop_at_the_limit_and_come_back() {
+        let slots = InFlight::new(2);
+        let a = slots.try_enter().unwrap();
+        let b = slots.try_enter().unwrap();
+        assert!(slots.try_enter().is_none());
+        assert!(slots.try_enter().is_none(), "a refusal takes no slot");
+        drop(a);
+        let c = slots.try_enter().unwrap();
+        assert!(slots.try_enter().is_none());
+        drop((b, c));
+        let _all: Vec<_> = (0..2).map(|_| slots.try_enter().unwrap()).collect();
     }
 }

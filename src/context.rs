@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
+use http::header::Entry;
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
 
@@ -191,7 +192,7 @@ impl RequestContext {
             return Resolution::InvalidToken;
         };
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
-        let Ok(_permit) = self.shared.token_permits.try_acquire() else {
+        let Some(_permit) = self.shared.token_permits.try_enter() else {
             tracing::warn!(target: "sealed_session", reason = "token_overloaded", "token handler at its concurrency limit: shed");
             return Resolution::Unavailable;
         };
@@ -627,14 +628,22 @@ fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
 
 /// Adds `field` to `Vary` unless it is there (or `Vary: *`).
 fn add_vary(headers: &mut HeaderMap, field: &'static str) {
-    let present = headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
-        })
-    });
-    if !present {
-        headers.append(VARY, HeaderValue::from_static(field));
+    // One lookup: most responses have no `Vary` yet.
+    match headers.entry(VARY) {
+        Entry::Vacant(entry) => {
+            entry.insert(HeaderValue::from_static(field));
+        }
+        Entry::Occupied(mut entry) => {
+            let present = entry.iter().any(|v| {
+                v.to_str().is_ok_and(|s| {
+                    s.split(',')
+                        .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
+                })
+            });
+            if !present {
+                entry.append(HeaderValue::from_static(field));
+            }
+        }
     }
 }
 

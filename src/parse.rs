@@ -147,12 +147,15 @@ pub(crate) const fn is_tchar(b: u8) -> bool {
 /// Whether `token` is token68 (RFC 9110 §11.2): one or more of `ALPHA DIGIT - . _ ~ + /`, then
 /// any number of `=`.
 pub(crate) fn is_token68(token: &[u8]) -> bool {
-    let body = token.iter().take_while(|&&b| b != b'=').count();
-    body > 0
-        && token.iter().take(body).all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+    let body = memchr::memchr(b'=', token).unwrap_or(token.len());
+    let Some((head, tail)) = token.split_at_checked(body) else {
+        return false;
+    };
+    !head.is_empty()
+        && head.iter().all(|&b| {
+            matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
         })
-        && token.iter().skip(body).all(|&b| b == b'=')
+        && tail.iter().all(|&b| b == b'=')
 }
 
 /// Reads the `Authorization` field.
@@ -181,14 +184,13 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     }
     let spaces = rest.iter().take_while(|&&b| b == b' ').count();
     let token = rest.get(spaces..).unwrap_or_default();
-    if token.contains(&b',') {
-        return Credentials::Repeated;
-    }
-    if token.is_empty() || token.len() > max_token_len {
-        return Credentials::Malformed;
-    }
-    if !is_token68(token) {
-        return Credentials::Malformed;
+    if token.is_empty() || token.len() > max_token_len || !is_token68(token) {
+        // token68 has no comma: one means comma-joined credentials.
+        return if token.contains(&b',') {
+            Credentials::Repeated
+        } else {
+            Credentials::Malformed
+        };
     }
     match std::str::from_utf8(token) {
         Ok(token) => Credentials::Bearer(token),
