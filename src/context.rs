@@ -91,6 +91,46 @@ enum Pending<'h> {
     Validate(Due),
 }
 
+/// Runs `future` for at most `limit`: `Err(Elapsed)` past it. The timer is set up only if the
+/// future is not ready at its first poll, so a handler that answers at once (a cache hit, an
+/// in-memory map) costs no timer: `tokio::time::timeout` reads the clock and the runtime handle
+/// to build its `Sleep` before the first poll, and drops it after.
+fn timeout<F: Future + Unpin>(limit: std::time::Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        limit,
+        sleep: None,
+    }
+}
+
+struct Timeout<F> {
+    future: F,
+    limit: std::time::Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// The time limit passed.
+struct Elapsed;
+
+impl<F: Future + Unpin> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(output) = Pin::new(&mut this.future).poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let limit = this.limit;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 /// Runs a future, turning a panic inside it into `Err(())`.
 struct CatchUnwind<F>(F);
 
@@ -197,7 +237,7 @@ impl RequestContext {
             return Resolution::Unavailable;
         };
         let call = CatchUnwind(handler.resolve(token));
-        let identity = match tokio::time::timeout(self.shared.token_timeout, call).await {
+        let identity = match timeout(self.shared.token_timeout, call).await {
             Err(_) => {
                 tracing::warn!(target: "sealed_session", reason = "token_timeout", timeout = ?self.shared.token_timeout, "token handler timed out");
                 return Resolution::Unavailable;
@@ -342,7 +382,7 @@ impl RequestContext {
         let validator = self.shared.validator.clone()?;
         let call = CatchUnwind(validator.validate(session));
         let uid = session.uid();
-        match tokio::time::timeout(self.shared.token_timeout, call).await {
+        match timeout(self.shared.token_timeout, call).await {
             Err(_) => {
                 tracing::warn!(target: "sealed_session", reason = "validator_timeout", ?uid, "session validator timed out");
                 Some(Resolution::Unavailable)
