@@ -563,14 +563,15 @@ impl Shared {
         if size > COOKIE_LIMIT {
             return Err(LineError::TooLarge { size });
         }
-        // One buffer for the whole line, sized up front; it becomes the header's bytes as is.
-        let mut line = String::with_capacity(size + 1 + self.attributes.len() + 32);
-        line.push_str(&self.name);
-        line.push('=');
+        // One buffer for the whole line, sized up front; it becomes the header's bytes as is
+        // (`HeaderValue` checks them).
+        let mut line = Vec::with_capacity(size + 1 + self.attributes.len() + 32);
+        line.extend_from_slice(self.name.as_bytes());
+        line.push(b'=');
         seal::encode_into(&sealed, &mut line);
-        line.push_str(&self.attributes);
+        line.extend_from_slice(self.attributes.as_bytes());
         if self.persistent {
-            use std::fmt::Write as _;
+            use std::io::Write as _;
             let _ = write!(line, "; Max-Age={}", max_age.clamp(0, MAX_AGE_CAP));
         }
         HeaderValue::from_maybe_shared(bytes::Bytes::from(line)).map_err(|_| LineError::Seal)
@@ -626,8 +627,10 @@ pub(crate) enum LineError {
     Seal,
 }
 
-/// The buffer reserved for a plaintext before it is written (it grows past this if needed).
-const PLAINTEXT_HINT: usize = 1024;
+/// The buffer reserved for a plaintext before it is written (it grows past this if needed):
+/// room for a typical session, and with the nonce and tag under 512 bytes, which allocators
+/// serve from their fast per-thread caches (glibc's stops at 1,032).
+const PLAINTEXT_HINT: usize = 512 - 12 - 16;
 
 fn positive_secs_std(
     d: Duration,

@@ -648,6 +648,13 @@ impl RequestContext {
 /// Sets the one session `Set-Cookie` line (dropping any other line for the same cookie), with
 /// `Cache-Control: no-store` and `Vary: Cookie`.
 fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
+    // Most responses carry no other `Set-Cookie`: nothing to filter.
+    if let Entry::Vacant(entry) = headers.entry(SET_COOKIE) {
+        entry.insert(line);
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        add_vary(headers, "Cookie");
+        return;
+    }
     let others: Vec<HeaderValue> = headers
         .get_all(SET_COOKIE)
         .iter()

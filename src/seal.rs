@@ -32,13 +32,14 @@ pub(crate) const fn plaintext_budget(name_len: usize) -> usize {
 
 /// Seals `plaintext` with `key`, binding it to `context`.
 pub(crate) fn seal(key: &Key, context: &str, plaintext: &str) -> String {
-    let mut out = String::with_capacity(sealed_len(plaintext.len()));
+    let mut out = Vec::with_capacity(sealed_len(plaintext.len()));
     if let Ok(sealed) = seal_raw(key, context, plaintext.len(), |buf| {
         buf.extend_from_slice(plaintext.as_bytes());
     }) {
         encode_into(&sealed, &mut out);
     }
-    out
+    // Base64 is ASCII.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The length of the cookie value of `sealed` (what [`encode_into`] appends).
@@ -47,9 +48,18 @@ pub(crate) const fn value_len(sealed: &[u8]) -> usize {
 }
 
 /// Appends the cookie value of `sealed` (standard base64 with padding) to `out`.
-pub(crate) fn encode_into(sealed: &[u8], out: &mut String) {
+pub(crate) fn encode_into(sealed: &[u8], out: &mut Vec<u8>) {
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode_string(sealed, out);
+    // Straight into the reserved bytes: `encode_string` goes through a chunked encoder and a
+    // second buffer.
+    let start = out.len();
+    out.resize(start + value_len(sealed), 0);
+    let written = out.get_mut(start..).map(|tail| {
+        base64::engine::general_purpose::STANDARD
+            .encode_slice(sealed, tail)
+            .unwrap_or(0)
+    });
+    out.truncate(start + written.unwrap_or(0));
 }
 
 /// The nonce or the encryption failed (neither happens with `ThreadRng` and a plaintext under
