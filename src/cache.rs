@@ -235,6 +235,20 @@ impl<H: TokenHandler> TokenHandler for TokenCache<H> {
             }
             self.cache.invalidate(&key).await;
         }
+        // Boxed: the lookup's state (moka's `try_get_with`) is large, and a hit, the common
+        // case, should not carry it (this future is boxed and moved on every call).
+        Box::pin(self.look_up(key, token, now)).await
+    }
+}
+
+impl<H: TokenHandler> TokenCache<H> {
+    /// A miss: one handler call per token, its answer cached.
+    async fn look_up(
+        &self,
+        key: [u8; 32],
+        token: &str,
+        now: i128,
+    ) -> Result<Option<Identity>, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         // One call per token however many requests wait for it; an error or an uncached

@@ -269,11 +269,7 @@ impl RequestContext {
             modified: false,
             ended: false,
         };
-        Resolution::Bearer(Session::new(
-            SessionSource::Bearer,
-            self.shared.clone(),
-            state,
-        ))
+        Resolution::Bearer(Session::new(SessionSource::Bearer, &self.shared, state))
     }
 
     /// Opens the session cookie: the resolution, or the session the validator must see first.
@@ -343,7 +339,7 @@ impl RequestContext {
             modified: false,
             ended: false,
         };
-        let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        let session = Session::new(SessionSource::Cookie, &self.shared, state);
         let rotated = with == OpenedWith::Previous;
         if due {
             return Err(Due {
@@ -486,7 +482,7 @@ impl RequestContext {
             modified: true,
             ended: false,
         };
-        let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        let session = Session::new(SessionSource::Cookie, &self.shared, state);
         let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = actions.login.replace(session.clone()) {
             previous.logout();
@@ -718,7 +714,7 @@ mod tests {
             modified: true,
             ended: false,
         };
-        let session = Session::new(SessionSource::Cookie, shared, state);
+        let session = Session::new(SessionSource::Cookie, &shared, state);
         context.actions.lock().unwrap().login = Some(session);
         context.acted.store(true, Ordering::Release);
         let mut response = Response::new(String::from("handler body"));

@@ -54,7 +54,8 @@ pub struct Session {
 
 struct Inner {
     source: SessionSource,
-    shared: Arc<Shared>,
+    /// The layer's settings a session reads (copied: no shared reference to count per request).
+    limits: SessionLimits,
     // A std mutex: it is never held across an `.await`, and every critical section is short.
     state: Mutex<State>,
 }
@@ -240,20 +241,33 @@ impl Undo {
     }
 }
 
+/// What a session needs from the layer's settings.
+#[derive(Clone, Copy)]
+struct SessionLimits {
+    budget: usize,
+    idle: i64,
+    max_age: i64,
+}
+
 impl Session {
-    pub(crate) fn new(source: SessionSource, shared: Arc<Shared>, state: State) -> Self {
+    pub(crate) fn new(source: SessionSource, shared: &Shared, state: State) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source,
-                shared,
+                limits: SessionLimits {
+                    budget: shared.budget,
+                    idle: shared.idle,
+                    max_age: shared.max_age,
+                },
                 state: Mutex::new(state),
             }),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-written record: every change is
-        // built on a copy and swapped in whole.
+        // A panic while holding the lock cannot leave a half-written record: a change is made
+        // in place, nothing between it and its size check can panic, and a refused change is
+        // put back (see `change`).
         self.inner
             .state
             .lock()
@@ -287,7 +301,7 @@ impl Session {
         }
         if checked {
             let size = record.encoded_len();
-            let limit = self.inner.shared.budget;
+            let limit = self.inner.limits.budget;
             if size > limit {
                 record.id = id;
                 undo.apply(record);
@@ -445,7 +459,7 @@ impl Session {
         match self.inner.source {
             SessionSource::Bearer => state.expires_at.map(to_time),
             SessionSource::Cookie => {
-                let shared = &self.inner.shared;
+                let shared = &self.inner.limits;
                 let idle_end = state.record.last_seen.checked_add(shared.idle);
                 let absolute_end = state.record.created.checked_add(shared.max_age);
                 match (idle_end, absolute_end) {
