@@ -261,9 +261,9 @@ impl From<Vec<String>> for Strings {
 impl Strings {
     /// Checks that `raw` is an array of strings and keeps it as a part of `text`.
     pub(crate) fn decode(text: &Arc<str>, raw: &RawValue) -> Option<Self> {
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        let mut all = |_: &str| false;
-        EachStr(&mut all).deserialize(&mut de).ok()?;
+        if !is_string_array(raw.get().as_bytes()) {
+            return None;
+        }
         Span::within(text, raw.get()).map(Self::Raw)
     }
 
@@ -470,6 +470,33 @@ fn scan_entries(text: &[u8], key: &[u8]) -> Option<Option<(usize, usize)>> {
     }
 }
 
+/// Whether the JSON value `text` (its syntax already checked) is an array of strings: a byte
+/// scan of its top level.
+fn is_string_array(text: &[u8]) -> bool {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'[') {
+        return false;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&b']') {
+        return skip_ws(text, i + 1) == text.len();
+    }
+    loop {
+        if text.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some(end) = skip_string(text, i) else {
+            return false;
+        };
+        i = skip_ws(text, end);
+        match text.get(i) {
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(b']') => return skip_ws(text, i + 1) == text.len(),
+            _ => return false,
+        }
+    }
+}
+
 fn skip_ws(text: &[u8], mut i: usize) -> usize {
     while matches!(text.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;
@@ -632,6 +659,34 @@ mod tests {
             let text: Arc<str> = Arc::from(empty);
             let raw: &RawValue = serde_json::from_str(&text).unwrap();
             assert!(Strings::decode(&text, raw).unwrap().is_empty());
+        }
+    }
+
+    /// The shape scan agrees with serde_json reading a `Vec<String>`, on valid JSON.
+    #[test]
+    fn the_string_array_scan_agrees_with_serde_json() {
+        let cases = [
+            "[]",
+            "[ ]",
+            r#"["a"]"#,
+            r#"[ "a" , "b\"]" ]"#,
+            r#"["\\",""]"#,
+            r#"["a",1]"#,
+            r#"[1,"a"]"#,
+            r#"["a",["b"]]"#,
+            r#"[["a"]]"#,
+            r#"["a",null]"#,
+            r#"["a",{}]"#,
+            "{}",
+            "null",
+            r#""a""#,
+            "[true]",
+            r#"["a","b","c"]"#,
+        ];
+        for case in cases {
+            serde_json::from_str::<&RawValue>(case).expect("valid JSON");
+            let typed = serde_json::from_str::<Vec<String>>(case).is_ok();
+            assert_eq!(is_string_array(case.as_bytes()), typed, "{case}");
         }
     }
 
