@@ -254,7 +254,14 @@ impl Record {
         }
         w.write_all(b"{\"v\":")?;
         serde_json::to_writer(&mut *w, &self.version)?;
-        write!(w, ",\"i\":\"{}\"", self.id)?;
+        // The id's 22 base64url characters, without the formatting machinery of `Display`.
+        let mut id = [0u8; 22];
+        let n = B64URL
+            .encode_slice(self.id.0, &mut id)
+            .map_err(io::Error::other)?;
+        w.write_all(b",\"i\":\"")?;
+        w.write_all(id.get(..n).unwrap_or_default())?;
+        w.write_all(b"\"")?;
         if let Some(uid) = &self.uid {
             w.write_all(b",\"u\":")?;
             serde_json::to_writer(&mut *w, uid)?;
