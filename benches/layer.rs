@@ -1202,6 +1202,17 @@ fn median_of(values: Vec<f64>) -> Option<f64> {
 
 /// Iterations per batch so that one batch of `work` lasts about `target` (1 to 65,536).
 fn batch_size(rt: &Runtime, work: &Work, target: Duration) -> u64 {
+    // The largest of three calibrations: a one-off stall in a round (a first call after other
+    // variants ran, a cache's housekeeping) would otherwise set a batch of a couple of requests
+    // for the whole run, and such a batch measures cold caches. (The cached-bearer variant got
+    // batches of 2 and ~10x its criterion time in some full runs before this.)
+    (0..3)
+        .map(|_| calibrate(rt, work, target))
+        .max()
+        .unwrap_or(1)
+}
+
+fn calibrate(rt: &Runtime, work: &Work, target: Duration) -> u64 {
     let mut iters = 1u64;
     loop {
         let took = time_work(rt, work, iters).max(Duration::from_nanos(1));

@@ -44,7 +44,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, ClockSource};
 use crate::identity::Identity;
 use crate::key::sha256;
 use crate::token::{TokenError, TokenHandler};
@@ -77,7 +77,7 @@ pub struct TokenCache<H> {
     capacity: u64,
     ttl: Duration,
     negative_ttl: Option<Duration>,
-    clock: Arc<dyn Clock>,
+    clock: ClockSource,
 }
 
 impl<H> Clone for TokenCache<H> {
@@ -118,7 +118,7 @@ impl<H: TokenHandler> TokenCache<H> {
             DEFAULT_CACHE_CAPACITY,
             DEFAULT_CACHE_TTL,
             None,
-            Arc::new(SystemClock),
+            ClockSource::default(),
         )
     }
 
@@ -127,7 +127,7 @@ impl<H: TokenHandler> TokenCache<H> {
         capacity: u64,
         ttl: Duration,
         negative_ttl: Option<Duration>,
-        clock: Arc<dyn Clock>,
+        clock: ClockSource,
     ) -> Self {
         let longest = negative_ttl.map_or(ttl, |n| n.max(ttl));
         let cache = moka::future::Cache::builder()
@@ -178,10 +178,10 @@ impl<H: TokenHandler> TokenCache<H> {
         self.rebuild()
     }
 
-    /// The clock entry ages are read from. Default [`SystemClock`].
+    /// The clock entry ages are read from. Default [`SystemClock`](crate::SystemClock).
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Arc::new(clock);
+        self.clock = ClockSource::custom(clock);
         self.rebuild()
     }
 
@@ -208,7 +208,7 @@ impl<H: TokenHandler> TokenCache<H> {
     }
 
     fn now(&self) -> i128 {
-        self.clock.now().unix_timestamp_nanos()
+        self.clock.unix_nanos()
     }
 
     /// Whether `entry` is still within its TTL at `now`.
@@ -235,6 +235,20 @@ impl<H: TokenHandler> TokenHandler for TokenCache<H> {
             }
             self.cache.invalidate(&key).await;
         }
+        // Boxed: the lookup's state (moka's `try_get_with`) is large, and a hit, the common
+        // case, should not carry it (this future is boxed and moved on every call).
+        Box::pin(self.look_up(key, token, now)).await
+    }
+}
+
+impl<H: TokenHandler> TokenCache<H> {
+    /// A miss: one handler call per token, its answer cached.
+    async fn look_up(
+        &self,
+        key: [u8; 32],
+        token: &str,
+        now: i128,
+    ) -> Result<Option<Identity>, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         // One call per token however many requests wait for it; an error or an uncached

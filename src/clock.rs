@@ -11,6 +11,9 @@
 //! assert!(SystemClock.now() >= before);
 //! ```
 
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use time::OffsetDateTime;
 
 /// A source of the current time.
@@ -31,11 +34,71 @@ impl Clock for SystemClock {
     }
 }
 
+/// The clock a layer or cache reads: the system clock read directly (no calendar arithmetic, as
+/// `OffsetDateTime` does on every read), or a custom [`Clock`].
+#[derive(Clone, Default)]
+pub(crate) struct ClockSource(Option<Arc<dyn Clock>>);
+
+impl ClockSource {
+    pub(crate) fn custom(clock: impl Clock) -> Self {
+        Self(Some(Arc::new(clock)))
+    }
+
+    /// The current time in Unix seconds, rounded down, as `OffsetDateTime::unix_timestamp`.
+    pub(crate) fn unix_seconds(&self) -> i64 {
+        match &self.0 {
+            Some(clock) => clock.now().unix_timestamp(),
+            None => match SystemTime::now().duration_since(UNIX_EPOCH) {
+                Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+                Err(e) => {
+                    let d = e.duration();
+                    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+                    (-secs).saturating_sub(i64::from(d.subsec_nanos() > 0))
+                }
+            },
+        }
+    }
+
+    /// The current time in Unix nanoseconds, as `OffsetDateTime::unix_timestamp_nanos`.
+    pub(crate) fn unix_nanos(&self) -> i128 {
+        match &self.0 {
+            Some(clock) => clock.now().unix_timestamp_nanos(),
+            None => match SystemTime::now().duration_since(UNIX_EPOCH) {
+                Ok(d) => i128::try_from(d.as_nanos()).unwrap_or(i128::MAX),
+                Err(e) => -i128::try_from(e.duration().as_nanos()).unwrap_or(i128::MAX),
+            },
+        }
+    }
+}
+
 impl<F> Clock for F
 where
     F: Fn() -> OffsetDateTime + Send + Sync + 'static,
 {
     fn now(&self) -> OffsetDateTime {
         self()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_read_directly_agrees_with_offset_date_time() {
+        let system = ClockSource::default();
+        let custom = ClockSource::custom(SystemClock);
+        let (a, b, c) = (
+            custom.unix_seconds(),
+            system.unix_seconds(),
+            custom.unix_seconds(),
+        );
+        assert!(a <= b && b <= c);
+        let (a, b, c) = (
+            custom.unix_nanos(),
+            system.unix_nanos(),
+            custom.unix_nanos(),
+        );
+        assert!(a <= b && b <= c);
     }
 }

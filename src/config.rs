@@ -1,17 +1,18 @@
 //! Layer settings, their validation, and the immutable configuration every request shares.
 
 use std::fmt;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::HeaderValue;
 use time::Duration;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::ClockSource;
+use crate::envelope::Record;
 use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
 use crate::revocation::{NotBefore, SessionValidator};
-use crate::seal::{plaintext_budget, COOKIE_LIMIT};
+use crate::seal::{self, plaintext_budget, COOKIE_LIMIT};
 use crate::token::TokenHandler;
 
 /// The cookie's `SameSite` attribute. Always written explicitly, never left to browser defaults.
@@ -80,7 +81,7 @@ pub(crate) struct Settings {
     pub(crate) max_age: Duration,
     pub(crate) refresh: Duration,
     pub(crate) skew: Duration,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: ClockSource,
     pub(crate) tokens: Option<Arc<dyn TokenHandler>>,
     pub(crate) basic: Option<Arc<dyn crate::basic::BasicHandler>>,
     pub(crate) token_timeout: Duration,
@@ -112,7 +113,7 @@ impl Settings {
             max_age: DEFAULT_MAX_AGE,
             refresh: DEFAULT_REFRESH_INTERVAL,
             skew: DEFAULT_CLOCK_SKEW,
-            clock: Arc::new(SystemClock),
+            clock: ClockSource::default(),
             tokens: None,
             basic: None,
             token_timeout: DEFAULT_TOKEN_TIMEOUT,
@@ -311,7 +312,7 @@ pub(crate) struct Shared {
     pub(crate) max_age: i64,
     pub(crate) refresh: i64,
     pub(crate) skew: i64,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: ClockSource,
     /// The latest time this layer has read, so that a clock stepping back never moves the
     /// layer's "now" back: no session is logged out, and last-seen never moves back.
     high_water: AtomicI64,
@@ -320,7 +321,7 @@ pub(crate) struct Shared {
     pub(crate) token_timeout: std::time::Duration,
     pub(crate) max_token_len: usize,
     /// Permits for token-handler calls in flight.
-    pub(crate) token_permits: Arc<tokio::sync::Semaphore>,
+    pub(crate) token_permits: InFlight,
     pub(crate) retry_after: HeaderValue,
     pub(crate) challenge: String,
     pub(crate) login_redirect: Option<String>,
@@ -539,7 +540,7 @@ impl Shared {
             basic: s.basic.clone(),
             token_timeout,
             max_token_len: s.max_token_len,
-            token_permits: Arc::new(tokio::sync::Semaphore::new(s.token_concurrency)),
+            token_permits: InFlight::new(s.token_concurrency),
             retry_after: HeaderValue::from(retry_after),
             challenge: format!("Bearer realm=\"{}\"", s.realm),
             login_redirect: s.login_redirect.clone(),
@@ -553,7 +554,7 @@ impl Shared {
     /// The layer's "now", in Unix seconds: the clock's time, but never earlier than a time this
     /// layer has already read.
     pub(crate) fn now(&self) -> i64 {
-        let now = self.clock.now().unix_timestamp();
+        let now = self.clock.unix_seconds();
         // Read first: the write (shared between cores) happens once a second, not per request.
         let seen = self.high_water.load(Ordering::Relaxed);
         if now <= seen {
@@ -562,26 +563,96 @@ impl Shared {
         self.high_water.fetch_max(now, Ordering::Relaxed).max(now)
     }
 
-    /// The `Set-Cookie` value for a sealed `value`, with `Max-Age` when persistent.
+    /// The `Set-Cookie` value of a session cookie holding `record`, sealed with the current key,
+    /// with `Max-Age` when persistent.
     ///
-    /// `None` when the cookie's name and value would pass the browser limit.
-    pub(crate) fn set_cookie(&self, value: &str, max_age: i64) -> Option<HeaderValue> {
-        if self.name.len() + value.len() > COOKIE_LIMIT {
-            return None;
+    /// # Errors
+    ///
+    /// [`LineError::TooLarge`] when the cookie's name and value would pass the browser limit.
+    pub(crate) fn seal_cookie(
+        &self,
+        record: &Record,
+        max_age: i64,
+    ) -> Result<HeaderValue, LineError> {
+        let sealed = seal::seal_raw(
+            self.keys.current(),
+            &self.context,
+            PLAINTEXT_HINT.min(self.budget),
+            |buf| record.encode_into(buf),
+        )
+        .map_err(|_| LineError::Seal)?;
+        let size = self.name.len() + seal::value_len(&sealed);
+        if size > COOKIE_LIMIT {
+            return Err(LineError::TooLarge { size });
         }
-        let mut line =
-            String::with_capacity(self.name.len() + value.len() + self.attributes.len() + 24);
-        line.push_str(&self.name);
-        line.push('=');
-        line.push_str(value);
-        line.push_str(&self.attributes);
+        // One buffer for the whole line, sized up front; it becomes the header's bytes as is
+        // (`HeaderValue` checks them).
+        let mut line = Vec::with_capacity(size + 1 + self.attributes.len() + 32);
+        line.extend_from_slice(self.name.as_bytes());
+        line.push(b'=');
+        seal::encode_into(&sealed, &mut line);
+        line.extend_from_slice(self.attributes.as_bytes());
         if self.persistent {
-            line.push_str("; Max-Age=");
-            line.push_str(&max_age.clamp(0, MAX_AGE_CAP).to_string());
+            use std::io::Write as _;
+            let _ = write!(line, "; Max-Age={}", max_age.clamp(0, MAX_AGE_CAP));
         }
-        HeaderValue::from_str(&line).ok()
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(line)).map_err(|_| LineError::Seal)
     }
 }
+
+/// Token-handler calls in flight, against their limit. Nothing ever waits for a slot (past the
+/// limit a request is shed at once), so a counter is all it takes; a semaphore's release also
+/// locks its waiter list.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    count: AtomicUsize,
+    limit: usize,
+}
+
+impl InFlight {
+    fn new(limit: usize) -> Self {
+        Self {
+            count: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// A slot, or `None` at the limit. The slot is given back when the guard drops.
+    pub(crate) fn try_enter(&self) -> Option<InFlightGuard<'_>> {
+        let before = self.count.fetch_add(1, Ordering::AcqRel);
+        if before >= self.limit {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(InFlightGuard(&self.count))
+    }
+}
+
+/// One token-handler call in flight.
+pub(crate) struct InFlightGuard<'a>(&'a AtomicUsize);
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why no `Set-Cookie` line was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineError {
+    /// The cookie's name and value would pass the browser limit.
+    TooLarge {
+        /// Their size, in bytes.
+        size: usize,
+    },
+    /// The nonce or the encryption failed (not expected to happen).
+    Seal,
+}
+
+/// The buffer reserved for a plaintext before it is written (it grows past this if needed):
+/// room for a typical session, and with the nonce and tag under 512 bytes, which allocators
+/// serve from their fast per-thread caches (glibc's stops at 1,032).
+const PLAINTEXT_HINT: usize = 512 - 12 - 16;
 
 fn positive_secs_std(
     d: Duration,
@@ -590,5 +661,24 @@ fn positive_secs_std(
     match std::time::Duration::try_from(d) {
         Ok(std) if !std.is_zero() => Ok(std),
         _ => Err(ConfigError::NonPositiveDuration { setting }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+
+    #[test]
+    fn in_flight_slots_stop_at_the_limit_and_come_back() {
+        let slots = InFlight::new(2);
+        let a = slots.try_enter().unwrap();
+        let b = slots.try_enter().unwrap();
+        assert!(slots.try_enter().is_none());
+        assert!(slots.try_enter().is_none(), "a refusal takes no slot");
+        drop(a);
+        let c = slots.try_enter().unwrap();
+        assert!(slots.try_enter().is_none());
+        drop((b, c));
+        let _all: Vec<_> = (0..2).map(|_| slots.try_enter().unwrap()).collect();
     }
 }

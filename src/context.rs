@@ -4,14 +4,15 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 
+use http::header::Entry;
 use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, Uri};
-use tokio::sync::OnceCell;
 
-use crate::config::Shared;
+use crate::config::{LineError, Shared};
 use crate::envelope::Record;
 use crate::expiry::{touch, Limits, Verdict};
 use crate::identity::Identity;
@@ -52,6 +53,13 @@ pub(crate) enum Resolution {
     Panicked,
 }
 
+/// A live cookie session that the validator must see before it is used.
+pub(crate) struct Due {
+    session: Session,
+    now: i64,
+    rotated: bool,
+}
+
 #[derive(Default)]
 struct Actions {
     login: Option<Session>,
@@ -64,8 +72,65 @@ pub(crate) struct RequestContext {
     /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
     /// redirect's return path.
     uri: Uri,
-    resolution: OnceCell<Resolution>,
+    /// Who the request is, once something asked. Set without waiting when nothing needs to be
+    /// awaited (the common cookie path); the paths that call the token handler or the validator
+    /// run one at a time under `resolving`, so each is called at most once per request.
+    resolution: OnceLock<Resolution>,
+    resolving: tokio::sync::Mutex<()>,
     actions: Mutex<Actions>,
+    /// Whether `actions` was ever written: most requests neither log in nor out, and skip its
+    /// lock.
+    acted: AtomicBool,
+}
+
+/// What is left to do, awaiting, before the caller is known.
+enum Pending<'h> {
+    /// Call the token handler.
+    Token(&'h str),
+    /// Call the Basic handler.
+    Basic { user: String, password: String },
+    /// Consult the validator about an opened session.
+    Validate(Due),
+}
+
+/// Runs `future` for at most `limit`: `Err(Elapsed)` past it. The timer is set up only if the
+/// future is not ready at its first poll, so a handler that answers at once (a cache hit, an
+/// in-memory map) costs no timer: `tokio::time::timeout` reads the clock and the runtime handle
+/// to build its `Sleep` before the first poll, and drops it after.
+fn timeout<F: Future + Unpin>(limit: std::time::Duration, future: F) -> Timeout<F> {
+    Timeout {
+        future,
+        limit,
+        sleep: None,
+    }
+}
+
+struct Timeout<F> {
+    future: F,
+    limit: std::time::Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// The time limit passed.
+struct Elapsed;
+
+impl<F: Future + Unpin> Future for Timeout<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(output) = Pin::new(&mut this.future).poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let limit = this.limit;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 /// Runs a future, turning a panic inside it into `Err(())`.
@@ -105,8 +170,10 @@ impl RequestContext {
         Self {
             shared,
             uri,
-            resolution: OnceCell::new(),
+            resolution: OnceLock::new(),
+            resolving: tokio::sync::Mutex::const_new(()),
             actions: Mutex::new(Actions::default()),
+            acted: AtomicBool::new(false),
         }
     }
 
@@ -116,28 +183,53 @@ impl RequestContext {
 
     /// Resolves the caller once; later calls return the first answer.
     pub(crate) async fn resolve(&self, headers: &HeaderMap) -> &Resolution {
-        self.resolution
-            .get_or_init(|| async { self.compute(headers).await })
-            .await
+        if let Some(resolution) = self.resolution.get() {
+            return resolution;
+        }
+        match self.compute(headers) {
+            // Nothing awaited, nothing called: should another task of this request have got
+            // there first, its answer stands and this one is dropped.
+            Ok(resolution) => self.resolution.get_or_init(|| resolution),
+            // Boxed: the token path's state (timeout, panic guard, permit, the lock) would
+            // otherwise make every extractor's future, cookie or not, about 1 KiB, and axum
+            // moves that future several times per request.
+            Err(pending) => Box::pin(self.resolve_pending(pending)).await,
+        }
     }
 
-    async fn compute(&self, headers: &HeaderMap) -> Resolution {
-        match parse::authorization(headers, self.shared.max_token_len) {
-            Credentials::Absent => self.open_cookie(headers).await,
-            Credentials::OtherScheme => match &self.shared.basic {
-                Some(handler) => self.resolve_basic(handler.as_ref(), headers).await,
-                None => Resolution::OtherScheme,
-            },
-            Credentials::Repeated => {
-                tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
-                Resolution::InvalidRequest
-            }
-            Credentials::Malformed => {
-                tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
-                Resolution::InvalidToken
-            }
-            Credentials::Bearer(token) => self.resolve_token(token).await,
+    async fn resolve_pending(&self, pending: Pending<'_>) -> &Resolution {
+        let _one_at_a_time = self.resolving.lock().await;
+        if let Some(resolution) = self.resolution.get() {
+            return resolution;
         }
+        let resolution = match pending {
+            Pending::Token(token) => self.resolve_token(token).await,
+            Pending::Basic { user, password } => self.resolve_basic(&user, &password).await,
+            Pending::Validate(due) => self.validate_opened(due).await,
+        };
+        self.resolution.get_or_init(|| resolution)
+    }
+
+    /// The resolution, when it needs no waiting; else what is left to await.
+    fn compute<'h>(&self, headers: &'h HeaderMap) -> Result<Resolution, Pending<'h>> {
+        Ok(
+            match parse::authorization(headers, self.shared.max_token_len) {
+                Credentials::Absent => return self.open_cookie(headers).map_err(Pending::Validate),
+                Credentials::OtherScheme if self.shared.basic.is_some() => {
+                    return self.basic_credentials(headers)
+                }
+                Credentials::OtherScheme => Resolution::OtherScheme,
+                Credentials::Repeated => {
+                    tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
+                    Resolution::InvalidRequest
+                }
+                Credentials::Malformed => {
+                    tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
+                    Resolution::InvalidToken
+                }
+                Credentials::Bearer(token) => return Err(Pending::Token(token)),
+            },
+        )
     }
 
     async fn resolve_token(&self, token: &str) -> Resolution {
@@ -149,23 +241,26 @@ impl RequestContext {
             .await
     }
 
-    async fn resolve_basic(
-        &self,
-        handler: &dyn crate::basic::BasicHandler,
-        headers: &HeaderMap,
-    ) -> Resolution {
+    /// Reads `Authorization: Basic` when a Basic handler is configured: what is left to await
+    /// for well-formed credentials, else the resolution.
+    fn basic_credentials<'h>(&self, headers: &'h HeaderMap) -> Result<Resolution, Pending<'h>> {
         use crate::basic::BasicCredentials;
         match crate::basic::parse(headers, self.shared.max_token_len) {
-            BasicCredentials::NotBasic => Resolution::OtherScheme,
+            BasicCredentials::NotBasic => Ok(Resolution::OtherScheme),
             BasicCredentials::Malformed => {
                 tracing::info!(target: "sealed_session", reason = "basic_malformed", "refused: malformed Basic credentials");
-                Resolution::InvalidRequest
+                Ok(Resolution::InvalidRequest)
             }
-            BasicCredentials::Valid { user, password } => {
-                self.resolve_with(SessionSource::Basic, handler.verify(&user, &password))
-                    .await
-            }
+            BasicCredentials::Valid { user, password } => Err(Pending::Basic { user, password }),
         }
+    }
+
+    async fn resolve_basic(&self, user: &str, password: &str) -> Resolution {
+        let Some(handler) = self.shared.basic.as_ref() else {
+            return Resolution::OtherScheme;
+        };
+        self.resolve_with(SessionSource::Basic, handler.verify(user, password))
+            .await
     }
 
     /// Runs a token or Basic handler call under the concurrency limit, the timeout and the
@@ -175,12 +270,12 @@ impl RequestContext {
         F: Future<Output = Result<Option<Identity>, crate::token::TokenError>> + Unpin,
     {
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
-        let Ok(_permit) = self.shared.token_permits.try_acquire() else {
+        let Some(_permit) = self.shared.token_permits.try_enter() else {
             tracing::warn!(target: "sealed_session", reason = "token_overloaded", ?source, "credential handler at its concurrency limit: shed");
             return Resolution::Unavailable;
         };
         let call = CatchUnwind(call);
-        let identity = match tokio::time::timeout(self.shared.token_timeout, call).await {
+        let identity = match timeout(self.shared.token_timeout, call).await {
             Err(_) => {
                 tracing::warn!(target: "sealed_session", reason = "token_timeout", ?source, timeout = ?self.shared.token_timeout, "credential handler timed out");
                 return Resolution::Unavailable;
@@ -212,15 +307,17 @@ impl RequestContext {
             modified: false,
             ended: false,
         };
-        Resolution::Bearer(Session::new(source, self.shared.clone(), state))
+        Resolution::Bearer(Session::new(source, &self.shared, state))
     }
 
-    async fn open_cookie(&self, headers: &HeaderMap) -> Resolution {
+    /// Opens the session cookie: the resolution, or the session the validator must see first.
+    /// Not `async`, so that the common path adds nothing to the extractor's future.
+    fn open_cookie(&self, headers: &HeaderMap) -> Result<Resolution, Due> {
         let scan = parse::scan_cookies(headers, self.shared.name.as_bytes(), COOKIE_LIMIT);
         if !scan.present {
-            return Resolution::Anonymous {
+            return Ok(Resolution::Anonymous {
                 cookie_invalid: false,
-            };
+            });
         }
         let mut opened: Option<(&str, Record, OpenedWith)> = None;
         let mut ambiguous = false;
@@ -239,31 +336,31 @@ impl RequestContext {
         };
         if ambiguous {
             tracing::warn!(target: "sealed_session", reason = "ambiguous", "two different session cookies opened: treated as no session");
-            return invalid;
+            return Ok(invalid);
         }
         let Some((_, record, with)) = opened else {
             tracing::warn!(target: "sealed_session", reason = "invalid", "session cookie did not open (tampered, foreign or undecodable)");
-            return invalid;
+            return Ok(invalid);
         };
         let now = self.now();
         match Limits::of(&self.shared).check(now, record.created, record.last_seen) {
             Verdict::Live => {}
             Verdict::Idle => {
                 tracing::info!(target: "sealed_session", reason = "expired_idle", uid = ?record.uid, "session expired: idle timeout");
-                return invalid;
+                return Ok(invalid);
             }
             Verdict::Absolute => {
                 tracing::info!(target: "sealed_session", reason = "expired_absolute", uid = ?record.uid, "session expired: max age");
-                return invalid;
+                return Ok(invalid);
             }
             Verdict::Future => {
                 tracing::warn!(target: "sealed_session", reason = "invalid", uid = ?record.uid, "session created in the future beyond the clock-skew allowance");
-                return invalid;
+                return Ok(invalid);
             }
         }
         if self.is_refused(record.uid.as_deref(), record.created) {
             tracing::info!(target: "sealed_session", reason = "revoked", uid = ?record.uid, "session created before its not-before time");
-            return invalid;
+            return Ok(invalid);
         }
         // The validator is due once per interval, and before every renewal.
         let due = self.shared.validator.is_some()
@@ -280,16 +377,29 @@ impl RequestContext {
             modified: false,
             ended: false,
         };
-        let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        let session = Session::new(SessionSource::Cookie, &self.shared, state);
+        let rotated = with == OpenedWith::Previous;
         if due {
-            if let Some(outcome) = self.validate(&session, now).await {
-                return outcome;
-            }
+            return Err(Due {
+                session,
+                now,
+                rotated,
+            });
         }
-        Resolution::Cookie {
+        Ok(Resolution::Cookie { session, rotated })
+    }
+
+    /// Consults the validator about an opened session, then resolves to it unless refused.
+    async fn validate_opened(&self, due: Due) -> Resolution {
+        let Due {
             session,
-            rotated: with == OpenedWith::Previous,
+            now,
+            rotated,
+        } = due;
+        if let Some(outcome) = self.validate(&session, now).await {
+            return outcome;
         }
+        Resolution::Cookie { session, rotated }
     }
 
     /// Whether the not-before times refuse a session.
@@ -306,7 +416,7 @@ impl RequestContext {
         let validator = self.shared.validator.clone()?;
         let call = CatchUnwind(validator.validate(session));
         let uid = session.uid();
-        match tokio::time::timeout(self.shared.token_timeout, call).await {
+        match timeout(self.shared.token_timeout, call).await {
             Err(_) => {
                 tracing::warn!(target: "sealed_session", reason = "validator_timeout", ?uid, "session validator timed out");
                 Some(Resolution::Unavailable)
@@ -356,12 +466,14 @@ impl RequestContext {
             Resolution::Unavailable => return reject(RejectionKind::Unavailable),
             Resolution::Panicked => return reject(RejectionKind::HandlerPanicked),
         };
-        let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(login) = &actions.login {
-            return Ok(Some(login.clone()));
-        }
-        if actions.logout {
-            return Ok(None);
+        if self.acted.load(Ordering::Acquire) {
+            let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(login) = &actions.login {
+                return Ok(Some(login.clone()));
+            }
+            if actions.logout {
+                return Ok(None);
+            }
         }
         Ok(session.filter(|s| !s.is_logged_out()))
     }
@@ -408,11 +520,12 @@ impl RequestContext {
             modified: true,
             ended: false,
         };
-        let session = Session::new(SessionSource::Cookie, self.shared.clone(), state);
+        let session = Session::new(SessionSource::Cookie, &self.shared, state);
         let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = actions.login.replace(session.clone()) {
             previous.logout();
         }
+        self.acted.store(true, Ordering::Release);
         // The session the request came with is over: its handles refuse further changes.
         if let Some(Resolution::Cookie { session: old, .. }) = self.resolution.get() {
             old.logout();
@@ -435,6 +548,7 @@ impl RequestContext {
             previous.logout();
         }
         actions.logout = true;
+        self.acted.store(true, Ordering::Release);
         if let Some(Resolution::Cookie { session, .. }) = self.resolution.get() {
             session.logout();
         }
@@ -466,42 +580,46 @@ impl RequestContext {
                 return;
             }
         };
-        let (login, logout) = {
+        let (login, logout) = if self.acted.load(Ordering::Acquire) {
             let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
             (actions.login.clone(), actions.logout)
+        } else {
+            (None, false)
         };
         let is_login = login.is_some();
         let target = login.as_ref().or(if logout { None } else { resolved });
-        match target.filter(|s| !s.is_logged_out()) {
-            Some(session) => {
+        // One lock of the session for the logged-out check and the seal.
+        let state = target.map(Session::lock);
+        match state {
+            Some(state) if !state.ended => {
                 if response.status().is_server_error() {
                     tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
                 } else {
                     // Sealing adds `Vary: Cookie` with the cookie; a resolved cookie added it above.
-                    self.seal_into(session, is_login, rotated, response);
+                    self.seal_into(state, is_login, rotated, response);
                 }
             }
-            None if logout || resolved.is_some() || cookie_invalid => {
+            // No session to seal, or it was logged out.
+            _ if logout || resolved.is_some() || cookie_invalid => {
                 set_session_cookie(
                     response.headers_mut(),
                     &self.shared.name,
                     self.shared.deletion.clone(),
                 );
             }
-            None => {}
+            _ => {}
         }
     }
 
     fn seal_into<B: Default>(
         &self,
-        session: &Session,
+        mut state: MutexGuard<'_, State>,
         is_login: bool,
         rotated: bool,
         response: &mut Response<B>,
     ) {
         let now = self.now();
         let shared = &self.shared;
-        let mut state = session.lock();
         let refused = self.is_refused(state.record.uid.as_deref(), state.record.created);
         let limits = Limits::of(shared);
         if refused
@@ -534,16 +652,23 @@ impl RequestContext {
             state.record.last_seen = touch(state.record.last_seen, now);
         }
         let record = &state.record;
-        let plaintext = record.encode();
-        let value = seal::seal(shared.keys.current(), &shared.context, plaintext);
         let max_age = limits.remaining(now, record.created, record.last_seen);
-        let Some(line) = shared.set_cookie(&value, max_age) else {
-            let size = shared.name.len() + value.len();
-            tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
-            *response = Response::new(B::default());
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response.extensions_mut().insert(CookieOverflow { size });
-            return;
+        let line = match shared.seal_cookie(record, max_age) {
+            Ok(line) => line,
+            Err(error) => {
+                *response = Response::new(B::default());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                match error {
+                    LineError::TooLarge { size } => {
+                        tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
+                        response.extensions_mut().insert(CookieOverflow { size });
+                    }
+                    LineError::Seal => {
+                        tracing::error!(target: "sealed_session", reason = "seal_failed", "session cookie could not be sealed: not sent");
+                    }
+                }
+                return;
+            }
         };
         if rotated {
             tracing::info!(target: "sealed_session", reason = "rotated", uid = ?record.uid, "session re-sealed with the current key");
@@ -557,6 +682,13 @@ impl RequestContext {
 /// Sets the one session `Set-Cookie` line (dropping any other line for the same cookie), with
 /// `Cache-Control: no-store` and `Vary: Cookie`.
 fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
+    // Most responses carry no other `Set-Cookie`: nothing to filter.
+    if let Entry::Vacant(entry) = headers.entry(SET_COOKIE) {
+        entry.insert(line);
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        add_vary(headers, "Cookie");
+        return;
+    }
     let others: Vec<HeaderValue> = headers
         .get_all(SET_COOKIE)
         .iter()
@@ -577,14 +709,22 @@ fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
 
 /// Adds `field` to `Vary` unless it is there (or `Vary: *`).
 fn add_vary(headers: &mut HeaderMap, field: &'static str) {
-    let present = headers.get_all(VARY).iter().any(|v| {
-        v.to_str().is_ok_and(|s| {
-            s.split(',')
-                .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
-        })
-    });
-    if !present {
-        headers.append(VARY, HeaderValue::from_static(field));
+    // One lookup: most responses have no `Vary` yet.
+    match headers.entry(VARY) {
+        Entry::Vacant(entry) => {
+            entry.insert(HeaderValue::from_static(field));
+        }
+        Entry::Occupied(mut entry) => {
+            let present = entry.iter().any(|v| {
+                v.to_str().is_ok_and(|s| {
+                    s.split(',')
+                        .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
+                })
+            });
+            if !present {
+                entry.append(HeaderValue::from_static(field));
+            }
+        }
     }
 }
 
@@ -605,15 +745,16 @@ mod tests {
         let mut values = Map::new();
         values.insert("big".into(), Value::String("x".repeat(4000)));
         let mut record = Record::login(Identity::new("a"), shared.now());
-        record.values = values;
+        record.values = values.into();
         let state = State {
             record,
             expires_at: None,
             modified: true,
             ended: false,
         };
-        let session = Session::new(SessionSource::Cookie, shared, state);
+        let session = Session::new(SessionSource::Cookie, &shared, state);
         context.actions.lock().unwrap().login = Some(session);
+        context.acted.store(true, Ordering::Release);
         let mut response = Response::new(String::from("handler body"));
         context.finalize(&mut response);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -12,11 +12,10 @@ use crate::parse::{self, Credentials};
 use crate::rejection::{AuthRejection, RejectionKind};
 use crate::session::{Session, SessionError};
 
-fn context(parts: &Parts) -> Result<Arc<RequestContext>, AuthRejection> {
+fn context(parts: &Parts) -> Result<&Arc<RequestContext>, AuthRejection> {
     parts
         .extensions
         .get::<Arc<RequestContext>>()
-        .cloned()
         .ok_or_else(|| {
             tracing::error!(target: "sealed_session", reason = "missing_layer", "a session extractor ran without SessionLayer");
             AuthRejection::from(RejectionKind::MissingLayer)
@@ -31,6 +30,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Session {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let parts = &*parts;
         context(parts)?.require(&parts.headers, None).await
     }
 }
@@ -49,6 +49,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Session {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
+        let parts = &*parts;
         context(parts)?.session(&parts.headers).await
     }
 }
@@ -113,7 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let context = context(parts)?;
+        let context = context(parts)?.clone();
         let bearer_request = match parse::authorization(&parts.headers, usize::MAX) {
             Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
             // With a Basic handler, Basic credentials make a per-request session too.

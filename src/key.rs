@@ -44,6 +44,8 @@ pub struct Key {
     /// A SHA-256 fingerprint of the material: used to refuse duplicate keys in a ring, and to name
     /// a key in logs without revealing it.
     fingerprint: [u8; 32],
+    /// The `cookie` crate's key, kept in tests only, which check the format against its jar.
+    #[cfg(test)]
     pub(crate) inner: cookie::Key,
     /// The private jar's AES-256-GCM key, expanded once (the jar expands it on every call).
     pub(crate) cipher: aes_gcm::Aes256Gcm,
@@ -113,6 +115,7 @@ impl TryFrom<&[u8]> for Key {
         };
         Ok(Self {
             fingerprint,
+            #[cfg(test)]
             inner,
             cipher,
         })

@@ -13,7 +13,7 @@ use time::Duration;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, ClockSource};
 use crate::config::{ConfigError, SameSite, Settings, Shared};
 use crate::context::RequestContext;
 use crate::key::KeyRing;
@@ -158,7 +158,7 @@ impl SessionLayer {
 
     /// The clock expiry reads. Default [`SystemClock`](crate::SystemClock).
     pub fn with_clock(self, clock: impl Clock) -> Self {
-        let clock: Arc<dyn Clock> = Arc::new(clock);
+        let clock = ClockSource::custom(clock);
         self.set(|s| s.clock = clock)
     }
 

@@ -3,8 +3,8 @@
 //! [`SessionLayer`] answers "who is calling, and what may they do?" for a browser holding a sealed
 //! session cookie and for a script sending `Authorization: Bearer <token>`:
 //!
-//! - it opens the cookie (AES-256-GCM, the `cookie` crate's private jar, with a [`KeyRing`] for
-//!   rotation) or resolves the token through the app's [`TokenHandler`];
+//! - it opens the cookie (AES-256-GCM in the `cookie` crate's private-jar format, with a
+//!   [`KeyRing`] for rotation) or resolves the token through the app's [`TokenHandler`];
 //! - it enforces the idle timeout and the absolute max age from timestamps inside the seal;
 //! - handlers take a [`Session`] (uid, roles, groups, metadata, scopes, typed values), or
 //!   `Option<Session>`, and [`Auth`] to log in and out;
@@ -111,6 +111,7 @@ pub mod fuzzing;
 mod identity;
 mod key;
 mod layer;
+mod lazy;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 pub mod oauth;

@@ -1,11 +1,11 @@
-//! Sealing and opening cookie values with the `cookie` crate's private jar (AES-256-GCM).
+//! Sealing and opening cookie values in the `cookie` crate's private-jar format (AES-256-GCM).
 //!
 //! A sealed value is standard base64 (with padding) of `nonce (12) ‖ ciphertext ‖ tag (16)`, as
-//! the private jar writes it. The associated data is not the cookie name alone but a context
+//! the private jar writes it, and the private jar opens what this module seals (a test pins both
+//! directions). Both directions use the `aes-gcm` AEAD with each key's state expanded once, not
+//! the jar itself, which expands the key and builds a jar, a cookie and three buffers per call. The associated data is not the cookie name alone but a context
 //! string that also names the format version and the purpose, so two applications sharing a key
 //! cannot swap cookies.
-
-use cookie::{Cookie, CookieJar};
 
 use crate::key::{Key, KeyRing};
 
@@ -20,8 +20,7 @@ const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 pub(crate) const COOKIE_LIMIT: usize = 4096;
 
 /// The length of the sealed value of a `plaintext_len`-byte plaintext.
-#[cfg(test)]
-const fn sealed_len(plaintext_len: usize) -> usize {
+pub(crate) const fn sealed_len(plaintext_len: usize) -> usize {
     (plaintext_len + OVERHEAD).div_ceil(3) * 4
 }
 
@@ -32,13 +31,69 @@ pub(crate) const fn plaintext_budget(name_len: usize) -> usize {
 }
 
 /// Seals `plaintext` with `key`, binding it to `context`.
-pub(crate) fn seal(key: &Key, context: &str, plaintext: String) -> String {
-    let mut jar = CookieJar::new();
-    jar.private_mut(&key.inner)
-        .add(Cookie::new(context.to_owned(), plaintext));
-    jar.get(context)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default()
+pub(crate) fn seal(key: &Key, context: &str, plaintext: &str) -> String {
+    let mut out = Vec::with_capacity(sealed_len(plaintext.len()));
+    if let Ok(sealed) = seal_raw(key, context, plaintext.len(), |buf| {
+        buf.extend_from_slice(plaintext.as_bytes());
+    }) {
+        encode_into(&sealed, &mut out);
+    }
+    // Base64 is ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// The length of the cookie value of `sealed` (what [`encode_into`] appends).
+pub(crate) const fn value_len(sealed: &[u8]) -> usize {
+    sealed.len().div_ceil(3) * 4
+}
+
+/// Appends the cookie value of `sealed` (standard base64 with padding) to `out`.
+pub(crate) fn encode_into(sealed: &[u8], out: &mut Vec<u8>) {
+    use base64::Engine as _;
+    // Straight into the reserved bytes: `encode_string` goes through a chunked encoder and a
+    // second buffer.
+    let start = out.len();
+    out.resize(start + value_len(sealed), 0);
+    let written = out.get_mut(start..).map(|tail| {
+        base64::engine::general_purpose::STANDARD
+            .encode_slice(sealed, tail)
+            .unwrap_or(0)
+    });
+    out.truncate(start + written.unwrap_or(0));
+}
+
+/// The nonce or the encryption failed (neither happens with `ThreadRng` and a plaintext under
+/// 64 GiB).
+#[derive(Debug)]
+pub(crate) struct SealError;
+
+/// Seals the plaintext that `write` appends to a buffer with `key`, binding it to `context`:
+/// `nonce ‖ ciphertext ‖ tag` in one buffer, encrypted in place (base64 it with [`encode_into`]).
+/// `hint` is the expected plaintext length.
+pub(crate) fn seal_raw(
+    key: &Key,
+    context: &str,
+    hint: usize,
+    write: impl FnOnce(&mut Vec<u8>),
+) -> Result<Vec<u8>, SealError> {
+    use aes_gcm::aead::AeadInPlace as _;
+    use rand::RngCore as _;
+
+    let mut data = Vec::with_capacity(NONCE_LEN + hint + TAG_LEN);
+    let mut nonce = [0u8; NONCE_LEN];
+    // A fresh random nonce per seal, from the same CSPRNG the private jar uses.
+    rand::thread_rng()
+        .try_fill_bytes(&mut nonce)
+        .map_err(|_| SealError)?;
+    data.extend_from_slice(&nonce);
+    write(&mut data);
+    let plaintext = data.get_mut(NONCE_LEN..).ok_or(SealError)?;
+    let tag = key
+        .cipher
+        .encrypt_in_place_detached(&aes_gcm::Nonce::from(nonce), context.as_bytes(), plaintext)
+        .map_err(|_| SealError)?;
+    data.extend_from_slice(&tag);
+    Ok(data)
 }
 
 /// Which key of the ring opened a value.
@@ -132,13 +187,13 @@ mod tests {
     #[test]
     fn seal_then_open_with_current_and_previous_keys() {
         let (ring, current, previous) = ring();
-        let v = seal(&current, "ctx", "hello".into());
+        let v = seal(&current, "ctx", "hello");
         assert_eq!(v.len(), sealed_len(5));
         assert_eq!(
             open(&ring, "ctx", &v),
             Some(("hello".into(), OpenedWith::Current))
         );
-        let v = seal(&previous, "ctx", "hello".into());
+        let v = seal(&previous, "ctx", "hello");
         assert_eq!(
             open(&ring, "ctx", &v),
             Some(("hello".into(), OpenedWith::Previous))
@@ -149,15 +204,15 @@ mod tests {
     #[test]
     fn context_is_bound() {
         let (ring, current, _) = ring();
-        let v = seal(&current, "ctx-a", "hello".into());
+        let v = seal(&current, "ctx-a", "hello");
         assert_eq!(open(&ring, "ctx-b", &v), None);
     }
 
     #[test]
     fn nonces_differ_per_seal() {
         let (_, current, _) = ring();
-        let a = seal(&current, "ctx", "same".into());
-        let b = seal(&current, "ctx", "same".into());
+        let a = seal(&current, "ctx", "same");
+        let b = seal(&current, "ctx", "same");
         assert_ne!(a, b);
     }
 
@@ -165,7 +220,7 @@ mod tests {
     fn non_canonical_spellings_are_refused() {
         let (ring, current, _) = ring();
         // 5 + 28 = 33 bytes: no padding. 6 + 28 = 34 bytes: two padding characters.
-        let v = seal(&current, "ctx", "hello!".into());
+        let v = seal(&current, "ctx", "hello!");
         assert!(v.ends_with("=="));
         assert!(open(&ring, "ctx", &v).is_some());
         assert!(open(&ring, "ctx", v.trim_end_matches('=')).is_none());
@@ -204,9 +259,17 @@ mod tests {
 
     #[test]
     fn the_opener_and_the_private_jar_agree_both_ways() {
+        use cookie::{Cookie, CookieJar};
         let (ring, current, _) = ring();
-        // Sealed by the jar (our `seal`), opened by the jar and by `open`.
-        let value = seal(&current, "ctx", "plain text".into());
+        // Sealed by the jar, opened by `open`.
+        let mut jar = CookieJar::new();
+        jar.private_mut(&current.inner)
+            .add(Cookie::new("ctx", "from the jar"));
+        let from_jar = jar.get("ctx").unwrap().value().to_owned();
+        assert_eq!(open(&ring, "ctx", &from_jar).unwrap().0, "from the jar");
+        assert_eq!(from_jar.len(), sealed_len("from the jar".len()));
+        // Sealed by `seal`, opened by the jar and by `open`.
+        let value = seal(&current, "ctx", "plain text");
         let jar = CookieJar::new();
         let decrypted = jar
             .private(&current.inner)

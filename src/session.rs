@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::config::Shared;
-use crate::envelope::{Record, SessionId, VERSION};
+use crate::envelope::{Object, Record, SessionId, Strings, VERSION};
 use crate::identity::{Identity, SCOPE_KEY};
 
 /// Where a session came from.
@@ -56,7 +56,8 @@ pub struct Session {
 
 struct Inner {
     source: SessionSource,
-    shared: Arc<Shared>,
+    /// The layer's settings a session reads (copied: no shared reference to count per request).
+    limits: SessionLimits,
     // A std mutex: it is never held across an `.await`, and every critical section is short.
     state: Mutex<State>,
 }
@@ -180,16 +181,16 @@ fn to_time(secs: i64) -> OffsetDateTime {
 
 /// Whether any granted scope (from `metadata.scope`: an array of strings, or one
 /// space-separated string) satisfies `f`. Allocates nothing.
-fn any_scope(metadata: &Map<String, Value>, f: impl Fn(&str) -> bool) -> bool {
-    match metadata.get(SCOPE_KEY) {
+fn any_scope(metadata: &Object, f: impl Fn(&str) -> bool) -> bool {
+    match metadata.get(SCOPE_KEY).as_deref() {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
         Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
         _ => false,
     }
 }
 
-fn scopes_of(metadata: &Map<String, Value>) -> Vec<String> {
-    match metadata.get(SCOPE_KEY) {
+fn scopes_of(metadata: &Object) -> Vec<String> {
+    match metadata.get(SCOPE_KEY).as_deref() {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
@@ -211,30 +212,64 @@ impl Record {
             auth_time: now,
             role_account: identity.role_account,
             mfa: identity.mfa,
-            roles: identity.roles,
-            groups: identity.groups,
-            metadata: identity.metadata,
-            values: identity.values,
+            roles: identity.roles.into(),
+            groups: identity.groups.into(),
+            metadata: identity.metadata.into(),
+            values: identity.values.into(),
             // Logging in is the freshest check there is.
             checked: Some(now),
         }
     }
 }
 
+/// What a change replaced, to put back when the changed record would not fit a cookie.
+enum Undo {
+    Nothing,
+    Values(Option<Object>),
+    Metadata(Option<Object>),
+    Roles(Strings),
+    Groups(Strings),
+}
+
+impl Undo {
+    fn apply(self, record: &mut Record) {
+        match self {
+            Self::Nothing | Self::Values(None) | Self::Metadata(None) => {}
+            Self::Values(Some(values)) => record.values = values,
+            Self::Metadata(Some(metadata)) => record.metadata = metadata,
+            Self::Roles(roles) => record.roles = roles,
+            Self::Groups(groups) => record.groups = groups,
+        }
+    }
+}
+
+/// What a session needs from the layer's settings.
+#[derive(Clone, Copy)]
+struct SessionLimits {
+    budget: usize,
+    idle: i64,
+    max_age: i64,
+}
+
 impl Session {
-    pub(crate) fn new(source: SessionSource, shared: Arc<Shared>, state: State) -> Self {
+    pub(crate) fn new(source: SessionSource, shared: &Shared, state: State) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source,
-                shared,
+                limits: SessionLimits {
+                    budget: shared.budget,
+                    idle: shared.idle,
+                    max_age: shared.max_age,
+                },
                 state: Mutex::new(state),
             }),
         }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave a half-written record: every change is
-        // built on a copy and swapped in whole.
+        // A panic while holding the lock cannot leave a half-written record: a change is made
+        // in place, nothing between it and its size check can panic, and a refused change is
+        // put back (see `change`).
         self.inner
             .state
             .lock()
@@ -245,27 +280,37 @@ impl Session {
         f(&self.lock().record)
     }
 
-    /// Applies a change to a copy of the record, checks that a cookie session still fits a
-    /// cookie, and only then keeps it.
-    fn change(&self, privileged: bool, f: impl FnOnce(&mut Record)) -> Result<(), SessionError> {
+    /// Applies a change in place, checks that a cookie session still fits a cookie, and puts
+    /// back what the change replaced when it does not.
+    ///
+    /// `f` gets whether it must return what it replaced (cookie sessions only: a bearer session
+    /// is never sealed), and leaves the record as it was when it fails.
+    fn change(
+        &self,
+        privileged: bool,
+        f: impl FnOnce(&mut Record, bool) -> Result<Undo, SessionError>,
+    ) -> Result<(), SessionError> {
         let mut state = self.lock();
         if state.ended {
             return Err(SessionError::Ended);
         }
-        let mut record = state.record.clone();
-        f(&mut record);
+        let checked = self.inner.source == SessionSource::Cookie;
+        let record = &mut state.record;
+        let id = record.id;
+        let undo = f(record, checked)?;
         if privileged {
             record.id = SessionId::random();
         }
-        if self.inner.source == SessionSource::Cookie {
+        if checked {
             let size = record.encoded_len();
-            let limit = self.inner.shared.budget;
+            let limit = self.inner.limits.budget;
             if size > limit {
+                record.id = id;
+                undo.apply(record);
                 tracing::warn!(target: "sealed_session", reason = "too_large", size, limit, "session change refused: it would not fit a cookie");
                 return Err(SessionError::TooLarge { size, limit });
             }
         }
-        state.record = record;
         state.modified = true;
         Ok(())
     }
@@ -283,16 +328,25 @@ impl Session {
         let mut state = self.lock();
         let record = &mut state.record;
         if let Some(roles) = privileges.roles {
-            record.roles = roles;
+            record.roles = roles.into();
         }
         if let Some(groups) = privileges.groups {
-            record.groups = groups;
+            record.groups = groups.into();
         }
         if let Some(scopes) = privileges.scopes {
-            let scopes = scopes.into_iter().map(Value::String).collect();
-            record
-                .metadata
-                .insert(SCOPE_KEY.to_owned(), Value::Array(scopes));
+            let scopes = Value::Array(scopes.into_iter().map(Value::String).collect());
+            match record.metadata.map_mut() {
+                Ok(metadata) => {
+                    metadata.insert(SCOPE_KEY.to_owned(), scopes);
+                }
+                // Sealed metadata that does not parse (see `Object`) gives way to the validator's
+                // scopes.
+                Err(_) => {
+                    let mut metadata = Map::new();
+                    metadata.insert(SCOPE_KEY.to_owned(), scopes);
+                    record.metadata = metadata.into();
+                }
+            }
         }
         record.id = SessionId::random();
         record.checked = Some(now);
@@ -333,31 +387,31 @@ impl Session {
     /// The roles.
     #[must_use]
     pub fn roles(&self) -> Vec<String> {
-        self.read(|r| r.roles.clone())
+        self.read(|r| r.roles.to_vec())
     }
 
     /// Whether the session has `role` (exact, case-sensitive).
     #[must_use]
     pub fn has_role(&self, role: &str) -> bool {
-        self.read(|r| r.roles.iter().any(|x| x == role))
+        self.read(|r| r.roles.any(|x| x == role))
     }
 
     /// The groups (asfquart's committees).
     #[must_use]
     pub fn groups(&self) -> Vec<String> {
-        self.read(|r| r.groups.clone())
+        self.read(|r| r.groups.to_vec())
     }
 
     /// Whether the session is in `group` (exact, case-sensitive).
     #[must_use]
     pub fn in_group(&self, group: &str) -> bool {
-        self.read(|r| r.groups.iter().any(|x| x == group))
+        self.read(|r| r.groups.any(|x| x == group))
     }
 
     /// The metadata: a JSON object, with scopes under `scope`.
     #[must_use]
     pub fn metadata(&self) -> Map<String, Value> {
-        self.read(|r| r.metadata.clone())
+        self.read(|r| r.metadata.map_or_empty().into_owned())
     }
 
     /// The scopes, from `metadata.scope` (an array of strings, or one space-separated string).
@@ -407,7 +461,7 @@ impl Session {
         match self.inner.source {
             SessionSource::Bearer | SessionSource::Basic => state.expires_at.map(to_time),
             SessionSource::Cookie => {
-                let shared = &self.inner.shared;
+                let shared = &self.inner.limits;
                 let idle_end = state.record.last_seen.checked_add(shared.idle);
                 let absolute_end = state.record.created.checked_add(shared.max_age);
                 match (idle_end, absolute_end) {
@@ -424,10 +478,7 @@ impl Session {
     ///
     /// [`SessionError::Serde`] when the stored value does not deserialise as `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        let value = self.read(|r| r.values.get(key).cloned());
-        value
-            .map(serde_json::from_value)
-            .transpose()
+        self.read(|r| r.values.get_as(key))
             .map_err(|source| serde_error::<T>(key, source))
     }
 
@@ -445,8 +496,9 @@ impl Session {
     ) -> Result<(), SessionError> {
         let key = key.into();
         let value = serde_json::to_value(value).map_err(|source| serde_error::<T>(&key, source))?;
-        self.change(false, |r| {
-            r.values.insert(key, value);
+        self.change(false, |r, keep| match r.values.insert(&key, value, keep) {
+            Ok(old) => Ok(Undo::Values(old)),
+            Err(e) => Err(serde_error::<T>(&key, e)),
         })
     }
 
@@ -478,7 +530,14 @@ impl Session {
             };
         }
         let mut removed = None;
-        self.change(false, |r| removed = r.values.remove(key))?;
+        self.change(false, |r, keep| {
+            let (value, old) = r
+                .values
+                .edit(keep, |values| values.remove(key))
+                .map_err(|e| serde_error::<Value>(key, e))?;
+            removed = value;
+            Ok(Undo::Values(old))
+        })?;
         Ok(removed)
     }
 
@@ -490,8 +549,14 @@ impl Session {
     pub fn set_metadata(&self, key: impl Into<String>, value: Value) -> Result<(), SessionError> {
         let key = key.into();
         let privileged = key == SCOPE_KEY;
-        self.change(privileged, |r| {
-            r.metadata.insert(key, value);
+        self.change(privileged, |r, keep| {
+            let ((), old) = r
+                .metadata
+                .edit(keep, |metadata| {
+                    metadata.insert(key.clone(), value);
+                })
+                .map_err(|e| serde_error::<Value>(&key, e))?;
+            Ok(Undo::Metadata(old))
         })
     }
 
@@ -523,7 +588,9 @@ impl Session {
         S: Into<String>,
     {
         let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
-        self.change(true, |r| r.roles = roles)
+        self.change(true, |r, _| {
+            Ok(Undo::Roles(std::mem::replace(&mut r.roles, roles.into())))
+        })
     }
 
     /// Replaces the groups. A privilege change: re-mints the session id.
@@ -537,7 +604,12 @@ impl Session {
         S: Into<String>,
     {
         let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
-        self.change(true, |r| r.groups = groups)
+        self.change(true, |r, _| {
+            Ok(Undo::Groups(std::mem::replace(
+                &mut r.groups,
+                groups.into(),
+            )))
+        })
     }
 
     /// Re-mints the session id, keeping everything else (creation time included).
@@ -546,7 +618,7 @@ impl Session {
     ///
     /// [`SessionError::Ended`] after [`Session::logout`].
     pub fn regenerate_id(&self) -> Result<(), SessionError> {
-        self.change(true, |_| {})
+        self.change(true, |_, _| Ok(Undo::Nothing))
     }
 
     /// Ends the session. A cookie session's response carries a deletion cookie; a bearer
@@ -577,8 +649,8 @@ impl fmt::Debug for Session {
             .field("roles", &r.roles)
             .field("groups", &r.groups)
             .field("scopes", &scopes_of(&r.metadata))
-            .field("metadata_keys", &r.metadata.keys().collect::<Vec<_>>())
-            .field("value_keys", &r.values.keys().collect::<Vec<_>>())
+            .field("metadata_keys", &r.metadata.keys())
+            .field("value_keys", &r.values.keys())
             .finish_non_exhaustive()
     }
 }
@@ -587,6 +659,49 @@ impl fmt::Debug for Session {
 mod tests {
     use crate::testing::TestKit;
     use crate::{Identity, Key, SessionLayer};
+
+    /// A refused change leaves the session as it was, whether its objects are still the sealed
+    /// text (opened from a cookie) or parsed (built in this process).
+    #[test]
+    fn a_change_refused_as_too_large_leaves_everything_as_it_was() {
+        let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+        let identity = || {
+            Identity::new("a")
+                .with_scopes(["read"])
+                .with_value("n", &1)
+                .unwrap()
+                .with_value("s", &"x")
+                .unwrap()
+        };
+        let opened = kit.open(&kit.cookie_value(identity())).unwrap();
+        let built = kit.session(identity());
+        let big = "y".repeat(4000);
+        for session in [opened, built] {
+            let id = session.id();
+            let before = format!("{session:?}");
+            let too_large = |r| matches!(r, Err(crate::SessionError::TooLarge { .. }));
+            assert!(too_large(session.insert("n", &big)));
+            assert!(too_large(session.insert("new", &big)));
+            assert!(too_large(
+                session.set_metadata("scope", serde_json::json!([big.clone()]))
+            ));
+            assert!(too_large(session.set_roles([big.clone()])));
+            assert!(too_large(session.set_groups([big.clone()])));
+            assert_eq!(session.id(), id);
+            assert_eq!(format!("{session:?}"), before);
+            assert_eq!(session.get::<u64>("n").unwrap(), Some(1));
+            assert_eq!(session.get::<String>("new").unwrap(), None);
+            assert_eq!(session.scopes(), ["read"]);
+            assert!(session.roles().is_empty() && session.groups().is_empty());
+            // And changes that fit still apply.
+            session.insert("n", &2).unwrap();
+            session.insert("t", &"z").unwrap();
+            assert_eq!(session.get::<u64>("n").unwrap(), Some(2));
+            assert_eq!(session.get::<String>("t").unwrap().as_deref(), Some("z"));
+            assert_eq!(session.remove::<String>("s").unwrap().as_deref(), Some("x"));
+            assert_eq!(session.get::<String>("s").unwrap(), None);
+        }
+    }
 
     #[test]
     fn scopes_read_from_an_array_or_a_space_separated_string() {

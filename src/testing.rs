@@ -118,7 +118,7 @@ impl TestKit {
     }
 
     fn now(&self) -> i64 {
-        self.shared.clock.now().unix_timestamp()
+        self.shared.clock.unix_seconds()
     }
 
     /// The sealed cookie value of a session for `identity`, created and last seen now.
@@ -137,7 +137,7 @@ impl TestKit {
         seal::seal(
             self.shared.keys.current(),
             &self.shared.context,
-            record.encode(),
+            &record.encode(),
         )
     }
 
@@ -163,7 +163,7 @@ impl TestKit {
             modified: false,
             ended: false,
         };
-        Session::new(SessionSource::Cookie, self.shared.clone(), state)
+        Session::new(SessionSource::Cookie, &self.shared, state)
     }
 
     /// Opens a sealed cookie value (any key of the ring), without checking expiry.
@@ -176,11 +176,7 @@ impl TestKit {
             modified: false,
             ended: false,
         };
-        Some(Session::new(
-            SessionSource::Cookie,
-            self.shared.clone(),
-            state,
-        ))
+        Some(Session::new(SessionSource::Cookie, &self.shared, state))
     }
 
     /// The value of the response's session `Set-Cookie`, if it has one (a deletion has an empty

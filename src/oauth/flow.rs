@@ -136,7 +136,7 @@ impl FlowCookies {
         let name = self.name(&flow.state)?;
         let plaintext = serde_json::to_string(flow).ok()?;
         let key = shared.keys.all().next()?;
-        let value = seal::seal(key, &Self::context(shared, binding, &name), plaintext);
+        let value = seal::seal(key, &Self::context(shared, binding, &name), &plaintext);
         HeaderValue::from_str(&format!(
             "{name}={value}{}; Max-Age={}",
             self.attributes, self.ttl
