@@ -165,6 +165,10 @@ trait Resolved {
     fn expires_at(&self) -> Option<time::OffsetDateTime>;
     /// A fresh record for a login at `now` as this identity.
     fn into_record(self, now: i64) -> Record;
+    /// The system clock's time, in Unix nanoseconds, when the answer was found (just before).
+    fn system_nanos(&self) -> Option<i128> {
+        None
+    }
 }
 
 impl Resolved for Identity {
@@ -181,17 +185,22 @@ impl Resolved for Identity {
     }
 }
 
-impl Resolved for Arc<crate::identity::SharedIdentity> {
+#[cfg(feature = "cache")]
+impl Resolved for crate::cache::Hit {
     fn uid(&self) -> Option<&str> {
-        self.uid.as_deref()
+        self.identity.uid.as_deref()
     }
 
     fn expires_at(&self) -> Option<time::OffsetDateTime> {
-        self.expires_at
+        self.identity.expires_at
     }
 
     fn into_record(self, now: i64) -> Record {
-        Record::login_shared(&self, now)
+        Record::login_shared(&self.identity, now)
+    }
+
+    fn system_nanos(&self) -> Option<i128> {
+        self.system_nanos
     }
 }
 
@@ -342,7 +351,15 @@ impl RequestContext {
             }
             Ok(Ok(Ok(Some(identity)))) => identity,
         };
-        let now = self.now();
+        // One clock read for the cache and the layer, when both read the system clock.
+        let now = match identity.system_nanos() {
+            Some(nanos) if self.shared.clock.is_system() => {
+                let seconds = nanos.div_euclid(1_000_000_000);
+                self.shared
+                    .now_from(i64::try_from(seconds).unwrap_or(i64::MAX))
+            }
+            _ => self.now(),
+        };
         let expires_at = identity.expires_at().map(|t| t.unix_timestamp());
         if expires_at.is_some_and(|end| now >= end) {
             tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid(), "refused: expired credentials");
