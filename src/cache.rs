@@ -268,7 +268,9 @@ impl Core {
                     system_nanos,
                 }));
             }
-            self.cache.invalidate(&key).await;
+            // Boxed, as the lookup below: a stale entry is rare, and its state would make every
+            // hit's future (boxed by the layer) larger.
+            Box::pin(self.cache.invalidate(&key)).await;
         }
         // Boxed: the lookup's state (moka's `try_get_with`) is large, and a hit, the common
         // case, should not carry it (this future is boxed and moved on every call).
