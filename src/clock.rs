@@ -66,6 +66,7 @@ impl ClockSource {
     }
 
     /// The current time in Unix nanoseconds, as `OffsetDateTime::unix_timestamp_nanos`.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     pub(crate) fn unix_nanos(&self) -> i128 {
         match &self.0 {
             Some(clock) => clock.now().unix_timestamp_nanos(),
