@@ -39,13 +39,14 @@
 //! ```
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::Duration;
 
 use crate::clock::{Clock, ClockSource};
-use crate::identity::Identity;
+use crate::identity::{Identity, SharedIdentity};
 use crate::key::sha256;
 use crate::token::{TokenError, TokenHandler};
 
@@ -56,7 +57,8 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
 
 #[derive(Clone)]
 struct Entry {
-    identity: Option<Arc<Identity>>,
+    /// Kept with its parts shared, so that a hit is turned into a session without copying them.
+    identity: Option<Arc<SharedIdentity>>,
     stored_at: i128,
 }
 
@@ -72,9 +74,17 @@ enum Miss {
 ///
 /// Clones share one cache: keep a clone to invalidate entries while the layer uses another.
 pub struct TokenCache<H> {
-    handler: Arc<H>,
-    cache: moka::future::Cache<[u8; 32], Entry>,
+    core: Core,
     capacity: u64,
+    handler: PhantomData<fn() -> H>,
+}
+
+/// The cache itself, without the handler's type, so that the layer can find it behind its
+/// `dyn TokenHandler` and take hits as shared identities.
+#[derive(Clone)]
+pub(crate) struct Core {
+    handler: Arc<dyn TokenHandler>,
+    cache: moka::future::Cache<[u8; 32], Entry>,
     ttl: Duration,
     negative_ttl: Option<Duration>,
     clock: ClockSource,
@@ -83,12 +93,9 @@ pub struct TokenCache<H> {
 impl<H> Clone for TokenCache<H> {
     fn clone(&self) -> Self {
         Self {
-            handler: self.handler.clone(),
-            cache: self.cache.clone(),
+            core: self.core.clone(),
             capacity: self.capacity,
-            ttl: self.ttl,
-            negative_ttl: self.negative_ttl,
-            clock: self.clock.clone(),
+            handler: PhantomData,
         }
     }
 }
@@ -97,9 +104,9 @@ impl<H> fmt::Debug for TokenCache<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
             .field("capacity", &self.capacity)
-            .field("ttl", &self.ttl)
-            .field("negative_ttl", &self.negative_ttl)
-            .field("entries", &self.cache.entry_count())
+            .field("ttl", &self.core.ttl)
+            .field("negative_ttl", &self.core.negative_ttl)
+            .field("entries", &self.core.cache.entry_count())
             .finish_non_exhaustive()
     }
 }
@@ -121,9 +128,11 @@ impl<H: TokenHandler> TokenCache<H> {
             ClockSource::default(),
         )
     }
+}
 
+impl<H> TokenCache<H> {
     fn build(
-        handler: Arc<H>,
+        handler: Arc<dyn TokenHandler>,
         capacity: u64,
         ttl: Duration,
         negative_ttl: Option<Duration>,
@@ -135,23 +144,27 @@ impl<H: TokenHandler> TokenCache<H> {
             .time_to_live(to_std(longest).max(std::time::Duration::from_millis(1)))
             .build();
         Self {
-            handler,
-            cache,
+            core: Core {
+                handler,
+                cache,
+                ttl,
+                negative_ttl,
+                clock,
+            },
             capacity,
-            ttl,
-            negative_ttl,
-            clock,
+            handler: PhantomData,
         }
     }
 
     fn rebuild(self) -> Self {
-        Self::build(
-            self.handler,
-            self.capacity,
-            self.ttl,
-            self.negative_ttl,
-            self.clock,
-        )
+        let Core {
+            handler,
+            ttl,
+            negative_ttl,
+            clock,
+            ..
+        } = self.core;
+        Self::build(handler, self.capacity, ttl, negative_ttl, clock)
     }
 
     /// The most entries kept. Default 10,000.
@@ -165,7 +178,7 @@ impl<H: TokenHandler> TokenCache<H> {
     /// unless it is invalidated. Default 60 seconds.
     #[must_use]
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
-        self.ttl = ttl;
+        self.core.ttl = ttl;
         self.rebuild()
     }
 
@@ -174,43 +187,62 @@ impl<H: TokenHandler> TokenCache<H> {
     /// `ttl`.
     #[must_use]
     pub fn with_negative_ttl(mut self, ttl: Duration) -> Self {
-        self.negative_ttl = Some(ttl);
+        self.core.negative_ttl = Some(ttl);
         self.rebuild()
     }
 
     /// The clock entry ages are read from. Default [`SystemClock`](crate::SystemClock).
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
-        self.clock = ClockSource::custom(clock);
+        self.core.clock = ClockSource::custom(clock);
         self.rebuild()
     }
 
     /// Drops the entry for `token`, so its next use asks the handler (for revocation).
     pub async fn invalidate(&self, token: &str) {
-        self.cache.invalidate(&sha256(token.as_bytes())).await;
+        self.core.cache.invalidate(&sha256(token.as_bytes())).await;
     }
 
     /// Drops the entry for the token with this SHA-256 digest (as stored by apps that keep only
     /// digests; see [`ApiKeys::digest`](crate::ApiKeys::digest)).
     pub async fn invalidate_digest(&self, digest: &[u8; 32]) {
-        self.cache.invalidate(digest).await;
+        self.core.cache.invalidate(digest).await;
     }
 
     /// Drops every entry.
     pub fn invalidate_all(&self) {
-        self.cache.invalidate_all();
+        self.core.cache.invalidate_all();
     }
 
     /// The number of entries (approximate while other tasks are writing).
     #[must_use]
     pub fn entry_count(&self) -> u64 {
-        self.cache.entry_count()
+        self.core.cache.entry_count()
+    }
+}
+
+#[async_trait]
+impl<H: TokenHandler> TokenHandler for TokenCache<H> {
+    async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        let hit = self.core.resolve_shared(token).await?;
+        Ok(hit.map(|hit| hit.identity.to_identity()))
     }
 
-    fn now(&self) -> i128 {
-        self.clock.unix_nanos()
+    fn __token_cache(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        Some(&self.core)
     }
+}
 
+/// A known token's identity, as cached.
+pub(crate) struct Hit {
+    pub(crate) identity: Arc<SharedIdentity>,
+    /// The system clock's time, in Unix nanoseconds, when the answer was found fresh in the
+    /// cache: read once, for the cache and the layer both (when the layer reads the system clock
+    /// too). `None` after a handler call, which takes time.
+    pub(crate) system_nanos: Option<i128>,
+}
+
+impl Core {
     /// Whether `entry` is still within its TTL at `now`.
     fn is_fresh(&self, entry: &Entry, now: i128) -> bool {
         let ttl = match entry.identity {
@@ -222,33 +254,40 @@ impl<H: TokenHandler> TokenCache<H> {
         };
         now.saturating_sub(entry.stored_at) < ttl.whole_nanoseconds()
     }
-}
 
-#[async_trait]
-impl<H: TokenHandler> TokenHandler for TokenCache<H> {
-    async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+    /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
+    /// its parts shared.
+    pub(crate) async fn resolve_shared(&self, token: &str) -> Result<Option<Hit>, TokenError> {
         let key = sha256(token.as_bytes());
-        let now = self.now();
+        let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
             if self.is_fresh(&entry, now) {
-                return Ok(entry.identity.as_deref().cloned());
+                let system_nanos = self.clock.is_system().then_some(now);
+                return Ok(entry.identity.map(|identity| Hit {
+                    identity,
+                    system_nanos,
+                }));
             }
-            self.cache.invalidate(&key).await;
+            // Boxed, as the lookup below: a stale entry is rare, and its state would make every
+            // hit's future (boxed by the layer) larger.
+            Box::pin(self.cache.invalidate(&key)).await;
         }
         // Boxed: the lookup's state (moka's `try_get_with`) is large, and a hit, the common
         // case, should not carry it (this future is boxed and moved on every call).
-        Box::pin(self.look_up(key, token, now)).await
+        let found = Box::pin(self.look_up(key, token, now)).await?;
+        Ok(found.map(|identity| Hit {
+            identity,
+            system_nanos: None,
+        }))
     }
-}
 
-impl<H: TokenHandler> TokenCache<H> {
     /// A miss: one handler call per token, its answer cached.
     async fn look_up(
         &self,
         key: [u8; 32],
         token: &str,
         now: i128,
-    ) -> Result<Option<Identity>, TokenError> {
+    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         // One call per token however many requests wait for it; an error or an uncached
@@ -258,7 +297,7 @@ impl<H: TokenHandler> TokenCache<H> {
             .try_get_with(key, async move {
                 match handler.resolve(token).await {
                     Ok(Some(identity)) => Ok(Entry {
-                        identity: Some(Arc::new(identity)),
+                        identity: Some(Arc::new(identity.into())),
                         stored_at: now,
                     }),
                     Ok(None) if negative => Ok(Entry {
@@ -271,7 +310,7 @@ impl<H: TokenHandler> TokenCache<H> {
             })
             .await;
         match looked_up {
-            Ok(entry) => Ok(entry.identity.as_deref().cloned()),
+            Ok(entry) => Ok(entry.identity),
             Err(miss) => match &*miss {
                 Miss::Unknown => Ok(None),
                 Miss::Backend(error) => Err(TokenError::new(error.message())),
@@ -408,7 +447,7 @@ mod tests {
         for i in 0..500 {
             let _ = cache.resolve(&format!("token-{i}")).await.unwrap();
         }
-        cache.cache.run_pending_tasks().await;
+        cache.core.cache.run_pending_tasks().await;
         assert!(cache.entry_count() <= 50, "{}", cache.entry_count());
     }
 }

@@ -159,6 +159,51 @@ impl Limits {
     }
 }
 
+/// A credential handler's answer: an [`Identity`], or a token cache's shared one.
+trait Resolved {
+    fn uid(&self) -> Option<&str>;
+    fn expires_at(&self) -> Option<time::OffsetDateTime>;
+    /// A fresh record for a login at `now` as this identity.
+    fn into_record(self, now: i64) -> Record;
+    /// The system clock's time, in Unix nanoseconds, when the answer was found (just before).
+    fn system_nanos(&self) -> Option<i128> {
+        None
+    }
+}
+
+impl Resolved for Identity {
+    fn uid(&self) -> Option<&str> {
+        self.uid.as_deref()
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        self.expires_at
+    }
+
+    fn into_record(self, now: i64) -> Record {
+        Record::login(self, now)
+    }
+}
+
+#[cfg(feature = "cache")]
+impl Resolved for crate::cache::Hit {
+    fn uid(&self) -> Option<&str> {
+        self.identity.uid.as_deref()
+    }
+
+    fn expires_at(&self) -> Option<time::OffsetDateTime> {
+        self.identity.expires_at
+    }
+
+    fn into_record(self, now: i64) -> Record {
+        Record::login_shared(&self.identity, now)
+    }
+
+    fn system_nanos(&self) -> Option<i128> {
+        self.system_nanos
+    }
+}
+
 /// Opens a session cookie value and checks its timestamps: the one path every cookie takes.
 pub(crate) fn open_record(shared: &Shared, value: &str) -> Option<(Record, OpenedWith)> {
     let opened = seal::open(&shared.keys, &shared.context, value)?;
@@ -237,6 +282,17 @@ impl RequestContext {
             tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
             return Resolution::InvalidToken;
         };
+        // A `TokenCache`'s hit is taken as the cached identity, its parts shared, not copied.
+        #[cfg(feature = "cache")]
+        if let Some(cache) = handler
+            .__token_cache()
+            .and_then(|cache| cache.downcast_ref::<crate::cache::Core>())
+        {
+            // Boxed, as `async_trait` boxes a handler's call: on the stack, its state would
+            // grow every token path's future, uncached ones too.
+            let call = Box::pin(cache.resolve_shared(token));
+            return self.resolve_with(SessionSource::Bearer, call).await;
+        }
         self.resolve_with(SessionSource::Bearer, handler.resolve(token))
             .await
     }
@@ -265,9 +321,10 @@ impl RequestContext {
 
     /// Runs a token or Basic handler call under the concurrency limit, the timeout and the
     /// panic guard, and turns its answer into a per-request session.
-    async fn resolve_with<F>(&self, source: SessionSource, call: F) -> Resolution
+    async fn resolve_with<F, I>(&self, source: SessionSource, call: F) -> Resolution
     where
-        F: Future<Output = Result<Option<Identity>, crate::token::TokenError>> + Unpin,
+        F: Future<Output = Result<Option<I>, crate::token::TokenError>> + Unpin,
+        I: Resolved,
     {
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
         let Some(_permit) = self.shared.token_permits.try_enter() else {
@@ -294,15 +351,23 @@ impl RequestContext {
             }
             Ok(Ok(Ok(Some(identity)))) => identity,
         };
-        let now = self.now();
-        let expires_at = identity.expires_at.map(|t| t.unix_timestamp());
+        // One clock read for the cache and the layer, when both read the system clock.
+        let now = match identity.system_nanos() {
+            Some(nanos) if self.shared.clock.is_system() => {
+                let seconds = nanos.div_euclid(1_000_000_000);
+                self.shared
+                    .now_from(i64::try_from(seconds).unwrap_or(i64::MAX))
+            }
+            _ => self.now(),
+        };
+        let expires_at = identity.expires_at().map(|t| t.unix_timestamp());
         if expires_at.is_some_and(|end| now >= end) {
-            tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid, "refused: expired credentials");
+            tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid(), "refused: expired credentials");
             return Resolution::InvalidToken;
         }
-        tracing::debug!(target: "sealed_session", reason = "token_resolved", ?source, uid = ?identity.uid, "per-request session");
+        tracing::debug!(target: "sealed_session", reason = "token_resolved", ?source, uid = ?identity.uid(), "per-request session");
         let state = State {
-            record: Record::login(identity, now),
+            record: identity.into_record(now),
             expires_at,
             modified: false,
             ended: false,

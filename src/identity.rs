@@ -208,3 +208,50 @@ impl std::fmt::Debug for Identity {
             .finish()
     }
 }
+
+/// An [`Identity`] with its lists and objects behind `Arc`s: what a token cache keeps, so that a
+/// hit becomes a session record without copying them (the record reads them in place and copies
+/// one only when the request changes it).
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+pub(crate) struct SharedIdentity {
+    pub(crate) uid: Option<String>,
+    pub(crate) role_account: bool,
+    pub(crate) mfa: bool,
+    pub(crate) roles: std::sync::Arc<[String]>,
+    pub(crate) groups: std::sync::Arc<[String]>,
+    pub(crate) metadata: std::sync::Arc<Map<String, Value>>,
+    pub(crate) values: std::sync::Arc<Map<String, Value>>,
+    pub(crate) expires_at: Option<OffsetDateTime>,
+}
+
+#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+impl SharedIdentity {
+    /// A copy as an owned [`Identity`].
+    pub(crate) fn to_identity(&self) -> Identity {
+        Identity {
+            uid: self.uid.clone(),
+            role_account: self.role_account,
+            mfa: self.mfa,
+            roles: self.roles.to_vec(),
+            groups: self.groups.to_vec(),
+            metadata: Map::clone(&self.metadata),
+            values: Map::clone(&self.values),
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+impl From<Identity> for SharedIdentity {
+    fn from(identity: Identity) -> Self {
+        Self {
+            uid: identity.uid,
+            role_account: identity.role_account,
+            mfa: identity.mfa,
+            roles: identity.roles.into(),
+            groups: identity.groups.into(),
+            metadata: identity.metadata.into(),
+            values: identity.values.into(),
+            expires_at: identity.expires_at,
+        }
+    }
+}

@@ -75,6 +75,9 @@ pub(crate) enum Object {
     Raw(Span),
     /// Parsed, or built in this process.
     Parsed(Map<String, Value>),
+    /// Built in this process and shared (a [`TokenCache`](crate::TokenCache) entry's parts):
+    /// read in place, copied on the first change.
+    Shared(Arc<Map<String, Value>>),
 }
 
 impl Default for Object {
@@ -103,6 +106,7 @@ impl Object {
         match self {
             Self::Raw(raw) => is_empty_object(raw.get()),
             Self::Parsed(map) => map.is_empty(),
+            Self::Shared(map) => map.is_empty(),
         }
     }
 
@@ -111,6 +115,7 @@ impl Object {
         match self {
             Self::Raw(raw) => w.write_all(raw.get().as_bytes()),
             Self::Parsed(map) => serde_json::to_writer(w, map).map_err(io::Error::from),
+            Self::Shared(map) => serde_json::to_writer(w, &**map).map_err(io::Error::from),
         }
     }
 
@@ -119,6 +124,7 @@ impl Object {
         match self {
             Self::Raw(raw) => serde_json::from_str(raw.get()).map(Cow::Owned),
             Self::Parsed(map) => Ok(Cow::Borrowed(map)),
+            Self::Shared(map) => Ok(Cow::Borrowed(&**map)),
         }
     }
 
@@ -129,8 +135,10 @@ impl Object {
 
     /// The entries, to change: parses a `Raw` object first (it stays `Raw` when that fails).
     pub(crate) fn map_mut(&mut self) -> Result<&mut Map<String, Value>, serde_json::Error> {
-        if let Self::Raw(raw) = self {
-            *self = Self::Parsed(serde_json::from_str(raw.get())?);
+        match self {
+            Self::Raw(raw) => *self = Self::Parsed(serde_json::from_str(raw.get())?),
+            Self::Shared(map) => *self = Self::Parsed(Map::clone(map)),
+            Self::Parsed(_) => {}
         }
         let Self::Parsed(map) = self else {
             // Replaced just above.
@@ -159,6 +167,12 @@ impl Object {
                 map.insert(key.to_owned(), value);
                 Ok(old)
             }
+            Self::Shared(map) => {
+                let mut copy = Map::clone(map);
+                copy.insert(key.to_owned(), value);
+                let old = std::mem::replace(self, Self::Parsed(copy));
+                Ok(keep.then_some(old))
+            }
         }
     }
 
@@ -175,6 +189,10 @@ impl Object {
                 Some(std::mem::replace(self, Self::Parsed(map)))
             }
             Self::Parsed(map) => keep.then(|| Self::Parsed(map.clone())),
+            Self::Shared(map) => {
+                let copy = Map::clone(map);
+                Some(std::mem::replace(self, Self::Parsed(copy)))
+            }
         };
         let Self::Parsed(map) = self else {
             // Replaced just above.
@@ -200,6 +218,7 @@ impl Object {
                 None => Ok(None),
             },
             Self::Parsed(map) => map.get(key).map(T::deserialize).transpose(),
+            Self::Shared(map) => map.get(key).map(T::deserialize).transpose(),
         }
     }
 
@@ -212,6 +231,7 @@ impl Object {
                 serde_json::from_str(value).ok().map(Cow::Owned)
             }
             Self::Parsed(map) => map.get(key).map(Cow::Borrowed),
+            Self::Shared(map) => map.get(key).map(Cow::Borrowed),
         }
     }
 
@@ -220,6 +240,7 @@ impl Object {
         match self {
             Self::Raw(raw) => matches!(find_text(raw.get(), key), Ok(Some(_))),
             Self::Parsed(map) => map.contains_key(key),
+            Self::Shared(map) => map.contains_key(key),
         }
     }
 }
@@ -244,6 +265,8 @@ pub(crate) enum Strings {
     Raw(Span),
     /// Parsed, or built in this process.
     Parsed(Vec<String>),
+    /// Built in this process and shared (a [`TokenCache`](crate::TokenCache) entry's parts).
+    Shared(Arc<[String]>),
 }
 
 impl Default for Strings {
@@ -276,6 +299,7 @@ impl Strings {
                 .and_then(|s| s.strip_suffix(']'))
                 .is_some_and(|s| s.trim_ascii().is_empty()),
             Self::Parsed(list) => list.is_empty(),
+            Self::Shared(list) => list.is_empty(),
         }
     }
 
@@ -287,6 +311,7 @@ impl Strings {
                 EachStr(&mut f).deserialize(&mut de).unwrap_or(false)
             }
             Self::Parsed(list) => list.iter().any(|s| f(s)),
+            Self::Shared(list) => list.iter().any(|s| f(s)),
         }
     }
 
@@ -295,6 +320,7 @@ impl Strings {
         match self {
             Self::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or_default(),
             Self::Parsed(list) => list.clone(),
+            Self::Shared(list) => list.to_vec(),
         }
     }
 
@@ -303,6 +329,7 @@ impl Strings {
         match self {
             Self::Raw(raw) => w.write_all(raw.get().as_bytes()),
             Self::Parsed(list) => serde_json::to_writer(w, list).map_err(io::Error::from),
+            Self::Shared(list) => serde_json::to_writer(w, &**list).map_err(io::Error::from),
         }
     }
 }
@@ -627,8 +654,48 @@ mod tests {
     fn text_of(o: &Object) -> String {
         match o {
             Object::Raw(r) => r.get().to_owned(),
-            Object::Parsed(_) => panic!("parsed"),
+            Object::Parsed(_) | Object::Shared(_) => panic!("not raw"),
         }
+    }
+
+    #[test]
+    fn shared_parts_read_in_place_and_are_copied_on_change() {
+        let map: Map<String, Value> = serde_json::from_str(r#"{"n":41,"s":"x"}"#).unwrap();
+        let shared = Arc::new(map.clone());
+        let mut o = Object::Shared(shared.clone());
+        assert!(!o.is_empty());
+        assert_eq!(o.get_as::<u64>("n").unwrap(), Some(41));
+        assert!(o.contains_key("s"));
+        assert!(matches!(o.map().unwrap(), Cow::Borrowed(_)));
+        assert!(o == Object::Parsed(map.clone()));
+        let mut json = Vec::new();
+        o.write_json(&mut json).unwrap();
+        assert_eq!(json, serde_json::to_vec(&map).unwrap());
+
+        let old = o.insert("n", Value::from(42), true).unwrap();
+        assert!(matches!(old, Some(Object::Shared(_))));
+        assert_eq!(o.get_as::<u64>("n").unwrap(), Some(42));
+        assert_eq!(shared["n"], 41, "the shared map is untouched");
+
+        let mut o = Object::Shared(shared.clone());
+        let (removed, old) = o.edit(true, |m| m.remove("s")).unwrap();
+        assert_eq!(removed, Some(Value::from("x")));
+        assert!(matches!(old, Some(Object::Shared(_))));
+        assert!(!o.contains_key("s"));
+        let mut o = Object::Shared(shared.clone());
+        o.map_mut().unwrap().clear();
+        assert!(o.is_empty());
+        assert_eq!(shared.len(), 2);
+
+        let list: Arc<[String]> = vec!["a".to_owned(), "b".to_owned()].into();
+        let strings = Strings::Shared(list);
+        assert!(strings.any(|s| s == "b"));
+        assert!(!strings.is_empty());
+        assert_eq!(strings.to_vec(), ["a", "b"]);
+        let mut json = Vec::new();
+        strings.write_json(&mut json).unwrap();
+        assert_eq!(json, br#"["a","b"]"#);
+        assert!(Strings::Shared(Vec::new().into()).is_empty());
     }
 
     #[test]

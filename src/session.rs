@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 
 use crate::config::Shared;
 use crate::envelope::{Object, Record, SessionId, Strings, VERSION};
-use crate::identity::{Identity, SCOPE_KEY};
+use crate::identity::{Identity, SharedIdentity, SCOPE_KEY};
 
 /// Where a session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -217,6 +217,26 @@ impl Record {
             metadata: identity.metadata.into(),
             values: identity.values.into(),
             // Logging in is the freshest check there is.
+            checked: Some(now),
+        }
+    }
+
+    /// A fresh record for a login at `now` as `identity`, sharing its lists and objects.
+    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
+    pub(crate) fn login_shared(identity: &SharedIdentity, now: i64) -> Self {
+        Self {
+            version: VERSION,
+            id: SessionId::random(),
+            uid: identity.uid.clone(),
+            created: now,
+            last_seen: now,
+            auth_time: now,
+            role_account: identity.role_account,
+            mfa: identity.mfa,
+            roles: Strings::Shared(identity.roles.clone()),
+            groups: Strings::Shared(identity.groups.clone()),
+            metadata: Object::Shared(identity.metadata.clone()),
+            values: Object::Shared(identity.values.clone()),
             checked: Some(now),
         }
     }
