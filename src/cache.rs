@@ -224,22 +224,13 @@ impl<H> TokenCache<H> {
 #[async_trait]
 impl<H: TokenHandler> TokenHandler for TokenCache<H> {
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
-        let hit = self.core.resolve_shared(token).await?;
-        Ok(hit.map(|hit| hit.identity.to_identity()))
+        let shared = self.core.resolve_shared(token).await?;
+        Ok(shared.as_deref().map(SharedIdentity::to_identity))
     }
 
     fn __token_cache(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
         Some(&self.core)
     }
-}
-
-/// A known token's identity, as cached.
-pub(crate) struct Hit {
-    pub(crate) identity: Arc<SharedIdentity>,
-    /// The system clock's time, in Unix nanoseconds, when the answer was found fresh in the
-    /// cache: read once, for the cache and the layer both (when the layer reads the system clock
-    /// too). `None` after a handler call, which takes time.
-    pub(crate) system_nanos: Option<i128>,
 }
 
 impl Core {
@@ -257,16 +248,15 @@ impl Core {
 
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
-    pub(crate) async fn resolve_shared(&self, token: &str) -> Result<Option<Hit>, TokenError> {
+    pub(crate) async fn resolve_shared(
+        &self,
+        token: &str,
+    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
         let key = sha256(token.as_bytes());
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
             if self.is_fresh(&entry, now) {
-                let system_nanos = self.clock.is_system().then_some(now);
-                return Ok(entry.identity.map(|identity| Hit {
-                    identity,
-                    system_nanos,
-                }));
+                return Ok(entry.identity);
             }
             // Boxed, as the lookup below: a stale entry is rare, and its state would make every
             // hit's future (boxed by the layer) larger.
@@ -274,11 +264,7 @@ impl Core {
         }
         // Boxed: the lookup's state (moka's `try_get_with`) is large, and a hit, the common
         // case, should not carry it (this future is boxed and moved on every call).
-        let found = Box::pin(self.look_up(key, token, now)).await?;
-        Ok(found.map(|identity| Hit {
-            identity,
-            system_nanos: None,
-        }))
+        Box::pin(self.look_up(key, token, now)).await
     }
 
     /// A miss: one handler call per token, its answer cached.

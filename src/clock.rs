@@ -59,12 +59,6 @@ impl ClockSource {
         }
     }
 
-    /// Whether this is the system clock (read directly).
-    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
-    pub(crate) fn is_system(&self) -> bool {
-        self.0.is_none()
-    }
-
     /// The current time in Unix nanoseconds, as `OffsetDateTime::unix_timestamp_nanos`.
     #[cfg_attr(not(feature = "cache"), allow(dead_code))]
     pub(crate) fn unix_nanos(&self) -> i128 {

@@ -554,11 +554,7 @@ impl Shared {
     /// The layer's "now", in Unix seconds: the clock's time, but never earlier than a time this
     /// layer has already read.
     pub(crate) fn now(&self) -> i64 {
-        self.now_from(self.clock.unix_seconds())
-    }
-
-    /// The layer's "now" from a reading of its clock, in Unix seconds, taken just before.
-    pub(crate) fn now_from(&self, now: i64) -> i64 {
+        let now = self.clock.unix_seconds();
         // Read first: the write (shared between cores) happens once a second, not per request.
         let seen = self.high_water.load(Ordering::Relaxed);
         if now <= seen {

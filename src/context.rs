@@ -165,10 +165,6 @@ trait Resolved {
     fn expires_at(&self) -> Option<time::OffsetDateTime>;
     /// A fresh record for a login at `now` as this identity.
     fn into_record(self, now: i64) -> Record;
-    /// The system clock's time, in Unix nanoseconds, when the answer was found (just before).
-    fn system_nanos(&self) -> Option<i128> {
-        None
-    }
 }
 
 impl Resolved for Identity {
@@ -185,22 +181,17 @@ impl Resolved for Identity {
     }
 }
 
-#[cfg(feature = "cache")]
-impl Resolved for crate::cache::Hit {
+impl Resolved for Arc<crate::identity::SharedIdentity> {
     fn uid(&self) -> Option<&str> {
-        self.identity.uid.as_deref()
+        self.uid.as_deref()
     }
 
     fn expires_at(&self) -> Option<time::OffsetDateTime> {
-        self.identity.expires_at
+        self.expires_at
     }
 
     fn into_record(self, now: i64) -> Record {
-        Record::login_shared(&self.identity, now)
-    }
-
-    fn system_nanos(&self) -> Option<i128> {
-        self.system_nanos
+        Record::login_shared(&self, now)
     }
 }
 
@@ -351,15 +342,7 @@ impl RequestContext {
             }
             Ok(Ok(Ok(Some(identity)))) => identity,
         };
-        // One clock read for the cache and the layer, when both read the system clock.
-        let now = match identity.system_nanos() {
-            Some(nanos) if self.shared.clock.is_system() => {
-                let seconds = nanos.div_euclid(1_000_000_000);
-                self.shared
-                    .now_from(i64::try_from(seconds).unwrap_or(i64::MAX))
-            }
-            _ => self.now(),
-        };
+        let now = self.now();
         let expires_at = identity.expires_at().map(|t| t.unix_timestamp());
         if expires_at.is_some_and(|end| now >= end) {
             tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid(), "refused: expired credentials");
