@@ -45,8 +45,8 @@ pub(crate) enum Resolution {
         session: Session,
         rotated: bool,
     },
-    /// A bearer session.
-    Bearer(Session),
+    /// A per-request session from credentials: a bearer token or, with a Basic handler, Basic.
+    PerRequest(Session),
     InvalidToken,
     InvalidRequest,
     Unavailable,
@@ -355,7 +355,7 @@ impl RequestContext {
             modified: false,
             ended: false,
         };
-        Resolution::Bearer(Session::new(source, &self.shared, state))
+        Resolution::PerRequest(Session::new(source, &self.shared, state))
     }
 
     /// Opens the session cookie: the resolution, or the session the validator must see first.
@@ -505,7 +505,7 @@ impl RequestContext {
         let resolution = self.resolve(headers).await;
         let reject = |kind| Err(AuthRejection::new(kind, &self.shared));
         let session = match resolution {
-            Resolution::Cookie { session, .. } | Resolution::Bearer(session) => {
+            Resolution::Cookie { session, .. } | Resolution::PerRequest(session) => {
                 Some(session.clone())
             }
             Resolution::Anonymous { .. } | Resolution::OtherScheme => None,
@@ -584,9 +584,22 @@ impl RequestContext {
     /// Ends the session of this request, whatever it was.
     ///
     /// On a bearer request only the bearer session ends, for this request; no cookie is touched.
+    /// Whether the request carries credentials that make a per-request session (bearer, or
+    /// Basic when a Basic handler is configured), or bad ones: such a request never starts or
+    /// ends the cookie session.
+    pub(crate) fn is_credential_request(&self, headers: &HeaderMap) -> bool {
+        match parse::authorization(headers, usize::MAX) {
+            Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
+            Credentials::OtherScheme => {
+                self.shared.basic.is_some() && crate::basic::is_basic(headers)
+            }
+            Credentials::Absent => false,
+        }
+    }
+
     pub(crate) fn logout(&self, bearer_request: bool) {
         if bearer_request {
-            if let Some(Resolution::Bearer(session)) = self.resolution.get() {
+            if let Some(Resolution::PerRequest(session)) = self.resolution.get() {
                 session.logout();
             }
             return;

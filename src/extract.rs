@@ -8,7 +8,6 @@ use http::request::Parts;
 
 use crate::context::RequestContext;
 use crate::identity::Identity;
-use crate::parse::{self, Credentials};
 use crate::rejection::{AuthRejection, RejectionKind};
 use crate::session::{Session, SessionError};
 
@@ -115,14 +114,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let context = context(parts)?.clone();
-        let bearer_request = match parse::authorization(&parts.headers, usize::MAX) {
-            Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
-            // With a Basic handler, Basic credentials make a per-request session too.
-            Credentials::OtherScheme => {
-                context.shared.basic.is_some() && crate::basic::is_basic(&parts.headers)
-            }
-            Credentials::Absent => false,
-        };
+        let bearer_request = context.is_credential_request(&parts.headers);
         Ok(Self {
             context,
             bearer_request,

@@ -461,7 +461,7 @@ async fn claims_map_to_the_session_through_the_closure() {
                 let mut identity = answer
                     .oidc_identity()
                     .ok_or_else(|| MapError::denied("no sub"))?;
-                if answer.groups_contains("ops") {
+                if answer.strings("groups").iter().any(|g| g == "ops") {
                     identity = identity.with_roles(["operator"]);
                 }
                 Ok(Some(identity))
@@ -479,16 +479,6 @@ async fn claims_map_to_the_session_through_the_closure() {
         assert_eq!(mock.count("/userinfo").await, 1);
     })
     .await;
-}
-
-trait GroupsExt {
-    fn groups_contains(&self, group: &str) -> bool;
-}
-
-impl GroupsExt for ProviderAnswer {
-    fn groups_contains(&self, group: &str) -> bool {
-        self.strings("groups").iter().any(|g| g == group)
-    }
 }
 
 #[tokio::test]
@@ -1497,4 +1487,32 @@ async fn discovery_refuses_a_plain_http_issuer_off_loopback() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("https"), "{error}");
+}
+
+#[tokio::test]
+async fn a_logout_with_a_bearer_token_leaves_the_cookie_session_alone() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let mut browser = Browser::default();
+        browser.login(&app, &mock, "/auth?login").await;
+        let res = browser
+            .send(
+                &app,
+                Method::POST,
+                "/auth?logout",
+                &[
+                    ("sec-fetch-site", "same-origin"),
+                    ("authorization", "Bearer robot-token-1234"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert!(
+            header(&res, "set-cookie").is_none_or(|l| !l.starts_with("__Host-session=")),
+            "a bearer request never touches the session cookie"
+        );
+        assert_eq!(body(browser.get(&app, "/me").await).await, "uid=johndoe");
+    })
+    .await;
 }

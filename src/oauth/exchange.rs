@@ -167,10 +167,7 @@ impl Exchanger {
             return self.asf_user(code).await;
         }
         let tokens = self.token_request(code, flow).await?;
-        let mut answer = ProviderAnswer {
-            return_to: flow.return_to.clone(),
-            ..ProviderAnswer::default()
-        };
+        let mut answer = ProviderAnswer::default();
         if self.provider.protocol == Protocol::Oidc {
             let id_token = tokens
                 .get("id_token")

@@ -727,11 +727,7 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
-        let bearer = matches!(
-            crate::parse::authorization(headers, usize::MAX),
-            crate::parse::Credentials::Bearer(_)
-        );
-        context.logout(bearer);
+        context.logout(context.is_credential_request(headers));
         let mut response = match (&to, parts.method == Method::POST) {
             (Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
             (None, true) => text(StatusCode::NO_CONTENT, ""),
