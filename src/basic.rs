@@ -156,7 +156,11 @@ pub(crate) fn parse(headers: &HeaderMap, max_len: usize) -> BasicCredentials {
 
 /// Whether the single `Authorization` field uses the `Basic` scheme.
 pub(crate) fn is_basic(headers: &HeaderMap) -> bool {
-    !matches!(parse(headers, usize::MAX), BasicCredentials::NotBasic)
+    headers.get(AUTHORIZATION).is_some_and(|field| {
+        crate::parse::split_scheme(field.as_bytes())
+            .0
+            .eq_ignore_ascii_case(b"basic")
+    })
 }
 
 #[cfg(test)]
