@@ -122,6 +122,7 @@ pub mod revocation;
 pub mod scope;
 mod seal;
 pub mod session;
+pub mod store;
 pub mod testing;
 pub mod token;
 
