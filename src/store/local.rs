@@ -36,7 +36,7 @@ pub(crate) enum Entry {
 }
 
 impl Entry {
-    fn until(&self) -> i64 {
+    pub(crate) fn until(&self) -> i64 {
         match self {
             Self::Denied { until, .. }
             | Self::User { until, .. }

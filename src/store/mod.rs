@@ -73,10 +73,15 @@ use crate::envelope::SessionId;
 
 mod local;
 mod memory;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 #[cfg(feature = "cache")]
 mod tokens;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisStore, RedisStoreBuilder};
 
 /// Default most entries a store keeps in memory (denied ids, not-before times, token marks).
 pub const DEFAULT_STORE_CAPACITY: usize = 100_000;
