@@ -119,6 +119,7 @@ mod parse;
 pub mod rejection;
 pub mod require;
 pub mod revocation;
+mod rotation;
 pub mod scope;
 mod seal;
 pub mod session;
@@ -147,6 +148,7 @@ pub use layer::{ResponseFuture, SessionLayer, SessionManager};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
 pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};
+pub use rotation::LiveKeys;
 pub use session::{Session, SessionError, SessionSource};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
 

@@ -9,8 +9,8 @@ use time::{Duration, OffsetDateTime};
 
 use super::local::{Entry, Local};
 use super::{
-    duration_ms, unix_ms, ActiveSession, RevocationStore, Standing, StoreError, TokenListener,
-    DEFAULT_ACTIVE_PER_USER, DEFAULT_MAX_SESSION_LIFE, DEFAULT_STORE_CAPACITY,
+    duration_ms, unix_ms, ActiveSession, RevocationStore, Standing, StoreError, StoreWrite,
+    TokenListener, DEFAULT_ACTIVE_PER_USER, DEFAULT_MAX_SESSION_LIFE, DEFAULT_STORE_CAPACITY,
     DEFAULT_TOKEN_MARK_TTL,
 };
 use crate::clock::{Clock, ClockSource};
@@ -161,6 +161,26 @@ impl MemoryStore {
         i64::try_from(self.clock.unix_nanos().div_euclid(1_000_000)).unwrap_or(i64::MAX)
     }
 
+    fn record_active_now(&self, uid: &str, session: ActiveSession) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let mut extra = self.extra.lock().unwrap_or_else(PoisonError::into_inner);
+        if !extra.active.contains_key(uid) && extra.active.len() >= self.capacity {
+            extra.active.retain(|_, list| {
+                list.retain(|s| s.expires_ms > now);
+                !list.is_empty()
+            });
+            if extra.active.len() >= self.capacity {
+                return Err(StoreError::Full);
+            }
+        }
+        let list = extra.active.entry(uid.to_owned()).or_default();
+        upsert_active(list, session, now, self.active_per_user);
+        if list.is_empty() {
+            extra.active.remove(uid);
+        }
+        Ok(())
+    }
+
     fn apply(&self, entry: &Entry) -> Result<(), StoreError> {
         self.local.apply(entry, self.now_ms()).map(drop)
     }
@@ -208,52 +228,31 @@ impl RevocationStore for MemoryStore {
         }
     }
 
-    async fn deny_session(&self, id: SessionId, until: OffsetDateTime) -> Result<(), StoreError> {
-        self.apply(&Entry::Denied {
+    fn deny_session(&self, id: SessionId, until: OffsetDateTime) -> StoreWrite {
+        StoreWrite::ready(self.apply(&Entry::Denied {
             id,
             until: unix_ms(until),
-        })
+        }))
     }
 
-    async fn log_out_user(&self, uid: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        self.apply(&user_entry(uid, at, None, self.max_session_life))
+    fn log_out_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite {
+        StoreWrite::ready(self.apply(&user_entry(uid, at, None, self.max_session_life)))
     }
 
-    async fn log_out_other_sessions(
-        &self,
-        uid: &str,
-        keep: SessionId,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        self.apply(&user_entry(uid, at, Some(keep), self.max_session_life))
+    fn log_out_other_sessions(&self, uid: &str, keep: SessionId, at: OffsetDateTime) -> StoreWrite {
+        StoreWrite::ready(self.apply(&user_entry(uid, at, Some(keep), self.max_session_life)))
     }
 
-    async fn log_out_everyone(&self, at: OffsetDateTime) -> Result<(), StoreError> {
+    fn log_out_everyone(&self, at: OffsetDateTime) -> StoreWrite {
         let at = unix_ms(at);
-        self.apply(&Entry::Everyone {
+        StoreWrite::ready(self.apply(&Entry::Everyone {
             at,
             until: at.saturating_add(duration_ms(self.max_session_life)),
-        })
+        }))
     }
 
-    async fn record_active(&self, uid: &str, session: ActiveSession) -> Result<(), StoreError> {
-        let now = self.now_ms();
-        let mut extra = self.extra.lock().unwrap_or_else(PoisonError::into_inner);
-        if !extra.active.contains_key(uid) && extra.active.len() >= self.capacity {
-            extra.active.retain(|_, list| {
-                list.retain(|s| s.expires_ms > now);
-                !list.is_empty()
-            });
-            if extra.active.len() >= self.capacity {
-                return Err(StoreError::Full);
-            }
-        }
-        let list = extra.active.entry(uid.to_owned()).or_default();
-        upsert_active(list, session, now, self.active_per_user);
-        if list.is_empty() {
-            extra.active.remove(uid);
-        }
-        Ok(())
+    fn record_active(&self, uid: &str, session: ActiveSession) -> StoreWrite {
+        StoreWrite::ready(self.record_active_now(uid, session))
     }
 
     async fn active_sessions(&self, uid: &str) -> Result<Vec<ActiveSession>, StoreError> {
@@ -293,22 +292,22 @@ impl RevocationStore for MemoryStore {
         Ok(listed.is_some())
     }
 
-    async fn invalidate_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
+    fn invalidate_token(&self, digest: [u8; 32]) -> StoreWrite {
         let at = self.now_ms();
-        self.apply(&Entry::Token {
+        StoreWrite::ready(self.apply(&Entry::Token {
             digest,
             at,
             until: at.saturating_add(duration_ms(self.token_mark_ttl)),
-        })
+        }))
     }
 
-    async fn invalidate_user_tokens(&self, uid: &str) -> Result<(), StoreError> {
+    fn invalidate_user_tokens(&self, uid: &str) -> StoreWrite {
         let at = self.now_ms();
-        self.apply(&Entry::UserTokens {
+        StoreWrite::ready(self.apply(&Entry::UserTokens {
             uid: uid.to_owned(),
             at,
             until: at.saturating_add(duration_ms(self.token_mark_ttl)),
-        })
+        }))
     }
 
     async fn use_once(&self, key: &[u8], lives_for: Duration) -> Result<bool, StoreError> {

@@ -64,7 +64,10 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
@@ -278,10 +281,56 @@ pub enum TokenInvalidation {
 /// others as the invalidation arrives. It must not block.
 pub type TokenListener = Arc<dyn Fn(&TokenInvalidation) + Send + Sync>;
 
+/// A write to a store whose local effect already holds: the revocation is refused on this
+/// instance as soon as the call returns. Awaiting it shares the write with the other instances
+/// (a shared backend) and reports whether that worked; [`StoreWrite::detach`] shares it in the
+/// background instead (failures are logged by the store).
+#[must_use = "the local effect holds already; await the write to share it and see its error, or detach it"]
+pub struct StoreWrite(Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'static>>);
+
+impl StoreWrite {
+    /// A write that is complete (nothing to share, or nothing that can be shared).
+    pub fn ready(result: Result<(), StoreError>) -> Self {
+        Self(Box::pin(std::future::ready(result)))
+    }
+
+    /// A write that `share` completes.
+    pub fn sharing(share: impl Future<Output = Result<(), StoreError>> + Send + 'static) -> Self {
+        Self(Box::pin(share))
+    }
+
+    /// Shares the write in the background (on the current Tokio runtime; outside one, the
+    /// write stays local and a `tracing` error says so). The store logs a failure to share.
+    pub fn detach(self) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(self.0);
+            }
+            Err(_) => {
+                tracing::error!(target: "sealed_session", reason = "store_unavailable", "revocation write detached outside a Tokio runtime: applied locally only");
+            }
+        }
+    }
+}
+
+impl Future for StoreWrite {
+    type Output = Result<(), StoreError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl fmt::Debug for StoreWrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreWrite")
+    }
+}
+
 /// Where revocations live. See the [module docs](self).
 ///
-/// Writes apply locally first, then to the shared backend if any: on an error, the local effect
-/// holds and the error says what was not shared.
+/// Writes apply locally before they return (a [`StoreWrite`]), then to the shared backend if
+/// any when awaited: on an error, the local effect holds and the error says what was not shared.
 #[async_trait]
 pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// The standing of session `id` of `uid`, created at `created_ms` (Unix milliseconds; the
@@ -293,7 +342,7 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the entry could not be recorded or shared (see the trait docs).
-    async fn deny_session(&self, id: SessionId, until: OffsetDateTime) -> Result<(), StoreError>;
+    fn deny_session(&self, id: SessionId, until: OffsetDateTime) -> StoreWrite;
 
     /// Refuses every session of `uid` created before `at` ("log out everywhere", a disabled
     /// account). A later time replaces an earlier one.
@@ -301,7 +350,7 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the entry could not be recorded or shared.
-    async fn log_out_user(&self, uid: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+    fn log_out_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite;
 
     /// Refuses every session of `uid` created before `at` except `keep` (after a password
     /// change). A later call replaces an earlier one, and its `keep` with it.
@@ -309,19 +358,14 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the entry could not be recorded or shared.
-    async fn log_out_other_sessions(
-        &self,
-        uid: &str,
-        keep: SessionId,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError>;
+    fn log_out_other_sessions(&self, uid: &str, keep: SessionId, at: OffsetDateTime) -> StoreWrite;
 
     /// Refuses every session created before `at`, of every user.
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the entry could not be recorded or shared.
-    async fn log_out_everyone(&self, at: OffsetDateTime) -> Result<(), StoreError>;
+    fn log_out_everyone(&self, at: OffsetDateTime) -> StoreWrite;
 
     /// Records or updates an active session of `uid` (at login and renewal). Past the per-user
     /// bound, the session created first is no longer listed (it stays valid).
@@ -329,7 +373,7 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the entry could not be recorded or shared.
-    async fn record_active(&self, uid: &str, session: ActiveSession) -> Result<(), StoreError>;
+    fn record_active(&self, uid: &str, session: ActiveSession) -> StoreWrite;
 
     /// The live active sessions of `uid`, oldest first.
     ///
@@ -351,14 +395,14 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     ///
     /// [`StoreError`] when the invalidation could not be recorded or shared.
-    async fn invalidate_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;
+    fn invalidate_token(&self, digest: [u8; 32]) -> StoreWrite;
 
     /// Invalidates cached lookups of every token of `uid`, on every instance.
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the invalidation could not be recorded or shared.
-    async fn invalidate_user_tokens(&self, uid: &str) -> Result<(), StoreError>;
+    fn invalidate_user_tokens(&self, uid: &str) -> StoreWrite;
 
     /// Uses `key` once: `true` the first time within `lives_for`, `false` after, on every
     /// instance. The key is stored as its SHA-256 digest.

@@ -68,8 +68,8 @@ use super::local::{Entry, Local};
 use super::memory::user_entry;
 use super::{
     duration_ms, unix_ms, ActiveSession, FailMode, RevocationStore, Standing, StoreError,
-    TokenListener, DEFAULT_ACTIVE_PER_USER, DEFAULT_MAX_SESSION_LIFE, DEFAULT_STORE_CAPACITY,
-    DEFAULT_TOKEN_MARK_TTL,
+    StoreWrite, TokenListener, DEFAULT_ACTIVE_PER_USER, DEFAULT_MAX_SESSION_LIFE,
+    DEFAULT_STORE_CAPACITY, DEFAULT_TOKEN_MARK_TTL,
 };
 use crate::clock::{Clock, ClockSource};
 use crate::envelope::SessionId;
@@ -591,21 +591,28 @@ impl RedisStore {
         self.inner.shared.local.len()
     }
 
-    async fn write(&self, entry: Entry) -> Result<(), StoreError> {
+    /// Applies `entry` to the mirror now; the returned write sends it to Redis.
+    fn write(&self, entry: Entry) -> StoreWrite {
         let shared = &self.inner.shared;
         let now = shared.now_ms();
-        shared.local.apply(&entry, now)?;
+        if let Err(error) = shared.local.apply(&entry, now) {
+            return StoreWrite::ready(Err(error));
+        }
         if entry.until() <= now {
-            return Ok(());
+            return StoreWrite::ready(Ok(()));
         }
-        match shared.send(&self.inner.manager, &entry, now).await {
-            Ok(()) => Ok(()),
-            Err(message) => {
-                let queued = shared.queue(entry);
-                tracing::error!(target: "sealed_session", reason = "store_unavailable", queued, error = %message, "revocation not written to Redis; it holds on this instance");
-                Err(StoreError::Unavailable { message, queued })
+        let inner = self.inner.clone();
+        StoreWrite::sharing(async move {
+            let shared = &inner.shared;
+            match shared.send(&inner.manager, &entry, now).await {
+                Ok(()) => Ok(()),
+                Err(message) => {
+                    let queued = shared.queue(entry);
+                    tracing::error!(target: "sealed_session", reason = "store_unavailable", queued, error = %message, "revocation not written to Redis; it holds on this instance");
+                    Err(StoreError::Unavailable { message, queued })
+                }
             }
-        }
+        })
     }
 
     fn read_error(message: String) -> StoreError {
@@ -635,52 +642,49 @@ impl RevocationStore for RedisStore {
         }
     }
 
-    async fn deny_session(&self, id: SessionId, until: OffsetDateTime) -> Result<(), StoreError> {
+    fn deny_session(&self, id: SessionId, until: OffsetDateTime) -> StoreWrite {
         self.write(Entry::Denied {
             id,
             until: unix_ms(until),
         })
-        .await
     }
 
-    async fn log_out_user(&self, uid: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+    fn log_out_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite {
         let life = self.inner.shared.settings.max_session_life;
-        self.write(user_entry(uid, at, None, life)).await
+        self.write(user_entry(uid, at, None, life))
     }
 
-    async fn log_out_other_sessions(
-        &self,
-        uid: &str,
-        keep: SessionId,
-        at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
+    fn log_out_other_sessions(&self, uid: &str, keep: SessionId, at: OffsetDateTime) -> StoreWrite {
         let life = self.inner.shared.settings.max_session_life;
-        self.write(user_entry(uid, at, Some(keep), life)).await
+        self.write(user_entry(uid, at, Some(keep), life))
     }
 
-    async fn log_out_everyone(&self, at: OffsetDateTime) -> Result<(), StoreError> {
+    fn log_out_everyone(&self, at: OffsetDateTime) -> StoreWrite {
         let at = unix_ms(at);
         let life = duration_ms(self.inner.shared.settings.max_session_life);
         self.write(Entry::Everyone {
             at,
             until: at.saturating_add(life),
         })
-        .await
     }
 
-    async fn record_active(&self, uid: &str, session: ActiveSession) -> Result<(), StoreError> {
-        let shared = &self.inner.shared;
-        let mut conn = self.inner.manager.clone();
-        let mut call = self.inner.touch.key(shared.key(&format!("a:{uid}")));
-        call.arg(session.id.to_string())
-            .arg(wire::active_value(&session))
-            .arg(shared.now_ms())
-            .arg(shared.settings.active_per_user);
-        shared
-            .bounded(call.invoke_async::<i64>(&mut conn))
-            .await
-            .map(drop)
-            .map_err(Self::read_error)
+    fn record_active(&self, uid: &str, session: ActiveSession) -> StoreWrite {
+        let inner = self.inner.clone();
+        let key = inner.shared.key(&format!("a:{uid}"));
+        StoreWrite::sharing(async move {
+            let shared = &inner.shared;
+            let mut conn = inner.manager.clone();
+            let mut call = inner.touch.key(key);
+            call.arg(session.id.to_string())
+                .arg(wire::active_value(&session))
+                .arg(shared.now_ms())
+                .arg(shared.settings.active_per_user);
+            shared
+                .bounded(call.invoke_async::<i64>(&mut conn))
+                .await
+                .map(drop)
+                .map_err(Self::read_error)
+        })
     }
 
     async fn active_sessions(&self, uid: &str) -> Result<Vec<ActiveSession>, StoreError> {
@@ -729,7 +733,7 @@ impl RevocationStore for RedisStore {
         Ok(listed.is_some())
     }
 
-    async fn invalidate_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
+    fn invalidate_token(&self, digest: [u8; 32]) -> StoreWrite {
         let shared = &self.inner.shared;
         let at = shared.now_ms();
         self.write(Entry::Token {
@@ -737,10 +741,9 @@ impl RevocationStore for RedisStore {
             at,
             until: at.saturating_add(duration_ms(shared.settings.token_mark_ttl)),
         })
-        .await
     }
 
-    async fn invalidate_user_tokens(&self, uid: &str) -> Result<(), StoreError> {
+    fn invalidate_user_tokens(&self, uid: &str) -> StoreWrite {
         let shared = &self.inner.shared;
         let at = shared.now_ms();
         self.write(Entry::UserTokens {
@@ -748,7 +751,6 @@ impl RevocationStore for RedisStore {
             at,
             until: at.saturating_add(duration_ms(shared.settings.token_mark_ttl)),
         })
-        .await
     }
 
     async fn use_once(&self, key: &[u8], lives_for: Duration) -> Result<bool, StoreError> {
