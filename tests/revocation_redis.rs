@@ -86,14 +86,13 @@ async fn a_denial_on_one_instance_is_seen_by_the_others() {
     for s in [&a, &b, &c] {
         assert_eq!(s.check(&sid(1), Some("alice"), created), Standing::Live);
     }
-    a.deny_session(sid(1), now + Duration::hours(1))
-        .await
-        .unwrap();
-    // At once on the writer, without waiting for Redis to echo it.
+    let write = a.deny_session(sid(1), now + Duration::hours(1));
+    // At once on the writer, before the write is even sent to Redis.
     assert_eq!(
         a.check(&sid(1), Some("alice"), created),
         Standing::Revoked(RevokedBy::Session)
     );
+    write.await.unwrap();
     for s in [&b, &c] {
         eventually("the denial reaches the other mirrors", || {
             s.check(&sid(1), Some("alice"), created) == Standing::Revoked(RevokedBy::Session)
