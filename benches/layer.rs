@@ -263,6 +263,24 @@ impl Floor {
         Some(f(body))
     }
 
+    /// `plaintext` with its session id replaced by a fixed one, sealed with a fixed nonce: the
+    /// same cookie bytes in every run (minted cookies carry a random id and nonce, and base64 and
+    /// the JSON scans branch on the bytes, which moved instruction counts by ≈ 0.5 % between
+    /// runs).
+    fn fixed_cookie(&self, plaintext: &str) -> String {
+        let mut payload: Payload = serde_json::from_str(plaintext).expect("payload");
+        payload.i = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(*b"sealed-session-1");
+        let mut data = vec![7u8; 12];
+        serde_json::to_writer(&mut data, &payload).expect("payload serialises");
+        let (nonce, body) = data.split_at_mut(12);
+        let tag = self
+            .cipher
+            .encrypt_in_place_detached(GenericArray::from_slice(nonce), CONTEXT.as_bytes(), body)
+            .expect("seal");
+        data.extend_from_slice(&tag);
+        B64.encode(&data)
+    }
+
     /// The read floor + change a value + serialise + seal (fresh nonce) + encode.
     fn write(&self) -> Option<String> {
         let mut payload = self.read()?;
@@ -285,7 +303,7 @@ impl Floor {
 // Variants
 // ---------------------------------------------------------------------------------------------
 
-type MakeRequest = Box<dyn Fn() -> Request>;
+type MakeRequest = Box<dyn Fn() -> Request + Send + Sync>;
 
 enum Work {
     Route {
@@ -294,7 +312,7 @@ enum Work {
         expect: StatusCode,
         expect_set_cookie: bool,
     },
-    Floor(Box<dyn Fn() -> bool>),
+    Floor(Box<dyn Fn() -> bool + Send + Sync>),
 }
 
 /// Which floor an overhead is divided by.
@@ -342,6 +360,28 @@ fn route(
             make: Box::new(move || get_request(&headers)),
             expect,
             expect_set_cookie,
+        },
+    }
+}
+
+/// A route variant whose `Router` is called as it is, not finalised: what tests and custom
+/// servers that call `Router::call` pay (axum rebuilds layered routes per request). `200`, no
+/// `Set-Cookie`.
+fn unfinalised_route(
+    id: &'static str,
+    label: &'static str,
+    router: Router,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+) -> Variant {
+    Variant {
+        id,
+        label,
+        floor_of: FloorOf::None,
+        work: Work::Route {
+            router,
+            make: Box::new(move || get_request(&headers)),
+            expect: StatusCode::OK,
+            expect_set_cookie: false,
         },
     }
 }
@@ -620,7 +660,16 @@ fn build(rt: &Runtime) -> Built {
     // No renewal during the run: a read stays a read however long the run takes.
     let layer = || SessionLayer::new(key.clone()).with_refresh_interval(time::Duration::hours(1));
     let kit = TestKit::new(&layer());
-    let value = kit.cookie_value(identity());
+    let minted = kit.cookie_value(identity());
+    let plaintext = Floor::new(&key_material, minted)
+        .with_plaintext(|p| String::from_utf8(p.to_vec()).ok())
+        .flatten()
+        .expect("the floor opens our cookie (is CONTEXT still the crate's?)");
+    let value = Floor::new(&key_material, String::new()).fixed_cookie(&plaintext);
+    assert!(
+        kit.open(&value).is_some(),
+        "the layer opens the re-sealed cookie"
+    );
     let cookie_line = format!("{COOKIE_NAME}={value}");
 
     // The floor opens our real cookie: same bytes, same associated data.
@@ -629,7 +678,7 @@ fn build(rt: &Runtime) -> Built {
     let plaintext = floor
         .with_plaintext(|p| String::from_utf8(p.to_vec()).ok())
         .flatten()
-        .expect("the floor opens our cookie (is CONTEXT still the crate's?)");
+        .expect("the floor opens the re-sealed cookie");
     let payload: Payload = serde_json::from_str(&plaintext).expect("payload");
     assert!(floor.read().is_some());
     assert!(floor.write().is_some());
@@ -765,6 +814,15 @@ fn build(rt: &Runtime) -> Built {
         cookie_header(&cookie_line),
         StatusCode::OK,
         false,
+    ));
+    // The same route in a `Router` that is not finalised, called as tests and custom servers
+    // call it (`Router::call` / `oneshot` without `with_state` or `into_make_service`): axum then
+    // rebuilds the layered route on every request, cloning the layer.
+    variants.push(unfinalised_route(
+        "ours_no_extractor_unfinalised",
+        "**sealed-session** route without extractor, valid cookie sent, `Router` not finalised",
+        Router::new().route("/", get(bare)).layer(layer()),
+        cookie_header(&cookie_line),
     ));
 
     // --- ours: bearer ---
@@ -951,11 +1009,12 @@ fn build(rt: &Runtime) -> Built {
     ));
 
     // Measured (and shown) in this order, so that what a target compares runs close together.
-    const ORDER: [&str; 24] = [
+    const ORDER: [&str; 25] = [
         "bare",
         "bare_with_cookie",
         "noop_layer",
         "ours_no_extractor",
+        "ours_no_extractor_unfinalised",
         "ours_anonymous",
         "towerhttp_bearer",
         "ours_bearer_cached",
@@ -1609,6 +1668,62 @@ fn profile(rt: &Runtime, variants: &[Variant], id: &str) {
     );
 }
 
+/// `SEALED_SESSION_BENCH_INSTRUCTIONS=<n>`: for each variant (or each of
+/// `SEALED_SESSION_BENCH_ONLY`), `n` untimed requests to warm it, then `n` and `2n` requests, each
+/// batch one call of [`callgrind_counted`], announced on stdout as
+/// `instructions-phase <id> <requests> <label>`. Run under `valgrind --tool=callgrind
+/// --collect-atstart=no --toggle-collect='<module>::callgrind_*counted'
+/// --dump-after=<module>::callgrind_counted`, with the symbols
+/// `SEALED_SESSION_BENCH_INSTRUCTIONS=symbol` prints first (`--dump-after` takes no wildcard),
+/// each batch is one dump, in the announced order; `scripts/instructions.py` does that and takes (count(2n) − count(n)) / n per request,
+/// so whatever a batch costs once (entering the runtime) cancels.
+///
+/// Each variant runs on a thread of its own, so on a fresh allocator arena: the state the setup
+/// left in the main thread's heap (which varies from run to run with hash seeds and random ids)
+/// moved a variant's count by up to 0.7 % in glibc's `_int_malloc` / `_int_free` otherwise.
+fn instructions(rt: &Runtime, variants: &[Variant], n: u64) {
+    let n = n.clamp(1, 100_000);
+    for v in variants {
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                black_box(time_work(rt, &v.work, n));
+                for requests in [n, 2 * n] {
+                    println!("instructions-phase {} {requests} {}", v.id, v.label);
+                    callgrind_counted(rt, &v.work, requests);
+                }
+            });
+        });
+    }
+}
+
+/// What callgrind counts in instruction mode: `iters` requests through a route variant's router,
+/// responses dropped, or `iters` calls of a floor. Each request is built just before it is sent,
+/// in [`callgrind_uncounted`], which switches the count off while it runs, so that the heap sees
+/// one request at a time, as a server's does. Never inlined, so that callgrind finds them.
+#[inline(never)]
+fn callgrind_counted(rt: &Runtime, work: &Work, iters: u64) {
+    match work {
+        Work::Route { router, make, .. } => rt.block_on(async {
+            for _ in 0..iters {
+                let req = callgrind_uncounted(make);
+                let res = router.clone().oneshot(req).await;
+                black_box(res.ok());
+            }
+        }),
+        Work::Floor(f) => {
+            for _ in 0..iters {
+                black_box(f());
+            }
+        }
+    }
+}
+
+/// Builds one request, not counted (see [`callgrind_counted`]).
+#[inline(never)]
+fn callgrind_uncounted(make: &MakeRequest) -> Request {
+    make()
+}
+
 fn main() {
     let settings = Settings::from_env();
     let started = SystemTime::now();
@@ -1620,6 +1735,18 @@ fn main() {
     for v in &built.variants {
         check(&rt, v);
     }
+    if std::env::var_os("SEALED_SESSION_BENCH_INSTRUCTIONS").is_some_and(|v| v == "symbol") {
+        // The symbol callgrind is told to count in (see `instructions`), then the variant ids.
+        println!(
+            "{} {}",
+            std::any::type_name_of_val(&callgrind_counted),
+            std::any::type_name_of_val(&callgrind_uncounted)
+        );
+        for v in &built.variants {
+            println!("{}", v.id);
+        }
+        return;
+    }
     // `SEALED_SESSION_BENCH_ONLY=id,id,...`: only these variants (targets that need others then
     // read "no value").
     if let Ok(only) = std::env::var("SEALED_SESSION_BENCH_ONLY") {
@@ -1628,6 +1755,13 @@ fn main() {
     }
     if let Ok(id) = std::env::var("SEALED_SESSION_BENCH_PROFILE") {
         profile(&rt, &built.variants, &id);
+        return;
+    }
+    if let Some(n) = std::env::var("SEALED_SESSION_BENCH_INSTRUCTIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        instructions(&rt, &built.variants, n);
         return;
     }
 
