@@ -1,5 +1,5 @@
 //! The sealed-session demo: a small axum app on an embedded database that shows every capability
-//! of the crate. Run it with `cargo run --example demo` (no arguments needed; `-- --help` lists
+//! of the crate. Run it with `cargo run -p sealed-session-demo` (no arguments needed; `-- --help` lists
 //! the options). It listens on 127.0.0.1 only and needs no outside service.
 //!
 //! - Password login with local accounts (Argon2id hashes in SQLite), and a place for OAuth login
@@ -12,7 +12,7 @@
 //!   role-account tokens.
 //! - Logout, and "log out everywhere" through `NotBefore`.
 //! - The key ring in a key file (mode 0600, created on first run, reused on restart), rotated
-//!   by `cargo run --example demo -- rotate-key` while the demo runs: no one is logged out.
+//!   by `cargo run -p sealed-session-demo -- rotate-key` while the demo runs: no one is logged out.
 //! - Long-running work and errors as readable pages.
 //!
 //! Files: `app.rs` (state, layer, routes), `routes/` (handlers), `accounts.rs`, `tokens.rs`,
@@ -252,7 +252,7 @@ fn print_banner(config: &Config, url: &str, created_keys: bool, seeded: bool, to
     println!("  curl -H 'Authorization: Bearer {token}' {url}/api/builds");
     println!();
     println!(
-        "Rotate the session key (no one is logged out): cargo run --example demo -- rotate-key"
+        "Rotate the session key (no one is logged out): cargo run -p sealed-session-demo -- rotate-key"
     );
     println!("Stop with Ctrl-C.");
 }

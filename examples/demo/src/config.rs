@@ -1,5 +1,5 @@
 //! The demo's settings: command-line options first, then environment variables, then embedded
-//! defaults (so `cargo run --example demo` needs neither).
+//! defaults (so `cargo run -p sealed-session-demo` needs neither).
 
 use std::path::PathBuf;
 
@@ -31,7 +31,7 @@ pub(crate) struct Config {
 }
 
 pub(crate) const USAGE: &str = "\
-usage: cargo run --example demo -- [rotate-key] [options]
+usage: cargo run -p sealed-session-demo -- [rotate-key] [options]
 
 commands:
   (none)                serve the demo on 127.0.0.1

@@ -64,7 +64,7 @@ pub(crate) async fn page(
 (<code>Session::is_role_account</code>, <code>RequireAuth::human()</code> refuses them).</p>
 {table}{form}
 <h2>Key ring</h2><ul id="keys">{keys}</ul>
-<p>Rotate with <code>cargo run --example demo -- rotate-key</code> (add <code>--data-dir</code> if
+<p>Rotate with <code>cargo run -p sealed-session-demo -- rotate-key</code> (add <code>--data-dir</code> if
 you changed it). The running demo picks up the new key within 2 seconds; the old key keeps
 opening existing cookies, which are re-sealed with the new key on their next response, so no
 one is logged out.</p>
