@@ -64,8 +64,8 @@ pub(crate) async fn page(
 (<code>Session::is_role_account</code>, <code>RequireAuth::human()</code> refuses them).</p>
 {table}{form}
 <h2>Key ring</h2><ul id="keys">{keys}</ul>
-<p>Rotate with <code>cargo run --example demo -- rotate-key</code> (add <code>--data-dir</code> if
-you changed it). The running demo picks up the new key within 2 seconds; the old key keeps
+<p>Rotate from a shell in the repository with <code id="rotate-command">{rotate}</code>.
+The running demo picks up the new key within 2 seconds; the old key keeps
 opening existing cookies, which are re-sealed with the new key on their next response, so no
 one is logged out.</p>
 <h2>Maintenance</h2>
@@ -73,6 +73,7 @@ one is logged out.</p>
 <p class="muted">Runs in the background; its page shows progress.</p>"#,
         table = token_pages::table(&role_tokens, now, "/admin/role-tokens"),
         form = token_pages::form("/admin/role-tokens", &bot_scopes),
+        rotate = escape(&state.config.rotate_command()),
     );
     Ok(Page::new("Admin", Viewer::of(Some(&session)), body))
 }

@@ -11,7 +11,7 @@
 //! ```text
 //! npm ci --prefix tests/oauth
 //! node tests/oauth/mock-server.mjs --port 9400 --lifetime 0 &
-//! DEMO_OAUTH_ISSUER=http://127.0.0.1:9400 cargo run --example demo --features oauth
+//! DEMO_OAUTH_ISSUER=http://127.0.0.1:9400 cargo run -p sealed-session-demo --features oauth
 //! ```
 
 use std::fmt;
@@ -143,7 +143,7 @@ pub(crate) fn mount<S: Clone + Send + Sync + 'static>(
                 &format!(
                     "OAuth is configured (issuer <code>{}</code>), but the demo was built without \
                      the crate's <code>oauth</code> feature: run it with \
-                     <code>cargo run --example demo --features oauth</code>. Sign in with a local \
+                     <code>cargo run -p sealed-session-demo --features oauth</code>. Sign in with a local \
                      account meanwhile.",
                     escape(&issuer)
                 ),

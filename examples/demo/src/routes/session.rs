@@ -13,6 +13,22 @@ use crate::config::format_duration;
 use crate::pages::{escape, notice, AppError, Page, Viewer};
 use crate::routes::fmt_time;
 
+/// The most bytes a browser keeps for a cookie's name and value together (RFC 6265bis).
+const COOKIE_LIMIT: usize = 4096;
+
+/// `3032` as `3,032`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
 /// The size of the session cookie the browser sent (name and value), never its value.
 fn cookie_size(headers: &HeaderMap) -> Option<usize> {
     headers
@@ -39,8 +55,10 @@ fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &st
     let note: String = session.get("note").ok().flatten().unwrap_or_default();
     let cookie = match (session.source(), cookie_size(headers)) {
         (SessionSource::Cookie, Some(size)) => format!(
-            "<code>{DEFAULT_COOKIE_NAME}</code>: {size} of 4,096 bytes, <code>Secure; HttpOnly; \
-             SameSite=Lax; Path=/</code>, no <code>Max-Age</code> (ends with the browser session)"
+            "<code>{DEFAULT_COOKIE_NAME}</code>: {} of {} bytes, <code>Secure; HttpOnly; \
+             SameSite=Lax; Path=/</code>, no <code>Max-Age</code> (ends with the browser session)",
+            thousands(size),
+            thousands(COOKIE_LIMIT),
         ),
         (SessionSource::Cookie, None) => "new: set by this response".to_owned(),
         _ => "none: bearer requests never set a cookie".to_owned(),
@@ -91,7 +109,7 @@ fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &st
         r#"{message}<table id="session">{table}</table>
 <h2>A value in the session</h2>
 <p>Values live inside the sealed cookie, so a session can only grow to what a cookie holds
-(4,096 bytes). A change past that is refused, and the session stays as it was.</p>
+({limit} bytes). A change past that is refused, and the session stays as it was.</p>
 <form method="post" action="/session/note">
 <label>Note <textarea name="note" id="note" rows="2">{note}</textarea></label>
 <button id="save-note">Save note</button></form>
@@ -102,6 +120,7 @@ fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &st
 <form class="inline" method="post" action="/logout/everywhere"><button id="logout-everywhere">Sign out everywhere</button></form>
 <p class="muted">As JSON: <a href="/api/me">/api/me</a>.</p>"#,
         note = escape(&note),
+        limit = thousands(COOKIE_LIMIT),
     );
     Page::new("Your session", Viewer::of(Some(session)), body)
 }
@@ -153,9 +172,14 @@ pub(crate) async fn save_note(
             let message = notice(
                 "error",
                 &format!(
-                    "<b>Refused: too large for a cookie.</b> With this note the session would be \
-                     {size} bytes before sealing; a cookie holds at most {limit}. Nothing was \
-                     changed: your session and its note are as they were."
+                    "<b>Refused: too large for a cookie.</b> With this note the session's data \
+                     would be {} bytes. A browser keeps at most {} bytes for a cookie, and \
+                     sealing (encryption, then base64) makes the data about a third larger, so \
+                     this cookie holds at most {} bytes of data. Nothing was changed: your \
+                     session and its note are as they were.",
+                    thousands(size),
+                    thousands(COOKIE_LIMIT),
+                    thousands(limit),
                 ),
             );
             let page = render(&state, &session, &headers, &message);
@@ -164,5 +188,24 @@ pub(crate) async fn save_note(
                 .into_response())
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1_000, "1,000"),
+            (3_032, "3,032"),
+            (65_536, "65,536"),
+            (1_234_567, "1,234,567"),
+        ] {
+            assert_eq!(thousands(n), text);
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The sealed-session demo: a small axum app on an embedded database that shows every capability
-//! of the crate. Run it with `cargo run --example demo` (no arguments needed; `-- --help` lists
+//! of the crate. Run it with `cargo run -p sealed-session-demo` (no arguments needed; `-- --help` lists
 //! the options). It listens on 127.0.0.1 only and needs no outside service.
 //!
 //! - Password login with local accounts (Argon2id hashes in SQLite), and a place for OAuth login
@@ -12,7 +12,7 @@
 //!   role-account tokens.
 //! - Logout, and "log out everywhere" through `NotBefore`.
 //! - The key ring in a key file (mode 0600, created on first run, reused on restart), rotated
-//!   by `cargo run --example demo -- rotate-key` while the demo runs: no one is logged out.
+//!   by `cargo run -p sealed-session-demo -- rotate-key` while the demo runs: no one is logged out.
 //! - Long-running work and errors as readable pages.
 //!
 //! Files: `app.rs` (state, layer, routes), `routes/` (handlers), `accounts.rs`, `tokens.rs`,
@@ -55,6 +55,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The name of the role-account token made at each start for the printed curl command.
 const STARTUP_TOKEN: &str = "printed at start-up";
 
+/// The scopes of that token: enough for `GET /api/builds`, not for `POST` (which answers 403),
+/// though the role account may hold more. The banner prints these, so it says what the token can do.
+const STARTUP_SCOPES: &[&str] = &["builds:read"];
+
 fn main() -> ExitCode {
     let env = |name: &str| std::env::var(name).ok();
     let config = match Config::parse(std::env::args().skip(1), env) {
@@ -89,7 +93,9 @@ fn rotate_key(config: &Config) -> Result<(), BoxError> {
     let path = config.key_file();
     if !path.exists() {
         return Err(format!(
-            "no key file at {}: start the demo once to create it",
+            "no key file at {}. Start the demo once to create it; if the demo runs with \
+             --data-dir DIR (or DEMO_DATA_DIR), pass the same --data-dir here: its start-up \
+             banner prints the whole rotate-key command",
             path.display()
         )
         .into());
@@ -150,7 +156,7 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
     });
 
     let url = state.base_url();
-    print_banner(&config, &url, keys.created, seeded, &token);
+    print!("{}", banner(&config, &url, keys.created, seeded, &token));
     axum::serve(listener, Router::new().fallback_service(service))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -168,7 +174,7 @@ async fn startup_token(state: &AppState) -> Result<String, BoxError> {
     let new = NewToken {
         uid: ROLE_ACCOUNT.into(),
         name: STARTUP_TOKEN.into(),
-        scopes: vec!["builds:read".into()],
+        scopes: STARTUP_SCOPES.iter().map(|s| (*s).to_owned()).collect(),
         lifetime: Duration::days(1),
         created_by: "demo start-up".into(),
     };
@@ -213,46 +219,108 @@ async fn watch_key_file(state: AppState, live: Arc<RwLock<Router>>) {
     }
 }
 
-fn print_banner(config: &Config, url: &str, created_keys: bool, seeded: bool, token: &str) {
+/// The start-up text: where the data is, the accounts, a curl command with the start-up token,
+/// and the key-rotation command. The only place a token or a password is printed.
+fn banner(config: &Config, url: &str, created_keys: bool, seeded: bool, token: &str) -> String {
+    use std::fmt::Write as _;
+
     let data = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let keys = if created_keys { "created" } else { "reused" };
     let accounts = if seeded { "created" } else { "reused" };
-    println!("sealed-session demo listening on {url}");
-    println!();
-    println!(
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let mut line = |text: std::fmt::Arguments<'_>| {
+        let _ = writeln!(out, "{text}");
+    };
+    line(format_args!("sealed-session demo listening on {url}"));
+    line(format_args!(""));
+    line(format_args!(
         "  data      {} ({accounts} demo.sqlite3; {keys} session-keys.txt, mode 0600)",
         data.display()
-    );
-    println!(
+    ));
+    line(format_args!(
         "  sessions  idle timeout {}, absolute lifetime {}",
         format_duration(config.idle_timeout),
         format_duration(config.max_age)
-    );
-    println!();
-    println!("Demo accounts (sign in at {url}/login):");
+    ));
+    line(format_args!(""));
+    line(format_args!("Demo accounts (sign in at {url}/login):"));
     for seed in SEEDS {
-        let about = format!(
-            "{}{}",
-            if seed.roles.is_empty() {
-                String::new()
-            } else {
-                format!("roles: {}; ", seed.roles.join(" "))
-            },
-            format_args!("scopes: {}", seed.scopes.join(" "))
-        );
+        let roles = if seed.roles.is_empty() {
+            String::new()
+        } else {
+            format!("roles: {}; ", seed.roles.join(" "))
+        };
+        let scopes = seed.scopes.join(" ");
         match seed.password {
-            Some(password) => println!("  {:<7} password {:<22} {about}", seed.uid, password),
-            None => println!("  {:<7} role account, tokens only     {about}", seed.uid),
+            Some(password) => line(format_args!(
+                "  {:<7} password {:<22} {roles}scopes: {scopes}",
+                seed.uid, password
+            )),
+            None => line(format_args!(
+                "  {:<7} role account, tokens only     {roles}its tokens may carry: {scopes}",
+                seed.uid
+            )),
         }
     }
-    println!();
-    println!(
-        "Bearer API, with a {ROLE_ACCOUNT} token made for this run (revoked at the next start):"
-    );
-    println!("  curl -H 'Authorization: Bearer {token}' {url}/api/builds");
-    println!();
-    println!(
-        "Rotate the session key (no one is logged out): cargo run --example demo -- rotate-key"
-    );
-    println!("Stop with Ctrl-C.");
+    line(format_args!(""));
+    line(format_args!(
+        "Bearer API, with a {ROLE_ACCOUNT} token made for this run (revoked at the next start), \
+         scope {} only:",
+        STARTUP_SCOPES.join(" ")
+    ));
+    line(format_args!(
+        "  curl -H 'Authorization: Bearer {token}' {url}/api/builds"
+    ));
+    line(format_args!(
+        "  (POST /api/builds needs builds:write, which this token lacks: 403 insufficient_scope)"
+    ));
+    line(format_args!(""));
+    line(format_args!(
+        "Rotate the session key (no one is logged out): {}",
+        config.rotate_command()
+    ));
+    line(format_args!("Stop with Ctrl-C."));
+    out
+}
+
+#[cfg(test)]
+mod banner_tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_says_what_the_printed_token_can_do() {
+        let config =
+            Config::parse(["--data-dir".to_owned(), "/tmp/x".to_owned()], |_| None).unwrap();
+        let text = banner(&config, "http://127.0.0.1:1", true, true, "demo_pat_T");
+        let lines: Vec<&str> = text.lines().collect();
+        let curl = lines.iter().position(|l| l.contains("demo_pat_T")).unwrap();
+        assert_eq!(
+            text.matches("demo_pat_T").count(),
+            1,
+            "the token is printed once"
+        );
+        // The line introducing the token names exactly the scopes it was minted with.
+        assert!(
+            lines[curl - 1].ends_with("scope builds:read only:"),
+            "{}",
+            lines[curl - 1]
+        );
+        assert!(lines[curl + 1].contains("lacks"));
+        // The role account's own line says its scopes are what its tokens may carry, not what
+        // the printed token has.
+        let bot = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("ci-bot"))
+            .unwrap();
+        assert!(
+            bot.contains("its tokens may carry: builds:read builds:write"),
+            "{bot}"
+        );
+        // The rotate hint names the data directory the server uses.
+        assert!(text.contains(
+            "Rotate the session key (no one is logged out): cargo run -p sealed-session-demo -- \
+             rotate-key --data-dir /tmp/x\n"
+        ));
+    }
 }

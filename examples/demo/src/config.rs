@@ -1,7 +1,7 @@
 //! The demo's settings: command-line options first, then environment variables, then embedded
-//! defaults (so `cargo run --example demo` needs neither).
+//! defaults (so `cargo run -p sealed-session-demo` needs neither).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use time::Duration;
 
@@ -31,7 +31,7 @@ pub(crate) struct Config {
 }
 
 pub(crate) const USAGE: &str = "\
-usage: cargo run --example demo -- [rotate-key] [options]
+usage: cargo run -p sealed-session-demo -- [rotate-key] [options]
 
 commands:
   (none)                serve the demo on 127.0.0.1
@@ -40,7 +40,9 @@ commands:
 
 options (each also read from the environment):
   --port N              PORT                 default 3000; 0 picks a free port
-  --data-dir DIR        DEMO_DATA_DIR        default ./demo-data (database and key file)
+  --data-dir DIR        DEMO_DATA_DIR        database and key file; default demo-data/ beside the
+                                             demo's Cargo.toml (examples/demo/demo-data), from
+                                             any working directory
   --idle-timeout T      DEMO_IDLE_TIMEOUT    default 30m; e.g. 5s for the browser test
   --max-age T           DEMO_MAX_AGE         default 12h
   (T: a whole number with s, m, h or d)
@@ -83,7 +85,7 @@ impl Config {
         };
         let data_dir = data_dir
             .or_else(|| env("DEMO_DATA_DIR"))
-            .map_or_else(|| PathBuf::from("demo-data"), PathBuf::from);
+            .map_or_else(default_data_dir, PathBuf::from);
         let idle_timeout = match idle.or_else(|| env("DEMO_IDLE_TIMEOUT")) {
             Some(t) => parse_duration(&t)?,
             None => Duration::minutes(30),
@@ -121,6 +123,39 @@ impl Config {
     /// The database.
     pub(crate) fn database(&self) -> PathBuf {
         self.data_dir.join("demo.sqlite3")
+    }
+
+    /// The command that rotates this demo's key file, to paste into another shell in the
+    /// repository: with the data directory as an absolute `--data-dir` unless it is the default
+    /// (which is absolute already), so it finds the same key file from any working directory.
+    pub(crate) fn rotate_command(&self) -> String {
+        let mut command = String::from("cargo run -p sealed-session-demo -- rotate-key");
+        if self.data_dir != default_data_dir() {
+            let dir = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+            command.push_str(" --data-dir ");
+            command.push_str(&shell_quote(&dir.to_string_lossy()));
+        }
+        command
+    }
+}
+
+/// The default data directory: `demo-data/` in the demo package's own directory. An absolute path
+/// fixed at build time, so the server and `rotate-key` use the same one whatever directory they
+/// are started from.
+pub(crate) fn default_data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("demo-data")
+}
+
+/// `text` as one POSIX shell word: unchanged when it is plain, else in single quotes.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,@".contains(&b));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 
@@ -208,7 +243,10 @@ mod tests {
         let c = parse(&[], &[]).unwrap();
         assert_eq!(c.command, Command::Serve);
         assert_eq!(c.port, 3000);
-        assert_eq!(c.data_dir, PathBuf::from("demo-data"));
+        // Beside the demo's Cargo.toml, as an absolute path: the same from any working directory.
+        assert!(c.data_dir.is_absolute(), "{}", c.data_dir.display());
+        assert!(c.data_dir.ends_with("demo-data"));
+        assert!(c.data_dir.with_file_name("Cargo.toml").is_file());
         assert_eq!(c.idle_timeout, Duration::minutes(30));
         assert_eq!(c.refresh_interval(), Duration::seconds(60));
     }
@@ -231,6 +269,41 @@ mod tests {
         assert_eq!(
             parse(&["rotate-key"], &[]).unwrap().command,
             Command::RotateKey
+        );
+    }
+
+    #[test]
+    fn the_rotate_command_finds_the_servers_key_file_from_any_directory() {
+        // The default data directory is absolute: the plain command finds it.
+        let server = parse(&[], &[]).unwrap();
+        assert_eq!(
+            server.rotate_command(),
+            "cargo run -p sealed-session-demo -- rotate-key"
+        );
+        // A relative --data-dir (or DEMO_DATA_DIR) is resolved now, against the server's working
+        // directory, and the command carries the absolute path.
+        for server in [
+            parse(&["--data-dir", "some/dir"], &[]).unwrap(),
+            parse(&[], &[("DEMO_DATA_DIR", "some/dir")]).unwrap(),
+        ] {
+            let command = server.rotate_command();
+            let args = command
+                .strip_prefix("cargo run -p sealed-session-demo -- ")
+                .unwrap();
+            let args: Vec<&str> = args.split(' ').collect();
+            let rotate = parse(&args, &[]).unwrap();
+            assert_eq!(rotate.command, Command::RotateKey);
+            assert!(rotate.key_file().is_absolute(), "{command}");
+            assert_eq!(
+                rotate.key_file(),
+                std::path::absolute(server.key_file()).unwrap()
+            );
+        }
+        // A path with spaces or quotes stays one shell word.
+        let odd = parse(&["--data-dir", "/tmp/it's a dir"], &[]).unwrap();
+        assert_eq!(
+            odd.rotate_command(),
+            r"cargo run -p sealed-session-demo -- rotate-key --data-dir '/tmp/it'\''s a dir'"
         );
     }
 

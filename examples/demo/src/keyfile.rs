@@ -26,7 +26,8 @@ use sealed_session::{Key, KeyRing, MAX_PREVIOUS_KEYS};
 const HEADER: &str = "\
 # sealed-session demo key ring. SECRET: whoever reads this file can forge sessions.
 # The first key seals new cookies; up to three more open cookies sealed before a rotation.
-# Rotate with: cargo run --example demo -- rotate-key
+# Rotate with: cargo run -p sealed-session-demo -- rotate-key --data-dir <the directory of this file>
+# (the --data-dir may be left out for the default, examples/demo/demo-data).
 ";
 
 /// Why the key file could not be used.

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use sealed_session::testing::ManualClock;
-use sealed_session::KeyRing;
+use sealed_session::{KeyRing, TokenHandler as _};
 use time::{Duration, OffsetDateTime};
 use tower::ServiceExt as _;
 
@@ -358,7 +358,20 @@ async fn a_note_past_the_cookie_limit_is_refused_and_the_session_kept() {
         res.headers().get(header::SET_COOKIE).is_none(),
         "the browser keeps its cookie"
     );
-    assert!(body(res).await.contains("Refused: too large for a cookie"));
+    let page = body(res).await;
+    assert!(page.contains("Refused: too large for a cookie"));
+    // One story, one unit: the data's size against the data a __Host-session cookie holds
+    // (3,032 bytes once sealed and encoded), and the browser's 4,096-byte limit as the reason.
+    let size: usize = page
+        .split("the session's data would be ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .map(|n| n.replace(',', ""))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the message gives the data's size: {page}"));
+    assert!(size > 5_000, "{size}");
+    assert!(page.contains("at most 4,096 bytes for a cookie"));
+    assert!(page.contains("this cookie holds at most 3,032 bytes of data"));
     let page = body(h.get("/session", Some(&cookie)).await).await;
     assert!(page.contains(">hello</textarea>"), "the old note is intact");
 }
@@ -495,4 +508,29 @@ async fn a_panicking_handler_is_a_readable_page_without_its_message() {
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let page = body(res).await;
     assert!(page.contains("Something went wrong") && !page.contains("secret detail"));
+}
+
+#[tokio::test]
+async fn the_start_up_token_has_the_scopes_the_banner_names() {
+    let h = Harness::new("routes-startup-token");
+    let token = crate::startup_token(&h.state).await.unwrap();
+    let who = h.state.tokens.resolve(&token).await.unwrap().unwrap();
+    assert_eq!(who.uid(), Some(accounts::ROLE_ACCOUNT));
+    assert_eq!(
+        who.metadata()["scope"],
+        serde_json::json!(crate::STARTUP_SCOPES)
+    );
+    assert_eq!(
+        h.bearer("GET", "/api/builds", &token).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.bearer("POST", "/api/builds", &token).await.status(),
+        StatusCode::FORBIDDEN,
+        "the banner says POST needs builds:write, which this token lacks"
+    );
+    // The next start revokes it.
+    let next = crate::startup_token(&h.state).await.unwrap();
+    assert!(h.state.tokens.resolve(&token).await.unwrap().is_none());
+    assert!(h.state.tokens.resolve(&next).await.unwrap().is_some());
 }
