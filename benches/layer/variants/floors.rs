@@ -13,7 +13,7 @@ use axum::Router;
 use base64::Engine as _;
 use rand::RngCore as _;
 
-use super::{bare, cookie_header, route, Fixture, Payload, B64, CONTEXT};
+use super::{bare, cookie_header, route, unfinalised_route, Fixture, Payload, B64, CONTEXT};
 use crate::harness::{FloorOf, Variant, Work};
 
 /// The primitives with nothing around them: a prepared AES-256-GCM key, one base64 pass, one
@@ -125,6 +125,16 @@ pub(crate) fn variants(fx: &Fixture) -> Vec<Variant> {
         cookie_header(cookie_line),
         StatusCode::OK,
         false,
+    ));
+    // The same in a `Router` that is not finalised: what axum charges per request for rebuilding
+    // a layered route, whatever the layer (next to `ours_no_extractor_unfinalised`).
+    variants.push(unfinalised_route(
+        "noop_layer_unfinalised",
+        "bare handler behind a no-op tower layer, cookie sent, `Router` not finalised",
+        Router::new()
+            .route("/", get(bare))
+            .layer(tower::util::MapRequestLayer::new(|req: Request| req)),
+        cookie_header(cookie_line),
     ));
     let f = floor.clone();
     variants.push(Variant {

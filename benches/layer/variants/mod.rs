@@ -273,10 +273,11 @@ pub(crate) fn build(rt: &Runtime) -> Built {
     variants.extend(peers::variants(&fx, rt));
 
     // Measured (and shown) in this order, so that what a target compares runs close together.
-    const ORDER: [&str; 25] = [
+    const ORDER: [&str; 26] = [
         "bare",
         "bare_with_cookie",
         "noop_layer",
+        "noop_layer_unfinalised",
         "ours_no_extractor",
         "ours_no_extractor_unfinalised",
         "ours_anonymous",
