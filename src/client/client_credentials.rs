@@ -67,7 +67,7 @@ impl TokenSource for ClientCredentials {
         if let Some(set) = current.as_ref() {
             let token = set.access_token();
             let rejected = request.rejected().is_some_and(|r| r.same_secret(&token));
-            if !rejected && token.is_fresh(request.margin()) {
+            if !rejected && !set.refresh_due(request.margin()) {
                 return Ok(token);
             }
         }

@@ -134,7 +134,7 @@ impl TokenSource for RefreshingSource {
         }
         let current = state.set.access_token();
         let rejected = request.rejected().is_some_and(|r| r.same_secret(&current));
-        if !rejected && current.is_fresh(request.margin()) {
+        if !rejected && !state.set.refresh_due(request.margin()) {
             return Ok(current);
         }
         match self.client.refresh(&state.set).await {

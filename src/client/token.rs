@@ -198,6 +198,10 @@ pub struct TokenSet {
     /// Unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<i64>,
+    /// When the access token was obtained (Unix seconds), to replace short-lived tokens at half
+    /// their lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    obtained_at: Option<i64>,
     /// The scopes requested (what the set is for).
     #[serde(default)]
     scopes: Vec<String>,
@@ -246,6 +250,7 @@ impl TokenSet {
             refresh_token: None,
             id_token: None,
             expires_at: None,
+            obtained_at: None,
             scopes: Vec::new(),
             granted_scope: None,
             provider: provider.into(),
@@ -282,11 +287,42 @@ impl TokenSet {
         self
     }
 
-    /// Sets the expiry to `seconds` from now (an `expires_in` answer).
+    /// Sets the expiry to `seconds` from now (an `expires_in` answer), and notes now as the
+    /// time the token was obtained.
     #[must_use]
-    pub fn with_expires_in(self, seconds: i64) -> Self {
-        let at = unix_now().saturating_add(seconds);
-        self.with_expires_at(at)
+    pub fn with_expires_in(mut self, seconds: i64) -> Self {
+        let now = unix_now();
+        self.obtained_at = Some(now);
+        self.with_expires_at(now.saturating_add(seconds))
+    }
+
+    /// Whether the access token should be replaced now: it expires within `margin`, or, when
+    /// its whole lifetime is known and shorter than twice the margin, more than half of it has
+    /// passed (so a 30-second token is not refreshed on every request under a 60-second
+    /// margin). Never when the expiry is unknown.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sealed_session::client::TokenSet;
+    ///
+    /// let long = TokenSet::new("a", "p", "c").with_expires_in(3600);
+    /// assert!(!long.refresh_due(Duration::from_secs(600)));
+    /// assert!(long.refresh_due(Duration::from_secs(7200)));
+    /// let short = TokenSet::new("a", "p", "c").with_expires_in(30);
+    /// assert!(!short.refresh_due(Duration::from_secs(60))); // not before 15 s have passed
+    /// assert!(TokenSet::new("a", "p", "c").with_expires_at(0).refresh_due(Duration::ZERO));
+    /// ```
+    #[must_use]
+    pub fn refresh_due(&self, margin: Duration) -> bool {
+        let Some(expires_at) = self.expires_at else {
+            return false;
+        };
+        let margin = i64::try_from(margin.as_secs()).unwrap_or(i64::MAX);
+        let early = match self.obtained_at {
+            Some(obtained) => margin.min(expires_at.saturating_sub(obtained) / 2),
+            None => margin,
+        };
+        unix_now() >= expires_at.saturating_sub(early)
     }
 
     /// Sets the requested scopes (what the set is for).
@@ -396,6 +432,7 @@ impl TokenSet {
         self.access_token = new.access_token;
         self.token_type = new.token_type;
         self.expires_at = new.expires_at;
+        self.obtained_at = new.obtained_at;
         if new.refresh_token.is_some() {
             self.refresh_token = new.refresh_token;
         }

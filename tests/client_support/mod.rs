@@ -80,6 +80,9 @@ impl NodeServer {
             .expect("read the provider's stdout")
             .unwrap_or_else(|| panic!("{script} exited before it was ready"));
         let ready: Value = serde_json::from_str(&line).expect("ready line");
+        // Keep reading stdout until the process ends, so that a later write cannot fail with
+        // EPIPE and take the provider down.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
             port: u16::try_from(ready["port"].as_u64().expect("port")).expect("port"),

@@ -6,8 +6,8 @@
 //   - `service`      confidential client: client credentials (client_secret_basic);
 // revocation on, short token lifetimes, one test account, and a login page the test completes
 // over HTTP (no devInteractions): POST /interaction/:uid/login {login, password} signs the
-// account in (the grant is created on the fly, no consent screen); POST
-// /interaction/:uid/abort answers access_denied.
+// account in; at a consent prompt the same POST grants what the client asked for (no consent
+// screen); POST /interaction/:uid/abort answers access_denied.
 //
 //   node tests/oauth/oidc-client-provider.mjs [--port N] [--lifetime SECONDS] [--access-ttl SECONDS]
 //
@@ -162,7 +162,7 @@ server.listen(port, '127.0.0.1', () => {
         if (details.uid !== m[1]) return send(res, 400, 'wrong interaction', 'text/plain');
         if (!m[2]) {
           // The login page a person would see.
-          return send(res, 200, `<form method="post" action="/interaction/${details.uid}/login">
+          return send(res, 200, `<p id="prompt">${details.prompt.name}</p><form method="post" action="/interaction/${details.uid}/login">
 <input name="login"><input name="password" type="password"><button>Sign in</button></form>
 <form method="post" action="/interaction/${details.uid}/abort"><button>Cancel</button></form>`, 'text/html');
         }
@@ -171,6 +171,24 @@ server.listen(port, '127.0.0.1', () => {
           return provider.interactionFinished(req, res, {
             error: 'access_denied', error_description: 'End-User aborted interaction',
           }, { mergeWithLastSubmission: false });
+        }
+        if (details.prompt.name === 'consent') {
+          // No consent screen: grant what the client asked for.
+          const { prompt: { details: missing }, params, session } = details;
+          const grant = details.grantId
+            ? await provider.Grant.find(details.grantId)
+            : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+          if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+          if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+          if (missing.missingResourceScopes) {
+            for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes)) {
+              grant.addResourceScope(indicator, scopes.join(' '));
+            }
+          }
+          const grantId = await grant.save();
+          return provider.interactionFinished(req, res, { consent: { grantId } }, {
+            mergeWithLastSubmission: true,
+          });
         }
         const form = await readForm(req);
         if (form.get('login') !== ACCOUNT.login || form.get('password') !== ACCOUNT.password) {
