@@ -403,7 +403,8 @@ async fn loopback_flow_error_answer_is_access_denied() {
         .await
         .unwrap_err();
     assert_eq!(err, ClientError::AccessDenied);
-    let (callback, status, _) = browser.lock().unwrap().take().unwrap().await.unwrap();
+    let task = browser.lock().unwrap().take().unwrap();
+    let (callback, status, _) = task.await.unwrap();
     assert!(callback.contains("error=access_denied"));
     assert_eq!(status, StatusCode::OK);
     assert_eq!(op.count("token:authorization_code").await, 0);
@@ -451,7 +452,8 @@ async fn loopback_flow_wrong_state_and_timeout() {
         .await
         .unwrap_err();
     assert_eq!(err, ClientError::StateMismatch);
-    let statuses = seen.lock().unwrap().take().unwrap().await.unwrap();
+    let task = seen.lock().unwrap().take().unwrap();
+    let statuses = task.await.unwrap();
     assert_eq!(statuses, (StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST));
 
     // Nobody comes back.
