@@ -307,7 +307,10 @@ impl TokenSet {
     ///
     /// let long = TokenSet::new("a", "p", "c").with_expires_in(3600);
     /// assert!(!long.refresh_due(Duration::from_secs(600)));
-    /// assert!(long.refresh_due(Duration::from_secs(7200)));
+    /// assert!(!long.refresh_due(Duration::from_secs(7200))); // half its life first
+    /// // Lifetime unknown (only the expiry): the margin alone decides.
+    /// let at = TokenSet::new("a", "p", "c").with_expires_in(3600).expires_at().unwrap();
+    /// assert!(TokenSet::new("a", "p", "c").with_expires_at(at).refresh_due(Duration::from_secs(7200)));
     /// let short = TokenSet::new("a", "p", "c").with_expires_in(30);
     /// assert!(!short.refresh_due(Duration::from_secs(60))); // not before 15 s have passed
     /// assert!(TokenSet::new("a", "p", "c").with_expires_at(0).refresh_due(Duration::ZERO));
