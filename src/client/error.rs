@@ -46,7 +46,8 @@ pub enum ClientError {
         /// The status code.
         status: u16,
     },
-    /// The provider could not be reached, or did not answer in time.
+    /// The provider (or, from [`ApiClient`](super::ApiClient), the API) could not be reached,
+    /// did not answer in time, or answered more than the body cap.
     Transport {
         /// What went wrong (never a URL with a query, a header or a body).
         message: String,
@@ -141,7 +142,7 @@ impl fmt::Display for ClientError {
                 None => write!(f, "the provider answered {error}"),
             },
             Self::Http { status } => write!(f, "the provider answered HTTP {status}"),
-            Self::Transport { message } => write!(f, "provider unreachable: {message}"),
+            Self::Transport { message } => write!(f, "could not reach the server: {message}"),
             Self::InvalidResponse { message } => {
                 write!(f, "unusable answer from the provider: {message}")
             }
