@@ -410,10 +410,11 @@ async fn loopback_flow_error_answer_is_access_denied() {
     assert_eq!(op.count("token:authorization_code").await, 0);
 }
 
-/// A forged callback (wrong state), after an unrelated request: the flow ends with a typed
-/// error, and no code is exchanged.
+/// A forged callback (wrong state, after an unrelated request; then another issuer's `iss`):
+/// the flow ends with a typed error, and no code is exchanged (the token endpoint is a closed
+/// port, so an exchange would be a transport error).
 #[tokio::test]
-async fn loopback_flow_wrong_state_and_timeout() {
+async fn loopback_flow_wrong_state_wrong_issuer_and_timeout() {
     let client = OAuthClient::new(
         "http://127.0.0.1:9",
         "browser-cli",
@@ -455,6 +456,35 @@ async fn loopback_flow_wrong_state_and_timeout() {
     let task = seen.lock().unwrap().take().unwrap();
     let statuses = task.await.unwrap();
     assert_eq!(statuses, (StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST));
+
+    // The right state, but the answer names another issuer (RFC 9207 mix-up).
+    let seen = Arc::new(Mutex::new(None));
+    let handle = seen.clone();
+    let err = client
+        .loopback_flow()
+        .with_timeout(Duration::from_secs(30))
+        .run(move |url| {
+            let url = url::Url::parse(url).unwrap();
+            let param = |name: &str| {
+                url.query_pairs()
+                    .find(|(k, _)| k == name)
+                    .unwrap()
+                    .1
+                    .into_owned()
+            };
+            let (redirect, state) = (param("redirect_uri"), param("state"));
+            *handle.lock().unwrap() = Some(tokio::spawn(async move {
+                let mut browser = Browser::default();
+                let url =
+                    format!("{redirect}?code=c0de&state={state}&iss=https%3A%2F%2Fevil.example");
+                browser.request(Method::GET, &url, None).await.status()
+            }));
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err, ClientError::IssuerMismatch);
+    let task = seen.lock().unwrap().take().unwrap();
+    assert_eq!(task.await.unwrap(), StatusCode::BAD_REQUEST);
 
     // Nobody comes back.
     let err = client

@@ -34,6 +34,9 @@ pub enum ClientError {
     /// The loopback callback's `state` did not match the one sent: the answer was not for this
     /// request (RFC 6749 §10.12).
     StateMismatch,
+    /// The loopback callback's `iss` named another provider than the client's issuer
+    /// (RFC 9207: a mix-up attack, or a misconfigured issuer).
+    IssuerMismatch,
     /// The provider answered an OAuth error (RFC 6749 §5.2) other than the ones above.
     Provider {
         /// The `error` code, for example `invalid_client`.
@@ -115,6 +118,7 @@ impl ClientError {
             Self::TimedOut => "timed_out",
             Self::Cancelled => "cancelled",
             Self::StateMismatch => "state_mismatch",
+            Self::IssuerMismatch => "issuer_mismatch",
             Self::Provider { error, .. } => error,
             Self::Http { .. } => "http_status",
             Self::Transport { .. } => "transport",
@@ -136,6 +140,9 @@ impl fmt::Display for ClientError {
             Self::Cancelled => f.write_str("cancelled"),
             Self::StateMismatch => {
                 f.write_str("the authorization answer's state did not match this request")
+            }
+            Self::IssuerMismatch => {
+                f.write_str("the authorization answer came from another issuer")
             }
             Self::Provider { error, description } => match description {
                 Some(d) => write!(f, "the provider answered {error}: {d}"),

@@ -29,7 +29,8 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// loopback redirect URI, RFC 8252 §7.3), hands the authorization URL (PKCE S256, a random
 /// `state`) to a callback that opens the browser, accepts exactly one callback, answers the
 /// browser with a small page, stops listening, and exchanges the code. A wrong `state` ends the
-/// flow with [`ClientError::StateMismatch`], an `error` answer with
+/// flow with [`ClientError::StateMismatch`], an `iss` (RFC 9207) other than the client's issuer
+/// with [`ClientError::IssuerMismatch`], an `error` answer with
 /// [`ClientError::AccessDenied`] or [`ClientError::Provider`], no answer in time with
 /// [`ClientError::TimedOut`].
 #[derive(Debug, Clone)]
@@ -149,8 +150,12 @@ impl LoopbackFlow {
         }
         tracing::info!(target: "sealed_session::client", port, "waiting for the browser on the loopback redirect");
         open(url.as_str());
-        let waited =
-            tokio::time::timeout(self.timeout, accept(&listener, &self.path, &state)).await;
+        let expected = Expected {
+            path: &self.path,
+            state: &state,
+            issuer: self.client.issuer(),
+        };
+        let waited = tokio::time::timeout(self.timeout, accept(&listener, &expected)).await;
         // One answer only: stop listening before anything else.
         drop(listener);
         let code = match waited {
@@ -168,14 +173,21 @@ impl LoopbackFlow {
     }
 }
 
+/// What the callback must match.
+struct Expected<'a> {
+    path: &'a str,
+    state: &'a str,
+    issuer: &'a str,
+}
+
 /// Answers connections until one is the callback.
-async fn accept(listener: &TcpListener, path: &str, state: &str) -> Result<Callback, ClientError> {
+async fn accept(listener: &TcpListener, expected: &Expected<'_>) -> Result<Callback, ClientError> {
     for _ in 0..MAX_CONNECTIONS {
         let (stream, _) = listener
             .accept()
             .await
             .map_err(|e| ClientError::transport(format!("loopback listener: {e}")))?;
-        let served = tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, path, state)).await;
+        let served = tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, expected)).await;
         if let Ok(Some(outcome)) = served {
             return Ok(outcome);
         }
@@ -186,7 +198,7 @@ async fn accept(listener: &TcpListener, path: &str, state: &str) -> Result<Callb
 }
 
 /// Reads one request; answers it. `Some` when it was the callback.
-async fn serve(mut stream: TcpStream, path: &str, state: &str) -> Option<Callback> {
+async fn serve(mut stream: TcpStream, expected: &Expected<'_>) -> Option<Callback> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0_u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
@@ -202,7 +214,7 @@ async fn serve(mut stream: TcpStream, path: &str, state: &str) -> Option<Callbac
     let method = parts.next()?;
     let target = parts.next()?;
     let (target_path, query) = target.split_once('?').unwrap_or((target, ""));
-    if method != "GET" || target_path != path {
+    if method != "GET" || target_path != expected.path {
         respond(&mut stream, "404 Not Found", "Not found.").await;
         return None;
     }
@@ -210,16 +222,22 @@ async fn serve(mut stream: TcpStream, path: &str, state: &str) -> Option<Callbac
     let mut code = None;
     let mut error = None;
     let mut description = None;
+    let mut iss = None;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match &*k {
             "state" => got_state = Some(v.into_owned()),
             "code" => code = Some(v.into_owned()),
             "error" => error = Some(v.chars().take(64).collect::<String>()),
             "error_description" => description = Some(v.chars().take(256).collect::<String>()),
+            "iss" => iss = Some(v.into_owned()),
             _ => {}
         }
     }
-    let state_ok = got_state.is_some_and(|s| bool::from(s.as_bytes().ct_eq(state.as_bytes())));
+    let state_ok =
+        got_state.is_some_and(|s| bool::from(s.as_bytes().ct_eq(expected.state.as_bytes())));
+    // RFC 9207: when the provider names itself, it must be the client's issuer.
+    let iss_ok =
+        iss.is_none_or(|i| i.trim_end_matches('/') == expected.issuer.trim_end_matches('/'));
     let outcome = if !state_ok {
         tracing::warn!(target: "sealed_session::client", "loopback callback with a wrong state: ending the sign-in");
         respond(
@@ -229,6 +247,15 @@ async fn serve(mut stream: TcpStream, path: &str, state: &str) -> Option<Callbac
         )
         .await;
         Callback::Failed(ClientError::StateMismatch)
+    } else if !iss_ok {
+        tracing::warn!(target: "sealed_session::client", "loopback callback from another issuer: ending the sign-in");
+        respond(
+            &mut stream,
+            "400 Bad Request",
+            "This answer came from another provider. Start again from the app.",
+        )
+        .await;
+        Callback::Failed(ClientError::IssuerMismatch)
     } else if let Some(error) = error {
         respond(
             &mut stream,
