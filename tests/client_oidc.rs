@@ -486,6 +486,44 @@ async fn loopback_flow_wrong_state_wrong_issuer_and_timeout() {
     let task = seen.lock().unwrap().take().unwrap();
     assert_eq!(task.await.unwrap(), StatusCode::BAD_REQUEST);
 
+    // A silent preconnect, then the (forged) callback, within a flow timeout shorter than the
+    // listener's per-connection timeout (10 s): the callback is served at once.
+    let seen = Arc::new(Mutex::new(None));
+    let handle = seen.clone();
+    let err = client
+        .loopback_flow()
+        .with_timeout(Duration::from_secs(5))
+        .run(move |url| {
+            let redirect = url::Url::parse(url)
+                .unwrap()
+                .query_pairs()
+                .find(|(k, _)| k == "redirect_uri")
+                .unwrap()
+                .1
+                .into_owned();
+            *handle.lock().unwrap() = Some(tokio::spawn(async move {
+                let addr = redirect
+                    .trim_start_matches("http://")
+                    .split('/')
+                    .next()
+                    .unwrap()
+                    .to_owned();
+                let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                let mut browser = Browser::default();
+                let status = browser
+                    .request(Method::GET, &format!("{redirect}?code=x&state=y"), None)
+                    .await
+                    .status();
+                drop(silent);
+                status
+            }));
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err, ClientError::StateMismatch);
+    let task = seen.lock().unwrap().take().unwrap();
+    assert_eq!(task.await.unwrap(), StatusCode::BAD_REQUEST);
+
     // Nobody comes back.
     let err = client
         .loopback_flow()

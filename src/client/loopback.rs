@@ -1,6 +1,7 @@
 //! The authorization code grant with PKCE and a loopback redirect (RFC 8252, RFC 7636), for
 //! CLIs that sign in through the browser (ARENA's `OAuthCallbackHandler`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -150,12 +151,12 @@ impl LoopbackFlow {
         }
         tracing::info!(target: "sealed_session::client", port, "waiting for the browser on the loopback redirect");
         open(url.as_str());
-        let expected = Expected {
-            path: &self.path,
-            state: &state,
-            issuer: self.client.issuer(),
-        };
-        let waited = tokio::time::timeout(self.timeout, accept(&listener, &expected)).await;
+        let expected = Arc::new(Expected {
+            path: self.path.clone(),
+            state,
+            issuer: self.client.issuer().to_owned(),
+        });
+        let waited = tokio::time::timeout(self.timeout, accept(&listener, expected)).await;
         // One answer only: stop listening before anything else.
         drop(listener);
         let code = match waited {
@@ -174,31 +175,47 @@ impl LoopbackFlow {
 }
 
 /// What the callback must match.
-struct Expected<'a> {
-    path: &'a str,
-    state: &'a str,
-    issuer: &'a str,
+struct Expected {
+    path: String,
+    state: String,
+    issuer: String,
 }
 
-/// Answers connections until one is the callback.
-async fn accept(listener: &TcpListener, expected: &Expected<'_>) -> Result<Callback, ClientError> {
-    for _ in 0..MAX_CONNECTIONS {
-        let (stream, _) = listener
-            .accept()
-            .await
-            .map_err(|e| ClientError::transport(format!("loopback listener: {e}")))?;
-        let served = tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, expected)).await;
-        if let Ok(Some(outcome)) = served {
-            return Ok(outcome);
+/// Answers connections, several at once (a browser may open a connection and send nothing on
+/// it, a preconnect), until one is the callback; then drops the others.
+async fn accept(listener: &TcpListener, expected: Arc<Expected>) -> Result<Callback, ClientError> {
+    let mut connections = tokio::task::JoinSet::new();
+    let mut accepted = 0;
+    loop {
+        tokio::select! {
+            conn = listener.accept(), if accepted < MAX_CONNECTIONS => {
+                let (stream, _) = conn
+                    .map_err(|e| ClientError::transport(format!("loopback listener: {e}")))?;
+                accepted += 1;
+                let expected = expected.clone();
+                connections.spawn(async move {
+                    tokio::time::timeout(CONNECTION_TIMEOUT, serve(stream, &expected))
+                        .await
+                        .ok()
+                        .flatten()
+                });
+            }
+            Some(done) = connections.join_next() => {
+                if let Ok(Some(outcome)) = done {
+                    return Ok(outcome);
+                }
+            }
+            else => {
+                return Err(ClientError::transport(
+                    "too many requests on the loopback listener",
+                ));
+            }
         }
     }
-    Err(ClientError::transport(
-        "too many requests on the loopback listener",
-    ))
 }
 
 /// Reads one request; answers it. `Some` when it was the callback.
-async fn serve(mut stream: TcpStream, expected: &Expected<'_>) -> Option<Callback> {
+async fn serve(mut stream: TcpStream, expected: &Expected) -> Option<Callback> {
     let mut head = Vec::with_capacity(1024);
     let mut buf = [0_u8; 1024];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
@@ -214,7 +231,7 @@ async fn serve(mut stream: TcpStream, expected: &Expected<'_>) -> Option<Callbac
     let method = parts.next()?;
     let target = parts.next()?;
     let (target_path, query) = target.split_once('?').unwrap_or((target, ""));
-    if method != "GET" || target_path != expected.path {
+    if method != "GET" || target_path != expected.path.as_str() {
         respond(&mut stream, "404 Not Found", "Not found.").await;
         return None;
     }
