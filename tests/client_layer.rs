@@ -419,3 +419,38 @@ async fn login_required_reaches_the_caller() {
     let err = api.get("me").await.unwrap_err();
     assert!(err.is_login_required(), "{err}");
 }
+
+/// A 401 without `error="invalid_token"` (a bare challenge, or none) is not a refresh signal.
+#[tokio::test]
+async fn a_401_without_invalid_token_is_not_retried() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let layer = ClientAuthLayer::new(token_source_fn(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        async { Ok(AccessToken::bearer("some-token-value")) }
+    }));
+    for challenge in [
+        Some(r#"Bearer realm="x""#),
+        Some(r#"Basic realm="x""#),
+        None,
+    ] {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let inner = tower::service_fn(move |_req: Request<Full<Bytes>>| {
+            h.fetch_add(1, Ordering::SeqCst);
+            let mut res = Response::builder().status(401);
+            if let Some(c) = challenge {
+                res = res.header("www-authenticate", c);
+            }
+            async move { Ok::<_, Infallible>(res.body(()).unwrap()) }
+        });
+        let mut svc = layer.layer(inner);
+        let req = Request::get("http://x/")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "{challenge:?}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
