@@ -326,7 +326,7 @@ impl<S> Layer<S> for RequireAuth {
     #[allow(clippy::panic)] // When the router is built, before any request.
     fn layer(&self, inner: S) -> Self::Service {
         if let Some(login) = self.login_redirect.as_deref() {
-            if !crate::config::is_local_path(login) {
+            if !crate::parse::is_local_path(login) {
                 panic!("invalid RequireAuth login redirect {login:?}: it must be a same-origin path (`/` then not `/` or `\\`, no spaces, control characters or `#`)");
             }
         }
@@ -398,7 +398,7 @@ where
             };
             if let Err(kind) = requirements.check(&session) {
                 tracing::info!(target: "sealed_session", reason = "forbidden", uid = ?session.uid(), "requirements unmet");
-                return Ok(AuthRejection::new(kind, &context.shared).into_response());
+                return Ok(context.reject(kind).into_response());
             }
             inner.call(req).await
         })

@@ -8,6 +8,7 @@
 //! cannot swap cookies.
 
 use crate::key::{Key, KeyRing};
+use crate::parse::CANONICAL;
 
 /// The private jar's nonce length.
 const NONCE_LEN: usize = 12;
@@ -115,15 +116,6 @@ impl Opened {
         &self.plaintext
     }
 }
-
-/// Standard base64 with padding, decoded canonically: padding required and exact, unused bits
-/// zero. Any other spelling of the same bytes is refused.
-pub(crate) const CANONICAL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(false)
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
-);
 
 /// Opens a sealed `value` bound to `context`, trying each key of the ring in order.
 ///

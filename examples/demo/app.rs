@@ -31,7 +31,7 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) db: Db,
     /// The PAT store behind the crate's token cache: revocation drops the cache entry.
-    pub(crate) tokens: TokenCache<TokenStore>,
+    pub(crate) tokens: TokenCache,
     pub(crate) not_before: NotBefore,
     pub(crate) jobs: Jobs,
     /// Non-secret fingerprints of the key ring, current key first.
