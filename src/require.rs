@@ -59,6 +59,7 @@ use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::config::ConfigError;
 use crate::context::RequestContext;
 use crate::rejection::{AuthRejection, RejectionKind};
 use crate::session::Session;
@@ -227,13 +228,38 @@ impl RequireAuth {
     /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect), which
     /// sets it for every guard and the `Session` extractor.
     ///
-    /// # Panics
-    ///
-    /// When the guard is layered (before any request), if `login` is not a same-origin path:
-    /// `/` then not `/` or `\`, visible ASCII only, no `#`.
+    /// `login` must be a same-origin path: `/` then not `/` or `\`, visible ASCII only, no
+    /// `#`. [`RequireAuth::validate`] checks it; layering a guard with an invalid one panics
+    /// while the router is built, before any request.
     pub fn with_login_redirect(mut self, login: impl Into<String>) -> Self {
         self.login_redirect = Some(login.into());
         self
+    }
+
+    /// Checks the guard's configuration.
+    ///
+    /// ```
+    /// use sealed_session::{ConfigError, RequireAuth};
+    ///
+    /// assert_eq!(RequireAuth::login().with_login_redirect("/auth").validate(), Ok(()));
+    /// assert!(matches!(
+    ///     RequireAuth::login().with_login_redirect("//evil.example").validate(),
+    ///     Err(ConfigError::InvalidLoginRedirect { .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidLoginRedirect`] when the login redirect is not a same-origin path.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.login_redirect.as_deref() {
+            Some(login) if !crate::parse::is_local_path(login) => {
+                Err(ConfigError::InvalidLoginRedirect {
+                    path: login.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Adds one requirement that must hold.
@@ -323,12 +349,13 @@ impl RequireAuth {
 impl<S> Layer<S> for RequireAuth {
     type Service = RequireAuthService<S>;
 
-    #[allow(clippy::panic)] // When the router is built, before any request.
+    /// # Panics
+    ///
+    /// When the login redirect is invalid (see [`RequireAuth::validate`]), before any request.
+    #[allow(clippy::panic)] // When the router is built, before any request; see `validate`.
     fn layer(&self, inner: S) -> Self::Service {
-        if let Some(login) = self.login_redirect.as_deref() {
-            if !crate::parse::is_local_path(login) {
-                panic!("invalid RequireAuth login redirect {login:?}: it must be a same-origin path (`/` then not `/` or `\\`, no spaces, control characters or `#`)");
-            }
+        if let Err(ConfigError::InvalidLoginRedirect { path }) = self.validate() {
+            panic!("invalid RequireAuth login redirect {path:?}: it must be a same-origin path (`/` then not `/` or `\\`, no spaces, control characters or `#`)");
         }
         RequireAuthService {
             inner,

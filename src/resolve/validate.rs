@@ -5,6 +5,7 @@ use super::open::Due;
 use super::{Resolution, Resolver};
 use crate::future::{timeout, CatchUnwind};
 use crate::revocation::Validation;
+use crate::session::Refreshed;
 
 impl Resolver {
     /// Consults the validator about an opened session, then resolves to it unless refused.
@@ -40,7 +41,11 @@ impl Resolver {
             }
             Ok(Ok(Ok(Validation::Refresh(privileges)))) => {
                 tracing::info!(target: "sealed_session", reason = "refreshed", ?uid, "session privileges refreshed by the validator");
-                Some(privileges)
+                Some(Refreshed {
+                    roles: privileges.roles,
+                    groups: privileges.groups,
+                    scopes: privileges.scopes,
+                })
             }
             Ok(Ok(Ok(Validation::Keep))) => None,
         };

@@ -9,7 +9,6 @@ use super::error::serde_error;
 use super::{Session, SessionError, SessionSource};
 use crate::identity::SCOPE_KEY;
 use crate::record::{Object, Record, SessionId, Strings};
-use crate::revocation::Privileges;
 
 /// What a change replaced, to put back when the changed record would not fit a cookie.
 enum Undo {
@@ -30,6 +29,14 @@ impl Undo {
             Self::Groups(groups) => record.groups = groups,
         }
     }
+}
+
+/// Privileges a validator refreshed (the fields of
+/// [`Privileges`](crate::revocation::Privileges)); `None` keeps a field as it is.
+pub(crate) struct Refreshed {
+    pub(crate) roles: Option<Vec<String>>,
+    pub(crate) groups: Option<Vec<String>>,
+    pub(crate) scopes: Option<Vec<String>>,
 }
 
 impl Session {
@@ -71,7 +78,7 @@ impl Session {
     /// Records a validator check at `now`, with the privileges it refreshed if any; the next
     /// seal carries it. Refreshed privileges are a privilege change, so the id is re-minted. Not
     /// size-checked here: an overflow is caught when the cookie is sealed (a typed 500).
-    pub(crate) fn record_check(&self, refreshed: Option<Privileges>, now: i64) {
+    pub(crate) fn record_check(&self, refreshed: Option<Refreshed>, now: i64) {
         let mut state = self.lock();
         let Some(privileges) = refreshed else {
             state.record.checked = Some(now);

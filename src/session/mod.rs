@@ -65,6 +65,7 @@ mod change;
 mod error;
 mod state;
 
+pub(crate) use change::Refreshed;
 pub use error::SessionError;
 pub(crate) use state::State;
 
