@@ -1,7 +1,7 @@
 //! The clock that expiry reads.
 //!
 //! Every expiry decision reads the time from a [`Clock`]. The default is [`SystemClock`]; tests
-//! use [`ManualClock`](crate::testing::ManualClock) to move time without sleeping.
+//! use `testing::ManualClock` (feature `test-util`) to move time without sleeping.
 //!
 //! ```
 //! use sealed_session::{Clock, SystemClock};
@@ -101,6 +101,7 @@ impl LayerClock {
     }
 
     /// The clock's own time, without the high-water mark (for minting test cookies).
+    #[cfg(feature = "test-util")]
     pub(crate) fn source(&self) -> &ClockSource {
         &self.source
     }

@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::cookie::add_vary;
 use crate::identity::Identity;
 use crate::rejection::{AuthRejection, RejectionKind};
-use crate::resolve::Resolution;
+use crate::resolve::{Pending, Resolution};
 use crate::session::{Session, SessionError};
 
 #[derive(Default)]
@@ -54,33 +54,41 @@ impl RequestContext {
         self.config.oauth()
     }
 
-    /// Resolves the caller once; later calls return the first answer.
-    pub(crate) async fn resolve(&self, headers: &HeaderMap) -> &Resolution {
+    /// The caller, when it needs no waiting (resolving it now: the common cookie path); else
+    /// what is left to await.
+    fn resolve_now<'h>(&self, headers: &'h HeaderMap) -> Result<&Resolution, Pending<'h>> {
+        if let Some(resolution) = self.resolution.get() {
+            return Ok(resolution);
+        }
+        let config = &*self.config;
+        let resolution = config
+            .resolver
+            .compute(headers, &config.cookie, &config.clock)?;
+        // Nothing awaited, nothing called: should another task of this request have got there
+        // first, its answer stands and this one is dropped.
+        Ok(self.resolution.get_or_init(|| resolution))
+    }
+
+    /// Awaits what [`RequestContext::resolve_now`] left, one task at a time, so that each
+    /// handler is called at most once per request.
+    async fn finish(&self, pending: Pending<'_>) -> &Resolution {
+        let _one_at_a_time = self.resolving.lock().await;
         if let Some(resolution) = self.resolution.get() {
             return resolution;
         }
         let config = &*self.config;
-        match config
-            .resolver
-            .compute(headers, &config.cookie, &config.clock)
-        {
-            // Nothing awaited, nothing called: should another task of this request have got
-            // there first, its answer stands and this one is dropped.
-            Ok(resolution) => self.resolution.get_or_init(|| resolution),
+        let resolution = config.resolver.finish(pending, &config.clock).await;
+        self.resolution.get_or_init(|| resolution)
+    }
+
+    /// Resolves the caller once; later calls return the first answer.
+    pub(crate) async fn resolve(&self, headers: &HeaderMap) -> &Resolution {
+        match self.resolve_now(headers) {
+            Ok(resolution) => resolution,
             // Boxed: the token path's state (timeout, panic guard, permit, the lock) would
             // otherwise make every extractor's future, cookie or not, about 1 KiB, and axum
             // moves that future several times per request.
-            Err(pending) => {
-                Box::pin(async move {
-                    let _one_at_a_time = self.resolving.lock().await;
-                    if let Some(resolution) = self.resolution.get() {
-                        return resolution;
-                    }
-                    let resolution = config.resolver.finish(pending, &config.clock).await;
-                    self.resolution.get_or_init(|| resolution)
-                })
-                .await
-            }
+            Err(pending) => Box::pin(self.finish(pending)).await,
         }
     }
 
@@ -96,7 +104,13 @@ impl RequestContext {
         &self,
         headers: &HeaderMap,
     ) -> Result<Option<Session>, AuthRejection> {
-        let session = match self.resolve(headers).await {
+        let resolution = self.resolve(headers).await;
+        self.session_in(resolution)
+    }
+
+    /// The session of `resolution`, after this request's login or logout.
+    fn session_in(&self, resolution: &Resolution) -> Result<Option<Session>, AuthRejection> {
+        let session = match resolution {
             Resolution::Cookie { session, .. } | Resolution::PerRequest(session) => {
                 Some(session.clone())
             }
@@ -124,15 +138,32 @@ impl RequestContext {
         headers: &HeaderMap,
         login: Option<&str>,
     ) -> Result<Session, AuthRejection> {
-        match self.session(headers).await? {
-            Some(session) => Ok(session),
-            None => Err(AuthRejection::missing_credentials(
-                &self.config.challenge,
-                headers,
-                &self.uri,
-                login,
-            )),
-        }
+        let session = self.session(headers).await?;
+        self.required(session, headers, login)
+    }
+
+    /// [`RequestContext::require`] without waiting: `None` when the caller must be awaited.
+    pub(crate) fn require_now(
+        &self,
+        headers: &HeaderMap,
+        login: Option<&str>,
+    ) -> Option<Result<Session, AuthRejection>> {
+        let resolution = self.resolve_now(headers).ok()?;
+        Some(
+            self.session_in(resolution)
+                .and_then(|session| self.required(session, headers, login)),
+        )
+    }
+
+    fn required(
+        &self,
+        session: Option<Session>,
+        headers: &HeaderMap,
+        login: Option<&str>,
+    ) -> Result<Session, AuthRejection> {
+        session.ok_or_else(|| {
+            AuthRejection::missing_credentials(&self.config.challenge, headers, &self.uri, login)
+        })
     }
 
     /// Whether the request carries per-request credentials (see
@@ -148,7 +179,7 @@ impl RequestContext {
         credential_request: bool,
     ) -> Result<Session, SessionError> {
         if credential_request {
-            return Err(SessionError::BearerRequest);
+            return Err(SessionError::CredentialRequest);
         }
         let config = &self.config;
         let session = Session::login(identity, config.clock.now(), config.resolver.session)?;
@@ -238,51 +269,5 @@ impl RequestContext {
             }
             _ => {}
         }
-    }
-
-    /// Records a login by hand, for the writer's unit test.
-    #[cfg(test)]
-    fn set_login(&self, session: Session) {
-        self.actions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .login = Some(session);
-        self.acted.store(true, Ordering::Release);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cookie::CookieOverflow;
-    use crate::key::Key;
-    use crate::layer::SessionLayer;
-    use crate::seal::COOKIE_LIMIT;
-    use http::header::SET_COOKIE;
-    use http::StatusCode;
-
-    /// A change that slipped past the size check (for example, timestamps that grew a digit)
-    /// must not reach the browser: the response becomes a typed 500 without a cookie.
-    #[test]
-    fn an_oversized_cookie_at_response_time_is_a_typed_500_without_a_cookie() {
-        let layer = SessionLayer::new(Key::generate());
-        let config = layer.config().unwrap();
-        let context = RequestContext::new(config.clone(), Uri::from_static("/"));
-        let session = Session::login(
-            Identity::new("a"),
-            config.clock.now(),
-            config.resolver.session,
-        )
-        .unwrap();
-        // Past the size check: the value goes in through the record's own parts.
-        session.force_value_for_test("big", "x".repeat(4000));
-        context.set_login(session);
-        let mut response = Response::new(String::from("handler body"));
-        context.finalize(&mut response);
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(response.headers().get(SET_COOKIE).is_none());
-        assert!(response.body().is_empty(), "the handler's body is not sent");
-        let overflow = response.extensions().get::<CookieOverflow>().unwrap();
-        assert!(overflow.size > COOKIE_LIMIT);
     }
 }

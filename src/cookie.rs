@@ -66,6 +66,7 @@ impl CookieSpec {
     }
 
     /// The sealed value of `record`, with the current key (for minting test cookies).
+    #[cfg(feature = "test-util")]
     pub(crate) fn seal_value(&self, record: &Record) -> String {
         seal::seal(self.keys.current(), &self.aad, &record.encode())
     }
@@ -235,5 +236,40 @@ pub(crate) fn add_vary(headers: &mut HeaderMap, field: &'static str) {
                 entry.append(HeaderValue::from_static(field));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::key::Key;
+    use crate::layer::SessionLayer;
+    use crate::session::Session;
+
+    /// A change that slipped past the size check (for example, timestamps that grew a digit)
+    /// must not reach the browser: the response becomes a typed 500 without a cookie.
+    #[test]
+    fn an_oversized_cookie_at_response_time_is_a_typed_500_without_a_cookie() {
+        let config = SessionLayer::new(Key::generate()).config().unwrap();
+        let now = config.clock.now();
+        let session = Session::login(Identity::new("a"), now, config.resolver.session).unwrap();
+        // Past the size check: the value goes in as a change that slipped past it would.
+        session.force_value_for_test("big", "x".repeat(4000));
+        let mut response = Response::new(String::from("handler body"));
+        config.cookie.write(
+            &mut session.lock(),
+            true,
+            false,
+            &config.resolver.expiry,
+            None,
+            &config.clock,
+            &mut response,
+        );
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(SET_COOKIE).is_none());
+        assert!(response.body().is_empty(), "the handler's body is not sent");
+        let overflow = response.extensions().get::<CookieOverflow>().unwrap();
+        assert!(overflow.size > COOKIE_LIMIT);
     }
 }

@@ -1,4 +1,5 @@
-//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`; not a public API).
+//! Entry points for the fuzz targets in `fuzz/` (`cfg(fuzzing)`, which cargo-fuzz sets; not a
+//! public API).
 //!
 //! Each function takes arbitrary input, must never panic on it, and asserts the invariants the
 //! fuzzer is looking for: a failed assertion is a finding.

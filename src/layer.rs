@@ -1,4 +1,7 @@
 //! [`SessionLayer`], its [`SessionManager`] service and the service's [`ResponseFuture`].
+//!
+//! `SessionLayer` and `SessionManager` are also at the crate root. See the [crate docs](crate)
+//! for an example.
 
 use std::fmt;
 use std::future::Future;
@@ -197,23 +200,26 @@ impl SessionLayer {
         self.set(|s| s.basic = Some(handler))
     }
 
-    /// How long the token handler may take before the request gets 503. Default 5 seconds.
-    pub fn with_token_timeout(self, timeout: Duration) -> Self {
+    /// How long a credential handler (the token handler, the Basic handler or the validator)
+    /// may take before the request gets 503. Default 5 seconds.
+    pub fn with_handler_timeout(self, timeout: Duration) -> Self {
         self.set(|s| s.token_timeout = timeout)
     }
 
-    /// The longest bearer token accepted, in bytes. Default 4,096.
-    pub fn with_max_token_length(self, len: usize) -> Self {
+    /// The longest credential accepted (a bearer token, or the base64 of Basic credentials), in
+    /// bytes. Default 4,096.
+    pub fn with_max_credential_length(self, len: usize) -> Self {
         self.set(|s| s.max_token_len = len)
     }
 
-    /// The most token-handler calls in flight at once. Requests past the limit get a quick 503
-    /// with `Retry-After` instead of queueing without bound. Default 1,024.
-    pub fn with_token_concurrency(self, limit: usize) -> Self {
+    /// The most token- and Basic-handler calls in flight at once. Requests past the limit get a
+    /// quick 503 with `Retry-After` instead of queueing without bound. Default 1,024.
+    pub fn with_handler_concurrency(self, limit: usize) -> Self {
         self.set(|s| s.token_concurrency = limit)
     }
 
-    /// The `Retry-After` of a 503 from a failing token handler. Default 5 seconds.
+    /// The `Retry-After` of a 503 from a failing, slow or overloaded credential handler. Default
+    /// 5 seconds.
     pub fn with_retry_after(self, delay: Duration) -> Self {
         self.set(|s| s.retry_after = delay)
     }

@@ -106,12 +106,12 @@ mod cookie;
 mod expiry;
 mod extract;
 mod future;
-#[cfg(feature = "fuzzing")]
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 mod identity;
 mod key;
-mod layer;
+pub mod layer;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 pub mod oauth;
@@ -124,6 +124,8 @@ pub mod revocation;
 pub mod scope;
 mod seal;
 pub mod session;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod token;
 
@@ -138,7 +140,7 @@ pub use cookie::CookieOverflow;
 pub use extract::Auth;
 pub use identity::{Identity, SCOPE_KEY};
 pub use key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS, MIN_KEY_LEN};
-pub use layer::{ResponseFuture, SessionLayer, SessionManager};
+pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};

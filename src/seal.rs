@@ -21,6 +21,7 @@ const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 pub(crate) const COOKIE_LIMIT: usize = 4096;
 
 /// The length of the sealed value of a `plaintext_len`-byte plaintext.
+#[cfg(any(test, feature = "test-util", feature = "oauth"))]
 pub(crate) const fn sealed_len(plaintext_len: usize) -> usize {
     (plaintext_len + OVERHEAD).div_ceil(3) * 4
 }
@@ -32,6 +33,7 @@ pub(crate) const fn plaintext_budget(name_len: usize) -> usize {
 }
 
 /// Seals `plaintext` with `key`, binding it to `context`.
+#[cfg(any(test, feature = "test-util", feature = "oauth"))]
 pub(crate) fn seal(key: &Key, context: &str, plaintext: &str) -> String {
     let mut out = Vec::with_capacity(sealed_len(plaintext.len()));
     if let Ok(sealed) = seal_raw(key, context, plaintext.len(), |buf| {

@@ -112,7 +112,7 @@ fn contradictions_are_refused_with_a_clear_message() {
             "must be positive",
         ),
         (
-            base().with_token_timeout(Duration::ZERO),
+            base().with_handler_timeout(Duration::ZERO),
             ConfigError::NonPositiveDuration {
                 setting: "the token-handler timeout",
             },
@@ -157,7 +157,7 @@ fn contradictions_are_refused_with_a_clear_message() {
             "purpose",
         ),
         (
-            base().with_max_token_length(0),
+            base().with_max_credential_length(0),
             ConfigError::InvalidMaxTokenLength,
             "bearer token",
         ),
@@ -383,9 +383,11 @@ fn explicit_contradictions_are_still_refused() {
 #[test]
 fn require_auth_validates_its_login_redirect() {
     use sealed_session::RequireAuth;
-    assert_eq!(RequireAuth::login().validate(), Ok(()));
+    assert_eq!(RequireAuth::authenticated().validate(), Ok(()));
     assert_eq!(
-        RequireAuth::login().with_login_redirect("/auth").validate(),
+        RequireAuth::authenticated()
+            .with_login_redirect("/auth")
+            .validate(),
         Ok(())
     );
     for bad in [
@@ -396,7 +398,9 @@ fn require_auth_validates_its_login_redirect() {
         "auth",
     ] {
         assert_eq!(
-            RequireAuth::login().with_login_redirect(bad).validate(),
+            RequireAuth::authenticated()
+                .with_login_redirect(bad)
+                .validate(),
             Err(ConfigError::InvalidLoginRedirect { path: bad.into() }),
             "{bad}"
         );

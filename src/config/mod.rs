@@ -10,7 +10,6 @@ use time::Duration;
 use crate::clock::LayerClock;
 use crate::cookie::CookieSpec;
 use crate::expiry::Limits;
-use crate::key::KeyRing;
 use crate::parse::is_local_path;
 use crate::rejection::Challenge;
 use crate::resolve::{HandlerLimits, InFlight, Resolver};
@@ -315,7 +314,7 @@ pub(crate) struct OAuthSettings {
 /// The layer as `oauth` sees it; see [`Config::oauth`].
 #[cfg(feature = "oauth")]
 pub(crate) struct OAuthView<'c> {
-    pub(crate) keys: &'c KeyRing,
+    pub(crate) keys: &'c crate::key::KeyRing,
     pub(crate) clock: &'c LayerClock,
     pub(crate) settings: &'c OAuthSettings,
 }

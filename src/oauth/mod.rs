@@ -33,7 +33,7 @@
 //! let login = OAuthLogin::new(provider, "https://app.example.org")
 //!     .with_identity(|answer| async move { Ok(answer.oidc_identity()) });
 //! let app = Router::new()
-//!     .route("/secret", get(|| async { "secret" }).route_layer(RequireAuth::login()))
+//!     .route("/secret", get(|| async { "secret" }).route_layer(RequireAuth::authenticated()))
 //!     .route_service(login.mount_path(), login.service().unwrap())
 //!     .layer(SessionLayer::new(Key::generate()).with_login_redirect("/auth"));
 //!

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::io::{self, Write};
-#[cfg(feature = "cache")]
 use std::sync::Arc;
 
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
@@ -160,7 +159,6 @@ impl<F: FnMut(&str) -> bool> Visitor<'_> for StrIs<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[test]
     fn string_lists_check_their_shape_and_match_without_parsing() {

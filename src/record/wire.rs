@@ -44,6 +44,7 @@ fn raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, 
 
 impl Record {
     /// The plaintext of this record.
+    #[cfg(any(test, fuzzing, feature = "test-util"))]
     pub(crate) fn encode(&self) -> String {
         let mut buf = Vec::with_capacity(512);
         self.encode_into(&mut buf);

@@ -27,9 +27,10 @@ pub enum SessionError {
     },
     /// The session was logged out in this request.
     Ended,
-    /// A login was attempted on a request that carries a bearer token: a bearer request never
+    /// A login was attempted on a request that carries per-request credentials (a bearer token,
+    /// or Basic when a [`BasicHandler`](crate::BasicHandler) is configured): such a request never
     /// sets a session cookie.
-    BearerRequest,
+    CredentialRequest,
 }
 
 impl fmt::Display for SessionError {
@@ -46,8 +47,8 @@ impl fmt::Display for SessionError {
                 )
             }
             Self::Ended => f.write_str("the session was logged out in this request"),
-            Self::BearerRequest => f.write_str(
-                "cannot start a cookie session on a request that carries a bearer token",
+            Self::CredentialRequest => f.write_str(
+                "cannot start a cookie session on a request that carries bearer or Basic credentials",
             ),
         }
     }
@@ -76,7 +77,7 @@ impl fmt::Debug for SessionError {
                 .field("type_name", type_name)
                 .finish_non_exhaustive(),
             Self::Ended => f.write_str("Ended"),
-            Self::BearerRequest => f.write_str("BearerRequest"),
+            Self::CredentialRequest => f.write_str("CredentialRequest"),
         }
     }
 }
