@@ -158,7 +158,7 @@ fn contradictions_are_refused_with_a_clear_message() {
         ),
         (
             base().with_max_credential_length(0),
-            ConfigError::InvalidMaxTokenLength,
+            ConfigError::InvalidMaxCredentialLength,
             "bearer token",
         ),
     ];

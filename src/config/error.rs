@@ -62,10 +62,10 @@ pub enum ConfigError {
         /// The path as given.
         path: String,
     },
-    /// The longest bearer token must be between 1 and 65,536 bytes.
-    InvalidMaxTokenLength,
-    /// The token-handler concurrency limit must be at least 1.
-    InvalidTokenConcurrency,
+    /// The longest credential must be between 1 and 65,536 bytes.
+    InvalidMaxCredentialLength,
+    /// The credential-handler concurrency limit must be at least 1.
+    InvalidHandlerConcurrency,
 }
 
 impl fmt::Display for ConfigError {
@@ -114,11 +114,11 @@ impl fmt::Display for ConfigError {
                 f,
                 "login redirect {path:?} must be a same-origin path (`/` then not `/` or `\\`, no spaces or control characters)"
             ),
-            Self::InvalidMaxTokenLength => {
-                f.write_str("the longest bearer token must be between 1 and 65536 bytes")
+            Self::InvalidMaxCredentialLength => {
+                f.write_str("the longest credential (a bearer token, or Basic credentials) must be between 1 and 65536 bytes")
             }
-            Self::InvalidTokenConcurrency => {
-                f.write_str("the token-handler concurrency limit must be at least 1")
+            Self::InvalidHandlerConcurrency => {
+                f.write_str("the credential-handler concurrency limit must be at least 1")
             }
         }
     }

@@ -190,10 +190,10 @@ impl Config {
             }
         }
         if s.max_token_len == 0 || s.max_token_len > 65_536 {
-            return Err(ConfigError::InvalidMaxTokenLength);
+            return Err(ConfigError::InvalidMaxCredentialLength);
         }
         if s.token_concurrency == 0 || s.token_concurrency > tokio::sync::Semaphore::MAX_PERMITS {
-            return Err(ConfigError::InvalidTokenConcurrency);
+            return Err(ConfigError::InvalidHandlerConcurrency);
         }
         let token_timeout = positive_secs_std(s.token_timeout, "the token-handler timeout")?;
         let retry_after = positive_secs(s.retry_after, "the Retry-After delay")?;

@@ -206,22 +206,64 @@ impl RequireAuth {
     }
 
     /// Every one of `requirements`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::all_of([Requirement::mfa(), Requirement::role("ops")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_mfa(true).with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b").with_roles(["ops"]))).is_err());
+    /// ```
     pub fn all_of(requirements: impl IntoIterator<Item = Requirement>) -> Self {
         Self::default().with_all_of(requirements)
     }
 
     /// At least one of `requirements`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::any_of([Requirement::role("ops"), Requirement::group("infra")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_groups(["infra"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
     pub fn any_of(requirements: impl IntoIterator<Item = Requirement>) -> Self {
         Self::default().with_any_of(requirements)
     }
 
     /// Adds to the requirements that must all hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::scope("deploy").with_all_of([Requirement::human()]);
+    /// let ci = Identity::new("ci").with_scopes(["deploy"]).with_role_account(true);
+    /// assert!(guard.check(&kit.session(ci)).is_err());
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_scopes(["deploy"]))).is_ok());
+    /// ```
     pub fn with_all_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
         self.all_of.extend(requirements);
         self
     }
 
     /// Adds to the requirements of which at least one must hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::from(Requirement::mfa())
+    ///     .with_any_of([Requirement::role("ops"), Requirement::group("infra")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_mfa(true).with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b").with_mfa(true))).is_err());
+    /// ```
     pub fn with_any_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
         self.any_of.extend(requirements);
         self
@@ -236,6 +278,16 @@ impl RequireAuth {
     /// `login` must be a same-origin path: `/` then not `/` or `\`, visible ASCII only, no
     /// `#`. [`RequireAuth::validate`] checks it; layering a guard with an invalid one panics
     /// while the router is built, before any request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::authenticated().with_login_redirect("/auth");
+    /// assert_eq!(guard.validate(), Ok(()));
+    /// assert!(RequireAuth::authenticated().with_login_redirect("//evil.example").validate().is_err());
+    /// ```
     pub fn with_login_redirect(mut self, login: impl Into<String>) -> Self {
         self.login_redirect = Some(login.into());
         self
@@ -301,6 +353,19 @@ impl RequireAuth {
     /// # Errors
     ///
     /// The unmet requirements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// use sealed_session::RejectionKind;
+    /// let guard = RequireAuth::all_of([Requirement::scope("admin"), Requirement::mfa()]);
+    /// let err = guard.check(&kit.session(Identity::new("bob"))).unwrap_err();
+    /// let RejectionKind::Forbidden { reasons, missing_scopes } = err else { unreachable!() };
+    /// assert_eq!(reasons, ["missing scope: admin", "multi-factor authentication required"]);
+    /// assert_eq!(missing_scopes, ["admin"]);
+    /// ```
     pub fn check(&self, session: &Session) -> Result<(), RejectionKind> {
         let mut unmet: Vec<&Requirement> =
             self.all_of.iter().filter(|r| !r.check(session)).collect();

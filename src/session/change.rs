@@ -129,6 +129,18 @@ impl Session {
     /// [`SessionError::TooLarge`] when the cookie would pass the browser limit (the value is not
     /// stored), [`SessionError::Serde`] when `value` does not serialise, and
     /// [`SessionError::Ended`] after [`Session::logout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// session.insert("cart", &vec![1, 2, 3]).unwrap();
+    /// assert_eq!(session.get::<Vec<u32>>("cart").unwrap(), Some(vec![1, 2, 3]));
+    /// let huge = "x".repeat(5000);
+    /// assert!(session.insert("huge", &huge).is_err());
+    /// ```
     pub fn insert<T: Serialize>(
         &self,
         key: impl Into<String>,
@@ -149,6 +161,16 @@ impl Session {
     ///
     /// [`SessionError::Serde`] when the removed value is not a `T` (it is removed all the same),
     /// and [`SessionError::Ended`] after [`Session::logout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice").with_value("n", &7).unwrap());
+    /// assert_eq!(session.remove::<u32>("n").unwrap(), Some(7));
+    /// assert_eq!(session.remove::<u32>("n").unwrap(), None);
+    /// ```
     pub fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
         self.remove_value(key)?
             .map(serde_json::from_value)
@@ -161,6 +183,17 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::Ended`] after [`Session::logout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice").with_value("n", &7).unwrap());
+    /// assert_eq!(session.remove_value("n").unwrap(), Some(serde_json::json!(7)));
+    /// session.logout();
+    /// assert!(session.remove_value("n").is_err());
+    /// ```
     pub fn remove_value(&self, key: &str) -> Result<Option<Value>, SessionError> {
         if self.read(|r| !r.values.contains_key(key)) {
             return if self.is_logged_out() {
@@ -186,6 +219,18 @@ impl Session {
     /// # Errors
     ///
     /// As [`Session::insert`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// let id = session.id();
+    /// session.set_metadata("team", serde_json::json!("infra")).unwrap();
+    /// assert_eq!(session.metadata()["team"], "infra");
+    /// assert_eq!(session.id(), id, "not a privilege change");
+    /// ```
     pub fn set_metadata(&self, key: impl Into<String>, value: Value) -> Result<(), SessionError> {
         let key = key.into();
         let privileged = key == SCOPE_KEY;
@@ -205,6 +250,18 @@ impl Session {
     /// # Errors
     ///
     /// As [`Session::insert`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// let id = session.id();
+    /// session.set_scopes(["read"]).unwrap();
+    /// assert!(session.has_scope("read"));
+    /// assert_ne!(session.id(), id, "a privilege change re-mints the id");
+    /// ```
     pub fn set_scopes<I, S>(&self, scopes: I) -> Result<(), SessionError>
     where
         I: IntoIterator<Item = S>,
@@ -222,6 +279,18 @@ impl Session {
     /// # Errors
     ///
     /// As [`Session::insert`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// let id = session.id();
+    /// session.set_roles(["admin"]).unwrap();
+    /// assert!(session.has_role("admin"));
+    /// assert_ne!(session.id(), id);
+    /// ```
     pub fn set_roles<I, S>(&self, roles: I) -> Result<(), SessionError>
     where
         I: IntoIterator<Item = S>,
@@ -238,6 +307,18 @@ impl Session {
     /// # Errors
     ///
     /// As [`Session::insert`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// let id = session.id();
+    /// session.set_groups(["infra"]).unwrap();
+    /// assert!(session.in_group("infra"));
+    /// assert_ne!(session.id(), id);
+    /// ```
     pub fn set_groups<I, S>(&self, groups: I) -> Result<(), SessionError>
     where
         I: IntoIterator<Item = S>,
@@ -257,18 +338,52 @@ impl Session {
     /// # Errors
     ///
     /// [`SessionError::Ended`] after [`Session::logout`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// let (id, created) = (session.id(), session.created_at());
+    /// session.regenerate_id().unwrap();
+    /// assert_ne!(session.id(), id);
+    /// assert_eq!(session.created_at(), created);
+    /// ```
     pub fn regenerate_id(&self) -> Result<(), SessionError> {
         self.change(true, |_, _| Ok(Undo::Nothing))
     }
 
     /// Ends the session. A cookie session's response carries a deletion cookie; a bearer
     /// session ends for this request only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// session.logout();
+    /// assert!(session.is_logged_out());
+    /// assert!(session.insert("k", &1).is_err());
+    /// ```
     pub fn logout(&self) {
         let mut state = self.lock();
         state.ended = true;
     }
 
     /// Whether [`Session::logout`] was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let session = kit.session(Identity::new("alice"));
+    /// assert!(!session.is_logged_out());
+    /// session.logout();
+    /// assert!(session.is_logged_out());
+    /// ```
     #[must_use]
     pub fn is_logged_out(&self) -> bool {
         self.lock().ended

@@ -25,13 +25,11 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::identity::{Identity, SCOPE_KEY};
-use crate::record::{Object, Record, SessionId};
-use error::serde_error;
+use crate::record::{Object, Record};
 
 /// Where a session came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -63,6 +61,7 @@ struct Inner {
 
 mod change;
 mod error;
+mod read;
 mod state;
 
 pub(crate) use change::Refreshed;
@@ -161,144 +160,15 @@ impl Session {
     fn read<T>(&self, f: impl FnOnce(&Record) -> T) -> T {
         f(&self.lock().record)
     }
-
-    /// Where the session came from.
-    #[must_use]
-    pub fn source(&self) -> SessionSource {
-        self.inner.source
-    }
-
-    /// The session id: 128 random bits minted at login. A bearer session gets a fresh one per
-    /// request.
-    #[must_use]
-    pub fn id(&self) -> SessionId {
-        self.read(|r| r.id)
-    }
-
-    /// The uid, if the session has one.
-    #[must_use]
-    pub fn uid(&self) -> Option<String> {
-        self.read(|r| r.uid.clone())
-    }
-
-    /// Whether this is a role account (a service identity rather than a person).
-    #[must_use]
-    pub fn is_role_account(&self) -> bool {
-        self.read(|r| r.role_account)
-    }
-
-    /// Whether the caller authenticated with more than one factor.
-    #[must_use]
-    pub fn mfa(&self) -> bool {
-        self.read(|r| r.mfa)
-    }
-
-    /// The roles.
-    #[must_use]
-    pub fn roles(&self) -> Vec<String> {
-        self.read(|r| r.roles.to_vec())
-    }
-
-    /// Whether the session has `role` (exact, case-sensitive).
-    #[must_use]
-    pub fn has_role(&self, role: &str) -> bool {
-        self.read(|r| r.roles.any(|x| x == role))
-    }
-
-    /// The groups (asfquart's committees).
-    #[must_use]
-    pub fn groups(&self) -> Vec<String> {
-        self.read(|r| r.groups.to_vec())
-    }
-
-    /// Whether the session is in `group` (exact, case-sensitive).
-    #[must_use]
-    pub fn in_group(&self, group: &str) -> bool {
-        self.read(|r| r.groups.any(|x| x == group))
-    }
-
-    /// The metadata: a JSON object, with scopes under `scope`.
-    #[must_use]
-    pub fn metadata(&self) -> Map<String, Value> {
-        self.read(|r| r.metadata.map_or_empty().into_owned())
-    }
-
-    /// The scopes, from `metadata.scope` (an array of strings, or one space-separated string).
-    #[must_use]
-    pub fn scopes(&self) -> Vec<String> {
-        self.read(|r| scopes_of(&r.metadata))
-    }
-
-    /// Whether `scope` is granted, exactly and case-sensitively. Wildcards are not expanded: use
-    /// [`Session::permits`] for topic filters.
-    #[must_use]
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.read(|r| any_scope(&r.metadata, |s| s == scope))
-    }
-
-    /// Whether the concrete `resource` is permitted by a granted scope, reading granted scopes as
-    /// MQTT-style topic filters (`+` one level, `#` the rest); see [`crate::scope`].
-    #[must_use]
-    pub fn permits(&self, resource: &str) -> bool {
-        self.read(|r| any_scope(&r.metadata, |s| crate::scope::filter_matches(s, resource)))
-    }
-
-    /// When the session was created (login). Never changes.
-    #[must_use]
-    pub fn created_at(&self) -> OffsetDateTime {
-        self.read(|r| to_time(r.created))
-    }
-
-    /// When the session was last seen, as sealed in the cookie.
-    #[must_use]
-    pub fn last_seen(&self) -> OffsetDateTime {
-        self.read(|r| to_time(r.last_seen))
-    }
-
-    /// When the caller last authenticated. For re-authentication checks before sensitive actions.
-    #[must_use]
-    pub fn auth_time(&self) -> OffsetDateTime {
-        self.read(|r| to_time(r.auth_time))
-    }
-
-    /// When the session ends unless renewed: for a cookie session the sooner of the idle timeout
-    /// after last seen and the max age after creation; for a bearer session the token's expiry,
-    /// if the handler set one.
-    #[must_use]
-    pub fn expires_at(&self) -> Option<OffsetDateTime> {
-        let state = self.lock();
-        match self.inner.source {
-            SessionSource::Bearer | SessionSource::Basic => state.expires_at.map(to_time),
-            SessionSource::Cookie => {
-                let shared = &self.inner.limits;
-                let idle_end = state.record.last_seen.checked_add(shared.idle);
-                let absolute_end = state.record.created.checked_add(shared.max_age);
-                match (idle_end, absolute_end) {
-                    (Some(a), Some(b)) => Some(to_time(a.min(b))),
-                    _ => None,
-                }
-            }
-        }
-    }
-
-    /// A typed application value.
-    ///
-    /// # Errors
-    ///
-    /// [`SessionError::Serde`] when the stored value does not deserialise as `T`.
-    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SessionError> {
-        self.read(|r| r.values.get_as(key))
-            .map_err(|source| serde_error::<T>(key, source))
-    }
 }
 
-fn to_time(secs: i64) -> OffsetDateTime {
+pub(super) fn to_time(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// Whether any granted scope (from `metadata.scope`: an array of strings, or one
 /// space-separated string) satisfies `f`. Allocates nothing.
-fn any_scope(metadata: &Object, f: impl Fn(&str) -> bool) -> bool {
+pub(super) fn any_scope(metadata: &Object, f: impl Fn(&str) -> bool) -> bool {
     match metadata.get(SCOPE_KEY).as_deref() {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
         Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
@@ -306,7 +176,7 @@ fn any_scope(metadata: &Object, f: impl Fn(&str) -> bool) -> bool {
     }
 }
 
-fn scopes_of(metadata: &Object) -> Vec<String> {
+pub(super) fn scopes_of(metadata: &Object) -> Vec<String> {
     match metadata.get(SCOPE_KEY).as_deref() {
         Some(Value::Array(items)) => items
             .iter()
