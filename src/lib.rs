@@ -131,7 +131,7 @@ pub mod token;
 
 /// Re-exported so a [`TokenHandler`] can be implemented without a direct dependency.
 pub use async_trait::async_trait;
-pub use basic::{basic_fn, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
+pub use basic::{basic_fn, BasicError, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
 #[cfg(feature = "cache")]
 pub use cache::TokenCache;
 pub use clock::{Clock, SystemClock};

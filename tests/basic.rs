@@ -10,7 +10,7 @@ use axum::Router;
 use base64::Engine as _;
 use common::{body, header, key};
 use sealed_session::{
-    basic_fn, Auth, Identity, Session, SessionError, SessionLayer, SessionSource, TokenError,
+    basic_fn, Auth, BasicError, Identity, Session, SessionError, SessionLayer, SessionSource,
 };
 use tower::ServiceExt as _;
 
@@ -52,7 +52,7 @@ fn with_handler() -> Router {
     let handler = basic_fn(|user: String, password: String| async move {
         match (user.as_str(), password.as_str()) {
             ("alice", "correct horse") => Ok(Some(Identity::new("alice"))),
-            ("down", _) => Err(TokenError::new("directory unavailable")),
+            ("down", _) => Err(BasicError::new("directory unavailable")),
             ("panic", _) => panic!("handler bug"),
             _ => Ok(None),
         }

@@ -12,7 +12,7 @@ use crate::future::{timeout, CatchUnwind};
 use crate::identity::Identity;
 use crate::record::Record;
 use crate::session::{Session, SessionSource};
-use crate::token::{TokenError, TokenHandler};
+use crate::token::TokenHandler;
 
 /// Where bearer tokens are resolved: an app's handler, or a [`TokenCache`](crate::TokenCache)
 /// recognised when the layer is configured, whose hits are taken as the cached identity with
@@ -137,15 +137,16 @@ impl Resolver {
 
     /// Runs a token or Basic handler call under the concurrency limit, the timeout and the
     /// panic guard, and turns its answer into a per-request session.
-    async fn resolve_with<F, I>(
+    async fn resolve_with<F, I, E>(
         &self,
         source: SessionSource,
         call: F,
         clock: &LayerClock,
     ) -> Resolution
     where
-        F: Future<Output = Result<Option<I>, TokenError>> + Unpin,
+        F: Future<Output = Result<Option<I>, E>> + Unpin,
         I: Resolved,
+        E: std::fmt::Display,
     {
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
         let Some(_permit) = self.limits.permits.try_enter() else {
