@@ -13,7 +13,6 @@ use sealed_session::testing::{ManualClock, TestKit};
 use sealed_session::{
     Auth, AuthRejection, Identity, RequireAuth, Requirement, Session, SessionLayer,
 };
-use tower::ServiceExt;
 
 const BARE: &str = r#"Bearer realm="sealed-session""#;
 const INVALID_TOKEN: &str = r#"Bearer realm="sealed-session", error="invalid_token""#;
@@ -49,7 +48,7 @@ fn guarded(guard: RequireAuth) -> Guarded {
 
 impl Guarded {
     async fn send(&self, req: Request<Body>) -> Response<Body> {
-        self.router.clone().oneshot(req).await.expect("infallible")
+        send(&self.router, req).await
     }
 
     async fn as_(&self, who: Identity) -> Response<Body> {
@@ -71,10 +70,6 @@ impl Guarded {
         }
         self.send(req.body(Body::empty()).expect("request")).await
     }
-}
-
-fn www(res: &Response<Body>) -> Option<&str> {
-    header(res, "www-authenticate")
 }
 
 /// Asserts a 403 whose text/plain body is exactly `reasons`, one per line.
@@ -365,6 +360,11 @@ async fn scopes_are_exact_and_report_insufficient_scope() {
         www(&res),
         Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="repo:write""#)
     );
+    let parsed = challenge(&res).expect("a challenge");
+    assert_eq!(parsed.scheme, "Bearer");
+    assert_eq!(parsed.param("realm"), Some("sealed-session"));
+    assert_eq!(parsed.param("error"), Some("insufficient_scope"));
+    assert_eq!(parsed.param("scope"), Some("repo:write"));
     assert_forbidden(res, &["missing scope: repo:write"]).await;
 
     for scopes in [
@@ -776,7 +776,7 @@ async fn a_missing_session_layer_is_a_500_naming_it() {
     for req in requests {
         let req = req.expect("request");
         let path = req.uri().path().to_owned();
-        let res = router.clone().oneshot(req).await.expect("infallible");
+        let res = send(&router, req).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
         assert_no_set_cookie(&res);
         let text = body(res).await;
@@ -847,10 +847,11 @@ async fn the_login_redirect_keeps_the_prefix_of_a_nested_router() {
         get(|s: Session| async move { s.uid().unwrap_or_default() }),
     );
     let app = Router::new().nest("/api", inner).layer(layer);
-    let res = app
-        .oneshot(Request::get("/api/me?x=1").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(
+        &app,
+        Request::get("/api/me?x=1").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
@@ -872,31 +873,26 @@ async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
             get(|| async { "api" }).route_layer(RequireAuth::authenticated()),
         )
         .layer(layer);
-    let res = app
-        .clone()
-        .oneshot(Request::get("/dash?tab=2").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(
+        &app,
+        Request::get("/dash?tab=2").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
         Some("/auth?login=/dash%3Ftab%3D2")
     );
-    let res = app
-        .clone()
-        .oneshot(
-            Request::get("/dash")
-                .header("x-no-redirect", "1")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &app,
+        Request::get("/dash")
+            .header("x-no-redirect", "1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app
-        .oneshot(Request::get("/api").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(&app, Request::get("/api").body(Body::empty()).unwrap()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
