@@ -223,11 +223,15 @@ impl TokenHandler for TokenCache {
 impl TokenCache {
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
-    pub(crate) async fn resolve_shared(
-        &self,
-        token: &str,
-    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
-        self.core.resolve_shared(token).await
+    ///
+    /// The core's future itself, not wrapped in another state machine: the layer boxes it as
+    /// it is.
+    pub(crate) fn resolve_shared<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> impl std::future::Future<Output = Result<Option<Arc<SharedIdentity>>, TokenError>> + Send + 'a
+    {
+        self.core.resolve_shared(token)
     }
 }
 
