@@ -45,7 +45,7 @@ use async_trait::async_trait;
 use time::Duration;
 
 use crate::clock::{Clock, ClockSource};
-use crate::identity::{Identity, SharedIdentity};
+use crate::identity::{CachedIdentity, Identity};
 use crate::key::sha256;
 use crate::token::{TokenError, TokenHandler};
 
@@ -57,7 +57,7 @@ const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
 #[derive(Clone)]
 struct Entry {
     /// Kept with its parts shared, so that a hit is turned into a session without copying them.
-    identity: Option<Arc<SharedIdentity>>,
+    identity: Option<Arc<CachedIdentity>>,
     stored_at: i128,
 }
 
@@ -215,8 +215,8 @@ impl TokenHandler for TokenCache {
     /// Resolves `token` through the cache. (The layer does not call this: it takes a hit as the
     /// cached identity, without the copy this method makes.)
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
-        let shared = self.core.resolve_shared(token).await?;
-        Ok(shared.as_deref().map(SharedIdentity::to_identity))
+        let shared = self.core.resolve_cached(token).await?;
+        Ok(shared.as_deref().map(CachedIdentity::to_identity))
     }
 }
 
@@ -226,12 +226,12 @@ impl TokenCache {
     ///
     /// The core's future itself, not wrapped in another state machine: the layer boxes it as
     /// it is.
-    pub(crate) fn resolve_shared<'a>(
+    pub(crate) fn resolve_cached<'a>(
         &'a self,
         token: &'a str,
-    ) -> impl std::future::Future<Output = Result<Option<Arc<SharedIdentity>>, TokenError>> + Send + 'a
+    ) -> impl std::future::Future<Output = Result<Option<Arc<CachedIdentity>>, TokenError>> + Send + 'a
     {
-        self.core.resolve_shared(token)
+        self.core.resolve_cached(token)
     }
 }
 
@@ -250,7 +250,7 @@ impl Core {
 
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
-    async fn resolve_shared(&self, token: &str) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
+    async fn resolve_cached(&self, token: &str) -> Result<Option<Arc<CachedIdentity>>, TokenError> {
         let key = sha256(token.as_bytes());
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
@@ -272,7 +272,7 @@ impl Core {
         key: [u8; 32],
         token: &str,
         now: i128,
-    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
+    ) -> Result<Option<Arc<CachedIdentity>>, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         // One call per token however many requests wait for it; an error or an uncached

@@ -213,7 +213,7 @@ impl std::fmt::Debug for Identity {
 /// hit becomes a session record without copying them (the record reads them in place and copies
 /// one only when the request changes it).
 #[cfg(feature = "cache")]
-pub(crate) struct SharedIdentity {
+pub(crate) struct CachedIdentity {
     pub(crate) uid: Option<String>,
     pub(crate) role_account: bool,
     pub(crate) mfa: bool,
@@ -225,7 +225,7 @@ pub(crate) struct SharedIdentity {
 }
 
 #[cfg(feature = "cache")]
-impl SharedIdentity {
+impl CachedIdentity {
     /// A copy as an owned [`Identity`].
     pub(crate) fn to_identity(&self) -> Identity {
         Identity {
@@ -242,7 +242,7 @@ impl SharedIdentity {
 }
 
 #[cfg(feature = "cache")]
-impl From<Identity> for SharedIdentity {
+impl From<Identity> for CachedIdentity {
     fn from(identity: Identity) -> Self {
         Self {
             uid: identity.uid,

@@ -67,6 +67,20 @@
 //! # }
 //! ```
 //!
+//! # Features
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `cache` | yes | [`TokenCache`], a token-lookup cache (moka) |
+//! | `oauth` | no | the `/auth` login service ([`oauth`]) |
+//! | `test-util` | no | the test kit (`testing`): mint cookies, a manual clock; for tests only |
+//!
+//! # Naming
+//!
+//! As in tower-http: [`SessionLayer`] makes the [`SessionManager`] service, whose future is
+//! [`layer::ResponseFuture`]; the [`RequireAuth`] guard makes [`RequireAuthService`], whose
+//! future is [`require::ResponseFuture`].
+//!
 //! # Security
 //!
 //! The cookie is encrypted and authenticated, and bound to its name and purpose; its expiry is

@@ -33,9 +33,9 @@ mod wire;
 
 use std::fmt;
 
-use crate::identity::Identity;
 #[cfg(feature = "cache")]
-use crate::identity::SharedIdentity;
+use crate::identity::CachedIdentity;
+use crate::identity::Identity;
 use crate::key::KeyRing;
 use crate::seal::{self, OpenedWith};
 
@@ -107,7 +107,7 @@ impl Record {
 
     /// A fresh record for a login at `now` as `identity`, sharing its lists and objects.
     #[cfg(feature = "cache")]
-    pub(crate) fn login_shared(identity: &SharedIdentity, now: i64) -> Self {
+    pub(crate) fn login_cached(identity: &CachedIdentity, now: i64) -> Self {
         Self {
             version: VERSION,
             id: SessionId::random(),
@@ -117,10 +117,10 @@ impl Record {
             auth_time: now,
             role_account: identity.role_account,
             mfa: identity.mfa,
-            roles: Strings::Shared(identity.roles.clone()),
-            groups: Strings::Shared(identity.groups.clone()),
-            metadata: Object::Shared(identity.metadata.clone()),
-            values: Object::Shared(identity.values.clone()),
+            roles: Strings::Cached(identity.roles.clone()),
+            groups: Strings::Cached(identity.groups.clone()),
+            metadata: Object::Cached(identity.metadata.clone()),
+            values: Object::Cached(identity.values.clone()),
             checked: Some(now),
         }
     }

@@ -78,7 +78,7 @@ pub(crate) enum Object {
     /// Built in this process and shared (a [`TokenCache`](crate::TokenCache) entry's parts):
     /// read in place, copied on the first change.
     #[cfg(feature = "cache")]
-    Shared(Arc<Map<String, Value>>),
+    Cached(Arc<Map<String, Value>>),
 }
 
 impl Default for Object {
@@ -108,7 +108,7 @@ impl Object {
             Self::Raw(raw) => is_empty_object(raw.get()),
             Self::Parsed(map) => map.is_empty(),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => map.is_empty(),
+            Self::Cached(map) => map.is_empty(),
         }
     }
 
@@ -118,7 +118,7 @@ impl Object {
             Self::Raw(raw) => w.write_all(raw.get().as_bytes()),
             Self::Parsed(map) => serde_json::to_writer(w, map).map_err(io::Error::from),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => serde_json::to_writer(w, &**map).map_err(io::Error::from),
+            Self::Cached(map) => serde_json::to_writer(w, &**map).map_err(io::Error::from),
         }
     }
 
@@ -128,7 +128,7 @@ impl Object {
             Self::Raw(raw) => serde_json::from_str(raw.get()).map(Cow::Owned),
             Self::Parsed(map) => Ok(Cow::Borrowed(map)),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => Ok(Cow::Borrowed(&**map)),
+            Self::Cached(map) => Ok(Cow::Borrowed(&**map)),
         }
     }
 
@@ -142,7 +142,7 @@ impl Object {
         match self {
             Self::Raw(raw) => *self = Self::Parsed(serde_json::from_str(raw.get())?),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => *self = Self::Parsed(Map::clone(map)),
+            Self::Cached(map) => *self = Self::Parsed(Map::clone(map)),
             Self::Parsed(_) => {}
         }
         let Self::Parsed(map) = self else {
@@ -173,7 +173,7 @@ impl Object {
                 Ok(old)
             }
             #[cfg(feature = "cache")]
-            Self::Shared(map) => {
+            Self::Cached(map) => {
                 let mut copy = Map::clone(map);
                 copy.insert(key.to_owned(), value);
                 let old = std::mem::replace(self, Self::Parsed(copy));
@@ -196,7 +196,7 @@ impl Object {
             }
             Self::Parsed(map) => keep.then(|| Self::Parsed(map.clone())),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => {
+            Self::Cached(map) => {
                 let copy = Map::clone(map);
                 Some(std::mem::replace(self, Self::Parsed(copy)))
             }
@@ -226,7 +226,7 @@ impl Object {
             },
             Self::Parsed(map) => map.get(key).map(T::deserialize).transpose(),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => map.get(key).map(T::deserialize).transpose(),
+            Self::Cached(map) => map.get(key).map(T::deserialize).transpose(),
         }
     }
 
@@ -240,7 +240,7 @@ impl Object {
             }
             Self::Parsed(map) => map.get(key).map(Cow::Borrowed),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => map.get(key).map(Cow::Borrowed),
+            Self::Cached(map) => map.get(key).map(Cow::Borrowed),
         }
     }
 
@@ -250,7 +250,7 @@ impl Object {
             Self::Raw(raw) => matches!(find_text(raw.get(), key), Ok(Some(_))),
             Self::Parsed(map) => map.contains_key(key),
             #[cfg(feature = "cache")]
-            Self::Shared(map) => map.contains_key(key),
+            Self::Cached(map) => map.contains_key(key),
         }
     }
 }
@@ -288,7 +288,7 @@ mod tests {
     fn shared_parts_read_in_place_and_are_copied_on_change() {
         let map: Map<String, Value> = serde_json::from_str(r#"{"n":41,"s":"x"}"#).unwrap();
         let shared = Arc::new(map.clone());
-        let mut o = Object::Shared(shared.clone());
+        let mut o = Object::Cached(shared.clone());
         assert!(!o.is_empty());
         assert_eq!(o.get_as::<u64>("n").unwrap(), Some(41));
         assert!(o.contains_key("s"));
@@ -299,16 +299,16 @@ mod tests {
         assert_eq!(json, serde_json::to_vec(&map).unwrap());
 
         let old = o.insert("n", Value::from(42), true).unwrap();
-        assert!(matches!(old, Some(Object::Shared(_))));
+        assert!(matches!(old, Some(Object::Cached(_))));
         assert_eq!(o.get_as::<u64>("n").unwrap(), Some(42));
         assert_eq!(shared["n"], 41, "the shared map is untouched");
 
-        let mut o = Object::Shared(shared.clone());
+        let mut o = Object::Cached(shared.clone());
         let (removed, old) = o.edit(true, |m| m.remove("s")).unwrap();
         assert_eq!(removed, Some(Value::from("x")));
-        assert!(matches!(old, Some(Object::Shared(_))));
+        assert!(matches!(old, Some(Object::Cached(_))));
         assert!(!o.contains_key("s"));
-        let mut o = Object::Shared(shared.clone());
+        let mut o = Object::Cached(shared.clone());
         o.map_mut().unwrap().clear();
         assert!(o.is_empty());
         assert_eq!(shared.len(), 2);

@@ -21,7 +21,7 @@ pub(crate) enum Strings {
     Parsed(Vec<String>),
     /// Built in this process and shared (a [`TokenCache`](crate::TokenCache) entry's parts).
     #[cfg(feature = "cache")]
-    Shared(Arc<[String]>),
+    Cached(Arc<[String]>),
 }
 
 impl Default for Strings {
@@ -55,7 +55,7 @@ impl Strings {
                 .is_some_and(|s| s.trim_ascii().is_empty()),
             Self::Parsed(list) => list.is_empty(),
             #[cfg(feature = "cache")]
-            Self::Shared(list) => list.is_empty(),
+            Self::Cached(list) => list.is_empty(),
         }
     }
 
@@ -68,7 +68,7 @@ impl Strings {
             }
             Self::Parsed(list) => list.iter().any(|s| f(s)),
             #[cfg(feature = "cache")]
-            Self::Shared(list) => list.iter().any(|s| f(s)),
+            Self::Cached(list) => list.iter().any(|s| f(s)),
         }
     }
 
@@ -78,7 +78,7 @@ impl Strings {
             Self::Raw(raw) => serde_json::from_str(raw.get()).unwrap_or_default(),
             Self::Parsed(list) => list.clone(),
             #[cfg(feature = "cache")]
-            Self::Shared(list) => list.to_vec(),
+            Self::Cached(list) => list.to_vec(),
         }
     }
 
@@ -88,7 +88,7 @@ impl Strings {
             Self::Raw(raw) => w.write_all(raw.get().as_bytes()),
             Self::Parsed(list) => serde_json::to_writer(w, list).map_err(io::Error::from),
             #[cfg(feature = "cache")]
-            Self::Shared(list) => serde_json::to_writer(w, &**list).map_err(io::Error::from),
+            Self::Cached(list) => serde_json::to_writer(w, &**list).map_err(io::Error::from),
         }
     }
 }
@@ -185,13 +185,13 @@ mod tests {
     #[test]
     fn shared_lists_read_in_place() {
         let list: Arc<[String]> = vec!["a".to_owned(), "b".to_owned()].into();
-        let strings = Strings::Shared(list);
+        let strings = Strings::Cached(list);
         assert!(strings.any(|s| s == "b"));
         assert!(!strings.is_empty());
         assert_eq!(strings.to_vec(), ["a", "b"]);
         let mut json = Vec::new();
         strings.write_json(&mut json).unwrap();
         assert_eq!(json, br#"["a","b"]"#);
-        assert!(Strings::Shared(Vec::new().into()).is_empty());
+        assert!(Strings::Cached(Vec::new().into()).is_empty());
     }
 }

@@ -70,7 +70,7 @@ impl Resolved for Identity {
 }
 
 #[cfg(feature = "cache")]
-impl Resolved for Arc<crate::identity::SharedIdentity> {
+impl Resolved for Arc<crate::identity::CachedIdentity> {
     fn uid(&self) -> Option<&str> {
         self.uid.as_deref()
     }
@@ -80,7 +80,7 @@ impl Resolved for Arc<crate::identity::SharedIdentity> {
     }
 
     fn into_record(self, now: i64) -> Record {
-        Record::login_shared(&self, now)
+        Record::login_cached(&self, now)
     }
 }
 
@@ -99,7 +99,7 @@ impl Resolver {
             // every token path's future, uncached ones too.
             #[cfg(feature = "cache")]
             Some(TokenSource::Cache(cache)) => {
-                let call = Box::pin(cache.resolve_shared(token));
+                let call = Box::pin(cache.resolve_cached(token));
                 self.resolve_with(SessionSource::Bearer, call, clock).await
             }
         }
