@@ -8,13 +8,14 @@ callgrind, for our routes and the floors, all from one run of one bench binary.
     python3 scripts/instructions.py --save run.json  # also write this run's numbers to run.json
     python3 scripts/instructions.py --against run.json --max-growth 2   # compare with a saved run
 
-How: `cargo bench --bench layer --no-run` builds the bench binary (release profile); valgrind's
-callgrind runs it once in its instruction mode (`SEALED_SESSION_BENCH_INSTRUCTIONS=n`), which
-warms each variant with n untimed requests, then sends n and then 2n requests, each batch inside
-one call of `callgrind_counted`, the only function callgrind counts in (`--toggle-collect`) and
-after which it writes one dump (`--dump-after`). Per request = (count(2n) - count(n)) / n: what a
-batch costs once (entering the runtime, freeing the vector of requests) cancels out. Requests are
-built before the counted call.
+How: `cargo bench --bench layer --no-run` builds the bench binary (release profile). Each
+variant is then counted in its own process of that binary under valgrind's callgrind, in the
+bench's instruction mode (`SEALED_SESSION_BENCH_INSTRUCTIONS=n`): on a fresh thread, n untimed
+requests to warm it, then a batch of n and a batch of 2n requests, each batch one call of
+`callgrind_counted`, the only code callgrind counts (`--toggle-collect`), with one dump after
+each (`--dump-after`). Each request is built just before it is sent, in `callgrind_uncounted`,
+which switches the count off. Per request = (count(2n) - count(n)) / n: what a batch costs once
+(entering the runtime) cancels out. Two runs of one binary agree to a few instructions.
 
 The gate: for each gated route, ratio = its instructions per request / its floor's (the floors
 are measured in the same run: the bare handler, or the read / write floor). The check fails when
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "benches" / "instructions.json"
 TOLERANCE = 0.05
 DEFAULT_REQUESTS = 500
-# valgrind runs everything about 50x slower; the whole counted run takes a few seconds. Bounded.
+# One counted process takes a few seconds (the junk variants of --all about 20 s). Bounded.
 VALGRIND_TIMEOUT_S = 600
 
 # Denominators, measured in the same run.

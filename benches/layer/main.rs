@@ -13,6 +13,7 @@
 //! SEALED_SESSION_BENCH_QUICK=1 cargo bench --bench layer   # CI smoke run, under a minute
 //! SEALED_SESSION_BENCH_ONLY=bare,ours_read cargo bench --bench layer   # some variants only
 //! SEALED_SESSION_BENCH_PROFILE=ours_read target/release/deps/layer-*   # one variant, for a profiler
+//! python3 scripts/instructions.py                          # instruction counts under callgrind (CI gate)
 //! ```
 //!
 //! A run has three parts: criterion measures each variant once (its usual report, and history
@@ -23,6 +24,10 @@
 //! over passes, with criterion's median beside them) and a met / not met line per target, each
 //! ratio taken within a pass and then the median over passes. Run without `--bench` (for
 //! example by `cargo test --benches`), everything runs a few times only: a smoke check.
+//!
+//! The layout: `harness` (settings, what a variant is, timing, allocation counts, the profile
+//! and instruction modes), `report` (medians, the table, the targets), `variants` (the shared
+//! payload, cookie and tokens; `floors`, `ours`, `peers`).
 
 mod harness;
 mod report;
