@@ -132,7 +132,7 @@ pub(crate) fn parse(headers: &HeaderMap, max_len: usize) -> BasicCredentials {
     if token.is_empty() || token.len() > max_len || !crate::parse::is_token68(token) {
         return BasicCredentials::Malformed;
     }
-    let Ok(decoded) = crate::seal::CANONICAL.decode(token) else {
+    let Ok(decoded) = crate::parse::CANONICAL.decode(token) else {
         return BasicCredentials::Malformed;
     };
     let Ok(text) = String::from_utf8(decoded) else {

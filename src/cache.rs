@@ -42,7 +42,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -55,9 +54,9 @@ use crate::key::sha256;
 use crate::token::{TokenError, TokenHandler};
 
 /// Default most entries.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// Default time an entry lives.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
+const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
 
 #[derive(Clone)]
 struct Entry {
@@ -79,16 +78,19 @@ enum Miss {
 /// A caching [`TokenHandler`] around another one. See the [module docs](crate::cache).
 ///
 /// Clones share one cache: keep a clone to invalidate entries while the layer uses another.
-pub struct TokenCache<H> {
+///
+/// The layer recognises a `TokenCache` given to
+/// [`SessionLayer::with_token_handler`](crate::SessionLayer::with_token_handler) and takes its
+/// hits as the cached identity, its parts shared rather than copied.
+#[derive(Clone)]
+pub struct TokenCache {
     core: Core,
     capacity: u64,
-    handler: PhantomData<fn() -> H>,
 }
 
-/// The cache itself, without the handler's type, so that the layer can find it behind its
-/// `dyn TokenHandler` and take hits as shared identities.
+/// The cache itself.
 #[derive(Clone)]
-pub(crate) struct Core {
+struct Core {
     handler: Arc<dyn TokenHandler>,
     cache: moka::future::Cache<[u8; 32], Entry>,
     ttl: Duration,
@@ -97,17 +99,7 @@ pub(crate) struct Core {
     marks: Arc<Marks>,
 }
 
-impl<H> Clone for TokenCache<H> {
-    fn clone(&self) -> Self {
-        Self {
-            core: self.core.clone(),
-            capacity: self.capacity,
-            handler: PhantomData,
-        }
-    }
-}
-
-impl<H> fmt::Debug for TokenCache<H> {
+impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
             .field("capacity", &self.capacity)
@@ -122,11 +114,11 @@ fn to_std(d: Duration) -> std::time::Duration {
     std::time::Duration::try_from(d).unwrap_or(std::time::Duration::ZERO)
 }
 
-impl<H: TokenHandler> TokenCache<H> {
+impl TokenCache {
     /// Caches `handler`'s answers: at most 10,000 entries, each for at most 60 seconds; unknown
     /// tokens are not cached.
     #[must_use]
-    pub fn new(handler: H) -> Self {
+    pub fn new(handler: impl TokenHandler) -> Self {
         Self::build(
             Arc::new(handler),
             DEFAULT_CACHE_CAPACITY,
@@ -135,9 +127,7 @@ impl<H: TokenHandler> TokenCache<H> {
             ClockSource::default(),
         )
     }
-}
 
-impl<H> TokenCache<H> {
     fn build(
         handler: Arc<dyn TokenHandler>,
         capacity: u64,
@@ -161,7 +151,6 @@ impl<H> TokenCache<H> {
                 marks,
             },
             capacity,
-            handler: PhantomData,
         }
     }
 
@@ -271,14 +260,23 @@ impl<H> TokenCache<H> {
 }
 
 #[async_trait]
-impl<H: TokenHandler> TokenHandler for TokenCache<H> {
+impl TokenHandler for TokenCache {
+    /// Resolves `token` through the cache. (The layer does not call this: it takes a hit as the
+    /// cached identity, without the copy this method makes.)
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
         let shared = self.core.resolve_shared(token).await?;
         Ok(shared.as_deref().map(SharedIdentity::to_identity))
     }
+}
 
-    fn __token_cache(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
-        Some(&self.core)
+impl TokenCache {
+    /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
+    /// its parts shared.
+    pub(crate) async fn resolve_shared(
+        &self,
+        token: &str,
+    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
+        self.core.resolve_shared(token).await
     }
 }
 
@@ -297,10 +295,7 @@ impl Core {
 
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
-    pub(crate) async fn resolve_shared(
-        &self,
-        token: &str,
-    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
+    async fn resolve_shared(&self, token: &str) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
         let key = sha256(token.as_bytes());
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
@@ -629,7 +624,7 @@ mod tests {
     }
 
     fn gated() -> (
-        TokenCache<Gated>,
+        TokenCache,
         Arc<AtomicUsize>,
         Arc<tokio::sync::Semaphore>,
         Arc<std::sync::atomic::AtomicBool>,
@@ -658,7 +653,7 @@ mod tests {
 
     /// The race of issue 11: the handler reads "valid", the token is revoked and invalidated,
     /// then the lookup finishes. Before the fix its stale answer was cached for the TTL.
-    async fn invalidation_during_a_lookup_wins(invalidate: impl AsyncFnOnce(&TokenCache<Gated>)) {
+    async fn invalidation_during_a_lookup_wins(invalidate: impl AsyncFnOnce(&TokenCache)) {
         let (cache, calls, gate, valid) = gated();
         let in_flight = tokio::spawn({
             let cache = cache.clone();
@@ -678,11 +673,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_invalidation_during_a_lookup_wins() {
-        invalidation_during_a_lookup_wins(async |c: &TokenCache<Gated>| c.invalidate("good").await)
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate("good").await)
             .await;
-        invalidation_during_a_lookup_wins(async |c: &TokenCache<Gated>| c.invalidate_uid("alice"))
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_uid("alice"))
             .await;
-        invalidation_during_a_lookup_wins(async |c: &TokenCache<Gated>| c.invalidate_all()).await;
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_all()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

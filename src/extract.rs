@@ -96,7 +96,7 @@ impl Auth {
     /// # Errors
     ///
     /// [`SessionError::TooLarge`] when the session would not fit a cookie, and
-    /// [`SessionError::BearerRequest`] on a request with a bearer token (a bearer request never
+    /// [`SessionError::CredentialRequest`] on a request with a bearer token (a bearer request never
     /// sets a cookie).
     pub fn login(&self, identity: Identity) -> Result<Session, SessionError> {
         self.context.login(identity, self.bearer_request)

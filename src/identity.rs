@@ -212,7 +212,7 @@ impl std::fmt::Debug for Identity {
 /// An [`Identity`] with its lists and objects behind `Arc`s: what a token cache keeps, so that a
 /// hit becomes a session record without copying them (the record reads them in place and copies
 /// one only when the request changes it).
-#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+#[cfg(feature = "cache")]
 pub(crate) struct SharedIdentity {
     pub(crate) uid: Option<String>,
     pub(crate) role_account: bool,
@@ -224,7 +224,7 @@ pub(crate) struct SharedIdentity {
     pub(crate) expires_at: Option<OffsetDateTime>,
 }
 
-#[cfg_attr(not(feature = "cache"), allow(dead_code))]
+#[cfg(feature = "cache")]
 impl SharedIdentity {
     /// A copy as an owned [`Identity`].
     pub(crate) fn to_identity(&self) -> Identity {
@@ -241,6 +241,7 @@ impl SharedIdentity {
     }
 }
 
+#[cfg(feature = "cache")]
 impl From<Identity> for SharedIdentity {
     fn from(identity: Identity) -> Self {
         Self {

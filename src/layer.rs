@@ -1,4 +1,7 @@
 //! [`SessionLayer`], its [`SessionManager`] service and the service's [`ResponseFuture`].
+//!
+//! `SessionLayer` and `SessionManager` are also at the crate root. See the [crate docs](crate)
+//! for an example.
 
 use std::fmt;
 use std::future::Future;
@@ -14,10 +17,11 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::clock::{Clock, ClockSource};
-use crate::config::{ConfigError, SameSite, Settings, Shared};
+use crate::config::{Config, ConfigError, SameSite, Settings};
 use crate::context::RequestContext;
 use crate::key::KeyRing;
 use crate::rejection::AuthRejection;
+use crate::resolve::TokenSource;
 use crate::revocation::{NotBefore, SessionValidator};
 use crate::token::TokenHandler;
 
@@ -27,17 +31,26 @@ use crate::token::TokenHandler;
 /// Every setting has a secure default. A contradictory configuration is refused before the first
 /// request is served: [`SessionLayer::validate`] returns the [`ConfigError`], and
 /// [`Layer::layer`] panics with its message when the router is built.
+///
+/// Cloning a layer is a reference count: its settings and validated configuration sit behind
+/// one `Arc`.
 #[derive(Clone)]
 #[must_use]
 pub struct SessionLayer {
+    inner: Arc<LayerInner>,
+}
+
+#[derive(Clone)]
+struct LayerInner {
     settings: Settings,
-    built: Arc<OnceLock<Result<Arc<Shared>, ConfigError>>>,
+    /// The validated configuration, built once, on first use.
+    built: OnceLock<Result<Arc<Config>, ConfigError>>,
 }
 
 impl fmt::Debug for SessionLayer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("settings", &self.settings)
+            .field("settings", &self.inner.settings)
             .finish()
     }
 }
@@ -50,15 +63,20 @@ impl SessionLayer {
     /// minute, 60 s clock-skew allowance, no token handler, 5 s token timeout.
     pub fn new(keys: impl Into<KeyRing>) -> Self {
         Self {
-            settings: Settings::new(keys.into()),
-            built: Arc::default(),
+            inner: Arc::new(LayerInner {
+                settings: Settings::new(keys.into()),
+                built: OnceLock::new(),
+            }),
         }
     }
 
-    fn set(mut self, f: impl FnOnce(&mut Settings)) -> Self {
-        f(&mut self.settings);
-        self.built = Arc::default();
-        self
+    fn set(self, f: impl FnOnce(&mut Settings)) -> Self {
+        let mut inner = Arc::unwrap_or_clone(self.inner);
+        f(&mut inner.settings);
+        inner.built = OnceLock::new();
+        Self {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Checks the configuration.
@@ -68,12 +86,14 @@ impl SessionLayer {
     /// The first contradiction found, for example a `__Host-` cookie with a `Domain`, or an idle
     /// timeout longer than the max age.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.shared().map(drop)
+        self.config().map(drop)
     }
 
-    pub(crate) fn shared(&self) -> Result<Arc<Shared>, ConfigError> {
-        self.built
-            .get_or_init(|| Shared::build(&self.settings).map(Arc::new))
+    /// The validated configuration, built on first use.
+    pub(crate) fn config(&self) -> Result<Arc<Config>, ConfigError> {
+        self.inner
+            .built
+            .get_or_init(|| Config::build(&self.inner.settings).map(Arc::new))
             .clone()
     }
 
@@ -135,9 +155,10 @@ impl SessionLayer {
         self.set(|s| s.purpose = purpose)
     }
 
-    /// Idle timeout: a session not seen for this long is expired. Default 7 days.
+    /// Idle timeout: a session not seen for this long is expired. Default: the smaller of 7 days
+    /// and the max age, so that setting only a short max age never contradicts it.
     pub fn with_idle_timeout(self, idle: Duration) -> Self {
-        self.set(|s| s.idle = idle)
+        self.set(|s| s.idle = Some(idle))
     }
 
     /// Absolute max age: a session this old is expired, however active. Default 30 days.
@@ -145,15 +166,17 @@ impl SessionLayer {
         self.set(|s| s.max_age = max_age)
     }
 
-    /// How stale last-seen must be before a live cookie is re-sealed (sliding renewal). Default
-    /// 60 seconds; must be below the idle timeout. Zero re-seals on every request.
+    /// How stale last-seen must be before a live cookie is re-sealed (sliding renewal). Default:
+    /// the smaller of 60 seconds and half the idle timeout; must be below the idle timeout. Zero
+    /// re-seals on every request.
     pub fn with_refresh_interval(self, refresh: Duration) -> Self {
-        self.set(|s| s.refresh = refresh)
+        self.set(|s| s.refresh = Some(refresh))
     }
 
-    /// How far in the future a creation time may be and still be accepted. Default 60 seconds.
+    /// How far in the future a creation time may be and still be accepted. Default: the smaller
+    /// of 60 seconds and half the idle timeout; must be below the idle timeout.
     pub fn with_clock_skew(self, skew: Duration) -> Self {
-        self.set(|s| s.skew = skew)
+        self.set(|s| s.skew = Some(skew))
     }
 
     /// The clock expiry reads. Default [`SystemClock`](crate::SystemClock).
@@ -165,8 +188,8 @@ impl SessionLayer {
     /// The handler that resolves `Authorization: Bearer` tokens. Without one, every bearer token
     /// is refused as `invalid_token`.
     pub fn with_token_handler(self, handler: impl TokenHandler) -> Self {
-        let handler: Arc<dyn TokenHandler> = Arc::new(handler);
-        self.set(|s| s.tokens = Some(handler))
+        let source = TokenSource::new(handler);
+        self.set(|s| s.tokens = Some(source))
     }
 
     /// The handler that checks `Authorization: Basic` user names and passwords, for API
@@ -177,23 +200,26 @@ impl SessionLayer {
         self.set(|s| s.basic = Some(handler))
     }
 
-    /// How long the token handler may take before the request gets 503. Default 5 seconds.
-    pub fn with_token_timeout(self, timeout: Duration) -> Self {
+    /// How long a credential handler (the token handler, the Basic handler or the validator)
+    /// may take before the request gets 503. Default 5 seconds.
+    pub fn with_handler_timeout(self, timeout: Duration) -> Self {
         self.set(|s| s.token_timeout = timeout)
     }
 
-    /// The longest bearer token accepted, in bytes. Default 4,096.
-    pub fn with_max_token_length(self, len: usize) -> Self {
+    /// The longest credential accepted (a bearer token, or the base64 of Basic credentials), in
+    /// bytes. Default 4,096.
+    pub fn with_max_credential_length(self, len: usize) -> Self {
         self.set(|s| s.max_token_len = len)
     }
 
-    /// The most token-handler calls in flight at once. Requests past the limit get a quick 503
-    /// with `Retry-After` instead of queueing without bound. Default 1,024.
-    pub fn with_token_concurrency(self, limit: usize) -> Self {
+    /// The most token- and Basic-handler calls in flight at once. Requests past the limit get a
+    /// quick 503 with `Retry-After` instead of queueing without bound. Default 1,024.
+    pub fn with_handler_concurrency(self, limit: usize) -> Self {
         self.set(|s| s.token_concurrency = limit)
     }
 
-    /// The `Retry-After` of a 503 from a failing token handler. Default 5 seconds.
+    /// The `Retry-After` of a 503 from a failing, slow or overloaded credential handler. Default
+    /// 5 seconds.
     pub fn with_retry_after(self, delay: Duration) -> Self {
         self.set(|s| s.retry_after = delay)
     }
@@ -264,8 +290,8 @@ impl<S> Layer<S> for SessionLayer {
     /// request is served. Call [`SessionLayer::validate`] first to handle it as a value.
     #[allow(clippy::panic)] // When the router is built, before any request; see `validate`.
     fn layer(&self, inner: S) -> Self::Service {
-        match self.shared() {
-            Ok(shared) => SessionManager { inner, shared },
+        match self.config() {
+            Ok(config) => SessionManager { inner, config },
             Err(error) => panic!("{error}"),
         }
     }
@@ -276,7 +302,7 @@ impl<S> Layer<S> for SessionLayer {
 #[derive(Clone)]
 pub struct SessionManager<S> {
     inner: S,
-    shared: Arc<Shared>,
+    config: Arc<Config>,
 }
 
 impl<S: fmt::Debug> fmt::Debug for SessionManager<S> {
@@ -308,7 +334,7 @@ where
         // Nothing is resolved here: the cookie is opened, and the token handler called, only
         // when an extractor or guard asks. A route that never asks pays for this context and
         // its slot in the request extensions (two allocations), nothing more.
-        let context = Arc::new(RequestContext::new(self.shared.clone(), req.uri().clone()));
+        let context = Arc::new(RequestContext::new(self.config.clone(), req.uri().clone()));
         req.extensions_mut().insert(context.clone());
         // The inner service is called here, synchronously, on the instance `poll_ready` readied;
         // no clone is needed (the `mem::replace` idiom is for calls made later, in a future).

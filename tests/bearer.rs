@@ -13,7 +13,8 @@ use axum::routing::get;
 use axum::Router;
 use sealed_session::testing::ManualClock;
 use sealed_session::{
-    token_fn, ApiKeys, Identity, RequireAuth, Session, SessionLayer, SessionSource, TokenError,
+    token_fn, ApiKeys, Identity, RequireAuth, Requirement, Session, SessionLayer, SessionSource,
+    TokenError,
 };
 use time::Duration;
 use tower::ServiceExt;
@@ -848,16 +849,17 @@ fn api_keys_app() -> (Router, ManualClock) {
         .route(
             "/deploy",
             get(|| async { "deployed" }).route_layer(
-                RequireAuth::scope("deploy").and(sealed_session::Requirement::role_account()),
+                RequireAuth::scope("deploy").with_all_of([Requirement::role_account()]),
             ),
         )
         .route(
             "/human",
-            get(|| async { "hello human" }).route_layer(RequireAuth::human()),
+            get(|| async { "hello human" }).route_layer(RequireAuth::from(Requirement::human())),
         )
         .route(
             "/logs",
-            get(|| async { "logs" }).route_layer(RequireAuth::permits("builds/42/logs")),
+            get(|| async { "logs" })
+                .route_layer(RequireAuth::from(Requirement::permits("builds/42/logs"))),
         )
         .layer(layer);
     (router, clock)

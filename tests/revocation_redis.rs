@@ -283,7 +283,7 @@ impl TokenHandler for Gated {
 
 struct Instance {
     store: RedisStore,
-    cache: TokenCache<Gated>,
+    cache: TokenCache,
     calls: Arc<AtomicUsize>,
     gate: Arc<tokio::sync::Semaphore>,
     valid: Arc<std::sync::atomic::AtomicBool>,

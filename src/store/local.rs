@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{PoisonError, RwLock};
 
 use super::{RevokedBy, StoreError, TokenInvalidation, TokenListener};
-use crate::envelope::SessionId;
+use crate::record::SessionId;
 
 /// One revocation. Times are Unix milliseconds; `until` is when the entry has nothing left to
 /// refuse and goes.

@@ -14,7 +14,7 @@ use super::{
     DEFAULT_TOKEN_MARK_TTL,
 };
 use crate::clock::{Clock, ClockSource};
-use crate::envelope::SessionId;
+use crate::record::SessionId;
 use crate::key::sha256;
 
 /// The revocation store of a single instance, in memory. See the [module docs](super).

@@ -72,7 +72,7 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use time::{Duration, OffsetDateTime};
 
-use crate::envelope::SessionId;
+use crate::record::SessionId;
 
 mod local;
 mod memory;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{RevocationStore, TokenInvalidation};
 use crate::cache::TokenCache;
 
-impl<H: 'static> TokenCache<H> {
+impl TokenCache {
     /// Applies every token invalidation of `store` to this cache: those written on this
     /// instance at once, those written on others (through a shared store) as they arrive. An
     /// invalidation also wins over a lookup in flight (see [`TokenCache::invalidate`]).

@@ -226,7 +226,7 @@ pub fn routes() -> Router {
         )
         .route(
             "/guarded",
-            get(|| async { "guarded" }).route_layer(RequireAuth::login()),
+            get(|| async { "guarded" }).route_layer(RequireAuth::authenticated()),
         )
 }
 
@@ -251,7 +251,7 @@ pub fn app_with(keys: impl Into<KeyRing>, tweak: impl FnOnce(SessionLayer) -> Se
         SessionLayer::new(keys)
             .with_clock(clock.clone())
             .with_token_handler(tokens.clone())
-            .with_token_timeout(Duration::milliseconds(300)),
+            .with_handler_timeout(Duration::milliseconds(300)),
     );
     let kit = TestKit::new(&layer);
     App {

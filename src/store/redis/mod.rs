@@ -72,7 +72,7 @@ use super::{
     DEFAULT_STORE_CAPACITY, DEFAULT_TOKEN_MARK_TTL,
 };
 use crate::clock::{Clock, ClockSource};
-use crate::envelope::SessionId;
+use crate::record::SessionId;
 use crate::key::sha256;
 
 mod sync;

@@ -16,7 +16,7 @@
 
 use std::fmt::Write as _;
 
-use crate::envelope::SessionId;
+use crate::record::SessionId;
 use crate::store::local::Entry;
 use crate::store::ActiveSession;
 
