@@ -12,6 +12,7 @@ use crate::identity::Identity;
 use crate::rejection::{AuthRejection, RejectionKind};
 use crate::resolve::{Pending, Resolution};
 use crate::session::{Session, SessionError};
+use crate::store::StoreWrite;
 
 #[derive(Default)]
 struct Actions {
@@ -188,9 +189,13 @@ impl RequestContext {
             previous.logout();
         }
         self.acted.store(true, Ordering::Release);
-        // The session the request came with is over: its handles refuse further changes.
+        // The session the request came with is over: its handles refuse further changes, and
+        // with a store its id is denied (ASVS 7.2.4: a new login ends the previous session).
         if let Some(Resolution::Cookie { session: old, .. }) = self.resolution.get() {
             old.logout();
+            if let Some(write) = self.deny(old) {
+                write.detach();
+            }
         }
         Ok(session)
     }
@@ -201,12 +206,12 @@ impl RequestContext {
     /// the response deletes the cookie even when the cookie was never opened.
     ///
     /// On a credential request only the per-request session ends; no cookie is touched.
-    pub(crate) fn logout(&self, credential_request: bool) {
+    pub(crate) fn logout(&self, credential_request: bool) -> Option<StoreWrite> {
         if credential_request {
             if let Some(Resolution::PerRequest(session)) = self.resolution.get() {
                 session.logout();
             }
-            return;
+            return None;
         }
         let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = actions.login.take() {
@@ -214,10 +219,34 @@ impl RequestContext {
         }
         actions.logout = true;
         self.acted.store(true, Ordering::Release);
-        if let Some(Resolution::Cookie { session, .. }) = self.resolution.get() {
-            session.logout();
-        }
+        let denied = match self.resolution.get() {
+            Some(Resolution::Cookie { session, .. }) => {
+                session.logout();
+                self.deny(session)
+            }
+            _ => None,
+        };
         tracing::info!(target: "sealed_session", reason = "logout", "session ended");
+        denied
+    }
+
+    /// With a revocation store, denies the id `session` was opened with (once): the write.
+    fn deny(&self, session: &Session) -> Option<StoreWrite> {
+        let store = self.config.resolver.store.as_deref()?;
+        let write = session.lock().deny_opened(store)?;
+        tracing::info!(target: "sealed_session", reason = "denied", uid = ?session.uid(), "session id denied in the revocation store");
+        Some(write)
+    }
+
+    /// Whether a revocation store is configured.
+    pub(crate) fn has_store(&self) -> bool {
+        self.config.resolver.store.is_some()
+    }
+
+    /// The revocation store, when configured.
+    #[cfg(feature = "oauth")]
+    pub(crate) fn store(&self) -> Option<&dyn crate::store::RevocationStore> {
+        self.config.resolver.store.as_deref()
     }
 
     /// Writes the session cookie (or its deletion) into the response, once.
@@ -249,6 +278,12 @@ impl RequestContext {
             (None, false)
         };
         let is_login = login.is_some();
+        // A cookie session ended by its handle (`Session::logout`) is denied too.
+        if let Some(old) = resolved.filter(|s| s.is_logged_out()) {
+            if let Some(write) = self.deny(old) {
+                write.detach();
+            }
+        }
         let target = login.as_ref().or(if logout { None } else { resolved });
         let config = &*self.config;
         // One lock of the session for the logged-out check and the seal.
@@ -260,6 +295,7 @@ impl RequestContext {
                 rotated,
                 &config.resolver.expiry,
                 config.resolver.not_before.as_ref(),
+                config.resolver.store.as_deref(),
                 &config.clock,
                 response,
             ),

@@ -12,6 +12,7 @@ use crate::record::{self, Record};
 use crate::revocation::NotBefore;
 use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
 use crate::session::State;
+use crate::store::{RevocationStore, Standing};
 
 /// Inserted into the response extensions when a session cookie could not be written because it
 /// would pass the 4,096-byte browser limit. The response is then a 500 and carries no cookie.
@@ -126,6 +127,7 @@ impl CookieSpec {
         rotated: bool,
         limits: &Limits,
         not_before: Option<&NotBefore>,
+        store: Option<&dyn RevocationStore>,
         clock: &LayerClock,
         response: &mut Response<B>,
     ) {
@@ -144,6 +146,23 @@ impl CookieSpec {
             self.delete(response.headers_mut());
             return;
         }
+        // The session as it was opened must still stand in the revocation store: one revoked
+        // while its request was in flight is neither renewed nor re-minted.
+        let opened = state.opened().filter(|_| !is_login);
+        if let (Some(store), Some(opened)) = (store, opened) {
+            match store.check(&opened.id, record.uid.as_deref(), opened.minted_ms) {
+                Standing::Live => {}
+                Standing::Revoked(by) => {
+                    tracing::info!(target: "sealed_session", reason = "revoked", revoked_by = by.reason(), uid = ?record.uid, "session revoked while its request was in flight: deleted, not re-sealed");
+                    self.delete(response.headers_mut());
+                    return;
+                }
+                _ => {
+                    tracing::warn!(target: "sealed_session", reason = "store_unavailable", uid = ?record.uid, "revocation store cannot vouch for the session: not re-sealed");
+                    return;
+                }
+            }
+        }
         let modified = state.is_modified();
         let renew = now.saturating_sub(record.last_seen) >= self.refresh;
         if !(is_login || modified || rotated || renew) {
@@ -161,6 +180,13 @@ impl CookieSpec {
         // Updated in place: the lock is held, and a failed seal replaces the response anyway.
         if is_login || modified || renew {
             state.touch(now);
+        }
+        // With a store, a new id (login, or re-minted by a privilege change) carries its mint
+        // time to the millisecond, and the id it replaces is denied once the new one is sealed.
+        let reminted = opened.is_some_and(|o| o.id != state.record().id);
+        if store.is_some() && (is_login || reminted) {
+            let ms = clock.source().unix_nanos().div_euclid(1_000_000);
+            state.set_minted(i64::try_from(ms).unwrap_or(i64::MAX));
         }
         let record = state.record();
         let max_age = limits.remaining(now, record.created, record.last_seen);
@@ -187,6 +213,12 @@ impl CookieSpec {
         tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
         state.sealed();
         set_session_cookie(response.headers_mut(), &self.name, line);
+        if let Some(store) = store.filter(|_| reminted) {
+            if let Some(write) = state.deny_opened(store) {
+                tracing::info!(target: "sealed_session", reason = "reminted", uid = ?state.record().uid, "session id re-minted: the old id is denied");
+                write.detach();
+            }
+        }
     }
 }
 
@@ -262,6 +294,7 @@ mod tests {
             true,
             false,
             &config.resolver.expiry,
+            None,
             None,
             &config.clock,
             &mut response,

@@ -23,6 +23,7 @@ use crate::key::KeyRing;
 use crate::rejection::AuthRejection;
 use crate::resolve::TokenSource;
 use crate::revocation::{NotBefore, SessionValidator};
+use crate::store::RevocationStore;
 use crate::token::TokenHandler;
 
 /// The session layer: opens the sealed cookie or resolves the bearer token, enforces expiry, and
@@ -257,6 +258,19 @@ impl SessionLayer {
     /// [`crate::revocation`].
     pub fn with_not_before(self, not_before: NotBefore) -> Self {
         self.set(|s| s.not_before = Some(not_before))
+    }
+
+    /// Switches revocation on: cookie sessions are checked against `store` on every request
+    /// (local memory only, no network), and `Auth::logout`, a new login, privilege changes,
+    /// `Session::regenerate_id` and the validator's refresh deny the session id they end. A
+    /// session revoked while its request was in flight is not re-sealed. Keep a clone of the
+    /// store for "log out everywhere", "log out my other sessions" and the active sessions. See
+    /// [`crate::store`].
+    ///
+    /// Without it, nothing is recorded or checked, and the cookie is as before.
+    pub fn with_revocation(self, store: impl RevocationStore) -> Self {
+        let store: Arc<dyn RevocationStore> = Arc::new(store);
+        self.set(|s| s.revocation = Some(store))
     }
 
     /// Shapes the bodies of rejections (for example JSON problem details). The status and the

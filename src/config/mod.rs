@@ -250,6 +250,7 @@ impl Config {
             validator: s.validator.clone(),
             validation_interval,
             not_before: s.not_before.clone(),
+            store: s.revocation.clone(),
             expiry: Limits {
                 idle,
                 max_age,

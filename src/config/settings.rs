@@ -12,6 +12,7 @@ use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
 use crate::resolve::TokenSource;
 use crate::revocation::{NotBefore, SessionValidator};
+use crate::store::RevocationStore;
 
 /// The cookie's `SameSite` attribute. Always written explicitly, never left to browser defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -91,6 +92,7 @@ pub(crate) struct Settings {
     pub(crate) validator: Option<Arc<dyn SessionValidator>>,
     pub(crate) validation_interval: Duration,
     pub(crate) not_before: Option<NotBefore>,
+    pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
 }
 
 impl Settings {
@@ -123,6 +125,7 @@ impl Settings {
             validator: None,
             validation_interval: DEFAULT_VALIDATION_INTERVAL,
             not_before: None,
+            revocation: None,
         }
     }
 }
@@ -155,6 +158,7 @@ impl fmt::Debug for Settings {
             .field("validator", &self.validator.is_some())
             .field("validation_interval", &self.validation_interval)
             .field("not_before", &self.not_before)
+            .field("revocation", &self.revocation)
             .finish_non_exhaustive()
     }
 }

@@ -21,6 +21,7 @@ use crate::expiry::Limits;
 use crate::parse::{self, Credentials};
 use crate::revocation::{NotBefore, SessionValidator};
 use crate::session::{Session, SessionLimits};
+use crate::store::RevocationStore;
 
 pub(crate) use handler::{HandlerLimits, InFlight, TokenSource};
 use open::Due;
@@ -68,6 +69,8 @@ pub(crate) struct Resolver {
     /// The longest time between two validator checks, in seconds.
     pub(crate) validation_interval: i64,
     pub(crate) not_before: Option<NotBefore>,
+    /// The revocation store, when switched on: checked on every cookie open and before a re-seal.
+    pub(crate) store: Option<Arc<dyn RevocationStore>>,
     pub(crate) expiry: Limits,
     /// The refresh interval, in seconds: the validator is due before every renewal.
     pub(crate) refresh: i64,
