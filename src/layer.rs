@@ -260,6 +260,12 @@ impl SessionLayer {
         self.set(|s| s.not_before = Some(not_before))
     }
 
+    /// Forces the validator on the next request of the users named in `recheck`, whatever the
+    /// validation interval (see [`Recheck`](crate::Recheck)). Needs a validator.
+    pub fn with_recheck(self, recheck: crate::revocation::Recheck) -> Self {
+        self.set(|s| s.recheck = Some(recheck))
+    }
+
     /// Switches revocation on: cookie sessions are checked against `store` on every request
     /// (local memory only, no network), and `Auth::logout`, a new login, privilege changes,
     /// `Session::regenerate_id` and the validator's refresh deny the session id they end. A

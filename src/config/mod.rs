@@ -251,6 +251,7 @@ impl Config {
             validation_interval,
             not_before: s.not_before.clone(),
             store: s.revocation.clone(),
+            recheck: s.recheck.clone(),
             expiry: Limits {
                 idle,
                 max_age,

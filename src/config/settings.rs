@@ -11,7 +11,7 @@ use crate::clock::ClockSource;
 use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
 use crate::resolve::TokenSource;
-use crate::revocation::{NotBefore, SessionValidator};
+use crate::revocation::{NotBefore, Recheck, SessionValidator};
 use crate::store::RevocationStore;
 
 /// The cookie's `SameSite` attribute. Always written explicitly, never left to browser defaults.
@@ -93,6 +93,7 @@ pub(crate) struct Settings {
     pub(crate) validation_interval: Duration,
     pub(crate) not_before: Option<NotBefore>,
     pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
+    pub(crate) recheck: Option<Recheck>,
 }
 
 impl Settings {
@@ -126,6 +127,7 @@ impl Settings {
             validation_interval: DEFAULT_VALIDATION_INTERVAL,
             not_before: None,
             revocation: None,
+            recheck: None,
         }
     }
 }

@@ -99,7 +99,13 @@ impl Resolver {
                 .unwrap_or(record.created)
                 .saturating_add(self.validation_interval)
                 <= now
-                || now.saturating_sub(record.last_seen) >= self.refresh);
+                || now.saturating_sub(record.last_seen) >= self.refresh
+                || self.recheck.as_ref().is_some_and(|recheck| {
+                    recheck.due(
+                        record.uid.as_deref(),
+                        record.checked.unwrap_or(record.created),
+                    )
+                }));
         tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
         let session = Session::from_cookie(record, self.session);
         let rotated = with == OpenedWith::Previous;
