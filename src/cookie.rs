@@ -7,9 +7,12 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::clock::LayerClock;
 use crate::expiry::{Limits, Verdict};
+use std::sync::Arc;
+
 use crate::key::KeyRing;
 use crate::record::{self, Record};
 use crate::revocation::NotBefore;
+use crate::rotation::LiveKeys;
 use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
 use crate::session::State;
 use crate::store::{RevocationStore, Standing};
@@ -30,9 +33,36 @@ const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
 /// serve from their fast per-thread caches (glibc's stops at 1,032).
 const PLAINTEXT_HINT: usize = 512 - 12 - 16;
 
+/// Where the cookie's keys come from: the ring given to the layer, or a live ring that can
+/// change while the app runs (read once per open or seal).
+#[derive(Debug)]
+pub(crate) enum KeySource {
+    Fixed(Arc<KeyRing>),
+    Live(LiveKeys),
+}
+
+impl KeySource {
+    /// Runs `f` with the ring as it is now.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&KeyRing) -> R) -> R {
+        match self {
+            Self::Fixed(ring) => f(ring),
+            Self::Live(live) => f(&live.snapshot()),
+        }
+    }
+
+    /// The ring as it is now, shared.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    pub(crate) fn snapshot(&self) -> Arc<KeyRing> {
+        match self {
+            Self::Fixed(ring) => ring.clone(),
+            Self::Live(live) => live.snapshot(),
+        }
+    }
+}
+
 /// The session cookie as configured: how it is opened, sealed, written and deleted.
 pub(crate) struct CookieSpec {
-    pub(crate) keys: KeyRing,
+    pub(crate) keys: KeySource,
     pub(crate) name: String,
     /// The AEAD associated data: format version, purpose and cookie name.
     pub(crate) aad: String,
@@ -63,13 +93,14 @@ pub(crate) enum LineError {
 impl CookieSpec {
     /// Opens a session cookie value with any key of the ring.
     pub(crate) fn open(&self, value: &str) -> Option<(Record, OpenedWith)> {
-        record::open(&self.keys, &self.aad, value)
+        self.keys.with(|keys| record::open(keys, &self.aad, value))
     }
 
     /// The sealed value of `record`, with the current key (for minting test cookies).
     #[cfg(feature = "test-util")]
     pub(crate) fn seal_value(&self, record: &Record) -> String {
-        seal::seal(self.keys.current(), &self.aad, &record.encode())
+        self.keys
+            .with(|keys| seal::seal(keys.current(), &self.aad, &record.encode()))
     }
 
     /// The `Set-Cookie` value of a session cookie holding `record`, sealed with the current key,
@@ -83,13 +114,17 @@ impl CookieSpec {
         record: &Record,
         max_age: i64,
     ) -> Result<HeaderValue, LineError> {
-        let sealed = seal::seal_raw(
-            self.keys.current(),
-            &self.aad,
-            PLAINTEXT_HINT.min(self.budget),
-            |buf| record.encode_into(buf),
-        )
-        .map_err(|_| LineError::Seal)?;
+        let sealed = self
+            .keys
+            .with(|keys| {
+                seal::seal_raw(
+                    keys.current(),
+                    &self.aad,
+                    PLAINTEXT_HINT.min(self.budget),
+                    |buf| record.encode_into(buf),
+                )
+            })
+            .map_err(|_| LineError::Seal)?;
         let size = self.name.len() + seal::value_len(&sealed);
         if size > COOKIE_LIMIT {
             return Err(LineError::TooLarge { size });

@@ -260,6 +260,22 @@ impl SessionLayer {
         self.set(|s| s.not_before = Some(not_before))
     }
 
+    /// Reads the key ring from `keys` on every request, instead of the ring given to
+    /// [`SessionLayer::new`]: [`LiveKeys::rotate`](crate::LiveKeys::rotate) takes effect on the
+    /// next request on this instance, without a new `Router`.
+    ///
+    /// ```
+    /// use sealed_session::{Key, LiveKeys, SessionLayer};
+    ///
+    /// let keys = LiveKeys::new(Key::generate());
+    /// let layer = SessionLayer::new(keys.snapshot().current().clone()).with_live_keys(keys.clone());
+    /// keys.rotate(Key::generate()).unwrap(); // sessions sealed with the old key still open
+    /// # drop(layer);
+    /// ```
+    pub fn with_live_keys(self, keys: crate::rotation::LiveKeys) -> Self {
+        self.set(|s| s.live_keys = Some(keys))
+    }
+
     /// Forces the validator on the next request of the users named in `recheck`, whatever the
     /// validation interval (see [`Recheck`](crate::Recheck)). Needs a validator.
     pub fn with_recheck(self, recheck: crate::revocation::Recheck) -> Self {

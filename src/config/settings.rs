@@ -63,6 +63,8 @@ const DEFAULT_PURPOSE: &str = "session";
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) keys: KeyRing,
+    /// A live ring, read on every request instead of `keys`.
+    pub(crate) live_keys: Option<crate::rotation::LiveKeys>,
     pub(crate) name: String,
     pub(crate) path: String,
     pub(crate) domain: Option<String>,
@@ -100,6 +102,7 @@ impl Settings {
     pub(crate) fn new(keys: KeyRing) -> Self {
         Self {
             keys,
+            live_keys: None,
             name: DEFAULT_COOKIE_NAME.to_owned(),
             path: "/".to_owned(),
             domain: None,
