@@ -35,6 +35,8 @@ pub(crate) struct RequestContext {
     /// Whether `actions` was ever written: most requests neither log in nor out, and skip its
     /// lock.
     acted: AtomicBool,
+    /// The active-session label (the `User-Agent`), read only when active sessions are on.
+    label: Option<String>,
 }
 
 impl RequestContext {
@@ -46,7 +48,61 @@ impl RequestContext {
             resolving: tokio::sync::Mutex::const_new(()),
             actions: Mutex::new(Actions::default()),
             acted: AtomicBool::new(false),
+            label: None,
         }
+    }
+
+    /// Keeps the request's `User-Agent` as the active-session label.
+    pub(crate) fn label_from(&mut self, headers: &HeaderMap) {
+        let agent = headers
+            .get(http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        self.label = Some(crate::store::clean_label(&agent.unwrap_or_default()));
+    }
+
+    /// Removes `id` of `uid` from the active sessions, in the background (it is denied already).
+    fn unlist(&self, uid: Option<String>, id: crate::record::SessionId) {
+        let (Some(store), Some(uid)) = (self.config.resolver.store.clone(), uid) else {
+            return;
+        };
+        if !self.config.resolver.active_sessions {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.end_session(&uid, id).await {
+                    tracing::warn!(target: "sealed_session", reason = "store_unavailable", %error, "ended session still listed as active");
+                }
+            });
+        }
+    }
+
+    /// Lists a session just sealed (at login, renewal or a new id) in the active sessions.
+    fn list(&self, state: &crate::session::State, sealed: crate::cookie::Sealed) {
+        let Some(store) = self.config.resolver.store.as_deref() else {
+            return;
+        };
+        let record = state.record();
+        if let Some(old) = sealed.replaced {
+            self.unlist(record.uid.clone(), old);
+        }
+        let listed = matches!(sealed.reason, "login" | "renewed") || sealed.replaced.is_some();
+        let Some(uid) = record.uid.as_deref().filter(|_| listed) else {
+            return;
+        };
+        let at = |secs: i64| {
+            time::OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        };
+        let max_age = self.config.resolver.session.max_age;
+        let entry = crate::store::ActiveSession::new(
+            record.id,
+            at(record.created),
+            at(record.created.saturating_add(max_age)),
+        )
+        .with_last_seen(at(record.last_seen))
+        .with_label(self.label.as_deref().unwrap_or_default());
+        store.record_active(uid, entry).detach();
     }
 
     /// What `oauth` reads of the layer: its one accessor.
@@ -195,6 +251,7 @@ impl RequestContext {
             old.logout();
             if let Some(write) = self.deny(old) {
                 write.detach();
+                self.unlist(old.uid(), opened_id(old));
             }
         }
         Ok(session)
@@ -222,7 +279,11 @@ impl RequestContext {
         let denied = match self.resolution.get() {
             Some(Resolution::Cookie { session, .. }) => {
                 session.logout();
-                self.deny(session)
+                let denied = self.deny(session);
+                if denied.is_some() {
+                    self.unlist(session.uid(), opened_id(session));
+                }
+                denied
             }
             _ => None,
         };
@@ -282,6 +343,7 @@ impl RequestContext {
         if let Some(old) = resolved.filter(|s| s.is_logged_out()) {
             if let Some(write) = self.deny(old) {
                 write.detach();
+                self.unlist(old.uid(), opened_id(old));
             }
         }
         let target = login.as_ref().or(if logout { None } else { resolved });
@@ -289,16 +351,21 @@ impl RequestContext {
         // One lock of the session for the logged-out check and the seal.
         let state = target.map(Session::lock);
         match state {
-            Some(mut state) if !state.is_ended() => config.cookie.write(
-                &mut state,
-                is_login,
-                rotated,
-                &config.resolver.expiry,
-                config.resolver.not_before.as_ref(),
-                config.resolver.store.as_deref(),
-                &config.clock,
-                response,
-            ),
+            Some(mut state) if !state.is_ended() => {
+                let sealed = config.cookie.write(
+                    &mut state,
+                    is_login,
+                    rotated,
+                    &config.resolver.expiry,
+                    config.resolver.not_before.as_ref(),
+                    config.resolver.store.as_deref(),
+                    &config.clock,
+                    response,
+                );
+                if let Some(sealed) = sealed.filter(|_| config.resolver.active_sessions) {
+                    self.list(&state, sealed);
+                }
+            }
             // No session to seal, or it was logged out.
             _ if logout || resolved.is_some() || cookie_invalid => {
                 config.cookie.delete(response.headers_mut());
@@ -306,4 +373,11 @@ impl RequestContext {
             _ => {}
         }
     }
+}
+
+/// The id `session` was opened with (its current id for a session that was not opened from a
+/// cookie). The lock is released before the current id is read.
+fn opened_id(session: &Session) -> crate::record::SessionId {
+    let opened = session.lock().opened();
+    opened.map_or_else(|| session.id(), |o| o.id)
 }

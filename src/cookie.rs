@@ -78,6 +78,14 @@ pub(crate) struct CookieSpec {
     pub(crate) refresh: i64,
 }
 
+/// A session sealed into the response: why (`login`, `modified`, `renewed`, `rotated`), and the
+/// id it replaced when it was re-minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sealed {
+    pub(crate) reason: &'static str,
+    pub(crate) replaced: Option<crate::record::SessionId>,
+}
+
 /// Why no `Set-Cookie` line was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LineError {
@@ -165,10 +173,10 @@ impl CookieSpec {
         store: Option<&dyn RevocationStore>,
         clock: &LayerClock,
         response: &mut Response<B>,
-    ) {
+    ) -> Option<Sealed> {
         if response.status().is_server_error() {
             tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
-            return;
+            return None;
         }
         let now = clock.now();
         let record = state.record();
@@ -179,7 +187,7 @@ impl CookieSpec {
         {
             // It expired, or was revoked, while the handler ran: delete rather than renew.
             self.delete(response.headers_mut());
-            return;
+            return None;
         }
         // The session as it was opened must still stand in the revocation store: one revoked
         // while its request was in flight is neither renewed nor re-minted.
@@ -190,18 +198,18 @@ impl CookieSpec {
                 Standing::Revoked(by) => {
                     tracing::info!(target: "sealed_session", reason = "revoked", revoked_by = by.reason(), uid = ?record.uid, "session revoked while its request was in flight: deleted, not re-sealed");
                     self.delete(response.headers_mut());
-                    return;
+                    return None;
                 }
                 _ => {
                     tracing::warn!(target: "sealed_session", reason = "store_unavailable", uid = ?record.uid, "revocation store cannot vouch for the session: not re-sealed");
-                    return;
+                    return None;
                 }
             }
         }
         let modified = state.is_modified();
         let renew = now.saturating_sub(record.last_seen) >= self.refresh;
         if !(is_login || modified || rotated || renew) {
-            return;
+            return None;
         }
         let reason = if is_login {
             "login"
@@ -239,7 +247,7 @@ impl CookieSpec {
                         tracing::error!(target: "sealed_session", reason = "seal_failed", "session cookie could not be sealed: not sent");
                     }
                 }
-                return;
+                return None;
             }
         };
         if rotated {
@@ -248,12 +256,14 @@ impl CookieSpec {
         tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
         state.sealed();
         set_session_cookie(response.headers_mut(), &self.name, line);
+        let replaced = opened.filter(|_| reminted).map(|o| o.id);
         if let Some(store) = store.filter(|_| reminted) {
             if let Some(write) = state.deny_opened(store) {
                 tracing::info!(target: "sealed_session", reason = "reminted", uid = ?state.record().uid, "session id re-minted: the old id is denied");
                 write.detach();
             }
         }
+        Some(Sealed { reason, replaced })
     }
 }
 

@@ -276,6 +276,16 @@ impl SessionLayer {
         self.set(|s| s.live_keys = Some(keys))
     }
 
+    /// Records each cookie session in the revocation store's active sessions (at login, and at
+    /// each renewal, so at most once per refresh interval), labelled with the request's
+    /// `User-Agent`: [`RevocationStore::active_sessions`](crate::store::RevocationStore::active_sessions)
+    /// lists them, and [`RevocationStore::end_session`](crate::store::RevocationStore::end_session)
+    /// ends one (ASVS 7.5.2). A logout, a re-login or a new id removes the old entry. Needs
+    /// [`SessionLayer::with_revocation`].
+    pub fn with_active_sessions(self) -> Self {
+        self.set(|s| s.active_sessions = true)
+    }
+
     /// Forces the validator on the next request of the users named in `recheck`, whatever the
     /// validation interval (see [`Recheck`](crate::Recheck)). Needs a validator.
     pub fn with_recheck(self, recheck: crate::revocation::Recheck) -> Self {
@@ -370,7 +380,11 @@ where
         // Nothing is resolved here: the cookie is opened, and the token handler called, only
         // when an extractor or guard asks. A route that never asks pays for this context and
         // its slot in the request extensions (two allocations), nothing more.
-        let context = Arc::new(RequestContext::new(self.config.clone(), req.uri().clone()));
+        let mut context = RequestContext::new(self.config.clone(), req.uri().clone());
+        if self.config.resolver.active_sessions {
+            context.label_from(req.headers());
+        }
+        let context = Arc::new(context);
         req.extensions_mut().insert(context.clone());
         // The inner service is called here, synchronously, on the instance `poll_ready` readied;
         // no clone is needed (the `mem::replace` idiom is for calls made later, in a future).

@@ -74,7 +74,10 @@ struct Revocable {
 
 /// The common app with a memory store sharing its clock (the store's TTLs read the same time).
 fn revocable() -> Revocable {
-    let clock = sealed_session::testing::ManualClock::new(OffsetDateTime::now_utc());
+    // An hour behind the system clock, which the routes' own store calls read: "now" in a route
+    // is always after every login of the test.
+    let clock =
+        sealed_session::testing::ManualClock::new(OffsetDateTime::now_utc() - Duration::hours(1));
     let store = MemoryStore::new().with_clock(clock.clone());
     let shared: Arc<dyn RevocationStore> = Arc::new(store.clone());
     let mut app = app_with(key(1), |l| {
@@ -356,4 +359,65 @@ async fn without_a_store_nothing_is_denied() {
         StatusCode::OK
     );
     let _: SessionLayer = app.layer;
+}
+
+/// Waits (bounded: 200 tries, 2 seconds) until `store` lists `n` sessions of `uid`.
+async fn listed(store: &MemoryStore, uid: &str, n: usize) -> Vec<ActiveSession> {
+    for _ in 0..200 {
+        let list = store.active_sessions(uid).await.unwrap();
+        if list.len() == n {
+            return list;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{uid} never had {n} active sessions");
+}
+
+#[tokio::test]
+async fn active_sessions_are_listed_with_their_user_agent_and_ended_from_the_list() {
+    let clock = sealed_session::testing::ManualClock::new(OffsetDateTime::now_utc());
+    let store = MemoryStore::new().with_clock(clock.clone());
+    let mut app = app_with(key(1), |l| {
+        l.with_clock(clock.clone())
+            .with_revocation(store.clone())
+            .with_active_sessions()
+    });
+    app.clock = clock;
+    let login = |agent: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .send(
+                    axum::http::Request::post("/login?uid=alice")
+                        .header("user-agent", agent)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            cookie_from(&res).unwrap()
+        }
+    };
+    let firefox = login("Firefox\t<b>").await;
+    app.clock.advance(Duration::seconds(1));
+    let safari = login("Safari").await;
+    let list = listed(&store, "alice", 2).await;
+    assert_eq!(list[0].label, "Firefox <b>", "control characters replaced");
+    assert_eq!(list[1].label, "Safari");
+
+    // Renewal updates last-seen.
+    app.clock.advance(Duration::minutes(2));
+    let res = app.get_with_cookie("/me", &safari).await;
+    assert!(cookie_from(&res).is_some(), "renewed");
+    let list = listed(&store, "alice", 2).await;
+    assert!(list[1].last_seen_ms > list[1].created_ms);
+
+    // Ending one from the list (say, on a "your sessions" page) refuses its cookie.
+    assert!(store.end_session("alice", list[0].id).await.unwrap());
+    assert_eq!(
+        app.get_with_cookie("/me", &firefox).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Logging out removes its entry.
+    assert_deletion(&app.post_with_cookie("/logout", &safari).await);
+    listed(&store, "alice", 0).await;
 }

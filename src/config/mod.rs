@@ -255,6 +255,7 @@ impl Config {
             not_before: s.not_before.clone(),
             store: s.revocation.clone(),
             recheck: s.recheck.clone(),
+            active_sessions: s.active_sessions && s.revocation.is_some(),
             expiry: Limits {
                 idle,
                 max_age,

@@ -96,6 +96,7 @@ pub(crate) struct Settings {
     pub(crate) not_before: Option<NotBefore>,
     pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
     pub(crate) recheck: Option<Recheck>,
+    pub(crate) active_sessions: bool,
 }
 
 impl Settings {
@@ -131,6 +132,7 @@ impl Settings {
             not_before: None,
             revocation: None,
             recheck: None,
+            active_sessions: false,
         }
     }
 }

@@ -71,6 +71,8 @@ pub(crate) struct Resolver {
     pub(crate) not_before: Option<NotBefore>,
     /// Users whose sessions the validator must see on their next request.
     pub(crate) recheck: Option<Recheck>,
+    /// Whether cookie sessions are recorded in the store's active sessions.
+    pub(crate) active_sessions: bool,
     /// The revocation store, when switched on: checked on every cookie open and before a re-seal.
     pub(crate) store: Option<Arc<dyn RevocationStore>>,
     pub(crate) expiry: Limits,
