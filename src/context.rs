@@ -95,9 +95,17 @@ impl RequestContext {
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         };
         let max_age = self.config.resolver.session.max_age;
+        // The login time, to the millisecond when the id was minted in the same second.
+        let minted = record.minted_ms();
+        let created = if minted.div_euclid(1000) == record.created {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(minted) * 1_000_000)
+                .unwrap_or_else(|_| at(record.created))
+        } else {
+            at(record.created)
+        };
         let entry = crate::store::ActiveSession::new(
             record.id,
-            at(record.created),
+            created,
             at(record.created.saturating_add(max_age)),
         )
         .with_last_seen(at(record.last_seen))

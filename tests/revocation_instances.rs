@@ -59,7 +59,8 @@ async fn instance(server: &RedisServer, token_valid: Arc<AtomicBool>) -> Instanc
     let shared: Arc<dyn RevocationStore> = Arc::new(store.clone());
     let layer = SessionLayer::new(key(1))
         .with_token_handler(tokens)
-        .with_revocation(store.clone());
+        .with_revocation(store.clone())
+        .with_active_sessions();
     let router =
         Router::new()
             .route(
@@ -276,4 +277,34 @@ async fn a_token_revoked_on_one_instance_is_refused_on_the_others_despite_warm_c
         assert_eq!(bearer(i, "pat-1").await, StatusCode::UNAUTHORIZED);
         assert_eq!(i.calls.load(Ordering::SeqCst), 2, "asked the handler again");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn active_sessions_are_listed_on_every_instance_and_ended_from_any() {
+    let server = RedisServer::start();
+    let (a, b, c, _) = three(&server).await;
+    let first = login(&a).await;
+    tokio::time::sleep(StdDuration::from_millis(5)).await;
+    let second = login(&b).await;
+    for i in [&a, &b, &c] {
+        let started = Instant::now();
+        let mut listed = Vec::new();
+        while started.elapsed() < StdDuration::from_secs(10) {
+            listed = i.store.active_sessions("alice").await.unwrap();
+            if listed.len() == 2 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
+        }
+        assert_eq!(listed.len(), 2, "listed on every instance");
+    }
+    // Ended from C: the first session's cookie is refused on A and B.
+    let listed = c.store.active_sessions("alice").await.unwrap();
+    let first_id = listed[0].id;
+    assert!(c.store.end_session("alice", first_id).await.unwrap());
+    for i in [&a, &b] {
+        until_status(i, &first, StatusCode::UNAUTHORIZED).await;
+        assert_eq!(me(i, &second).await, StatusCode::OK);
+    }
+    assert_eq!(a.store.active_sessions("alice").await.unwrap().len(), 1);
 }
