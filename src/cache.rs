@@ -677,10 +677,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_invalidation_during_a_lookup_wins() {
-        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate("good").await)
-            .await;
-        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_uid("alice"))
-            .await;
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate("good").await).await;
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_uid("alice")).await;
         invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_all()).await;
     }
 

@@ -163,7 +163,10 @@ pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
-pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};
+pub use revocation::{
+    validator_fn, NotBefore, Privileges, Recheck, SessionValidator, Validation, ValidationError,
+    ValidatorFn,
+};
 pub use rotation::LiveKeys;
 pub use session::{Session, SessionError, SessionSource};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};

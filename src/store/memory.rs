@@ -14,8 +14,8 @@ use super::{
     DEFAULT_TOKEN_MARK_TTL,
 };
 use crate::clock::{Clock, ClockSource};
-use crate::record::SessionId;
 use crate::key::sha256;
+use crate::record::SessionId;
 
 /// The revocation store of a single instance, in memory. See the [module docs](super).
 ///

@@ -72,8 +72,8 @@ use super::{
     DEFAULT_STORE_CAPACITY, DEFAULT_TOKEN_MARK_TTL,
 };
 use crate::clock::{Clock, ClockSource};
-use crate::record::SessionId;
 use crate::key::sha256;
+use crate::record::SessionId;
 
 mod sync;
 mod wire;
