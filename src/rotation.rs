@@ -1,33 +1,33 @@
 //! [`LiveKeys`]: a key ring that can change while the app runs.
-//!
-//! Clones share one ring. [`LiveKeys::rotate`] makes a new key current and keeps the old one as
-//! the newest previous key (sessions sealed with it still open, and are re-sealed with the new
-//! key when renewed); the oldest previous key beyond [`MAX_PREVIOUS_KEYS`] is dropped, which
-//! ends the sessions sealed with it. [`LiveKeys::retire_previous`] drops every previous key (after
-//! a leak). Each request reads the ring once, so a change takes effect on the next request on
-//! this instance. Keys never leave the process: instances that share cookies rotate each their
-//! own handle, from the app's secret store.
-//!
-//! ```
-//! use sealed_session::{Key, LiveKeys};
-//!
-//! let (old, new) = (Key::generate(), Key::generate());
-//! let keys = LiveKeys::new(old.clone());
-//! keys.rotate(new.clone()).unwrap();
-//! let ring = keys.snapshot();
-//! assert_eq!(ring.current(), &new);
-//! assert_eq!(ring.previous().collect::<Vec<_>>(), [&old]);
-//!
-//! keys.retire_previous();
-//! assert_eq!(keys.snapshot().len(), 1);
-//! ```
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS};
 
-/// A shared, changeable [`KeyRing`]. See the [module docs](self).
+/// A key ring that can change while the app runs.
+///
+/// Clones share one ring. [`LiveKeys::rotate`] makes a new key current and keeps the old one as
+/// the newest previous key (sessions sealed with it still open, and are re-sealed with the new
+/// key when renewed); the oldest previous key beyond [`MAX_PREVIOUS_KEYS`] is dropped, which
+/// ends the sessions sealed with it. [`LiveKeys::retire_previous`] drops every previous key (after
+/// a leak). Every open and seal reads the ring as it is, so a change takes effect on the next request on
+/// this instance. Keys never leave the process: instances that share cookies rotate each their
+/// own handle, from the app's secret store.
+///
+/// ```
+/// use sealed_session::{Key, LiveKeys};
+///
+/// let (old, new) = (Key::generate(), Key::generate());
+/// let keys = LiveKeys::new(old.clone());
+/// keys.rotate(new.clone()).unwrap();
+/// let ring = keys.snapshot();
+/// assert_eq!(ring.current(), &new);
+/// assert_eq!(ring.previous().collect::<Vec<_>>(), [&old]);
+///
+/// keys.retire_previous();
+/// assert_eq!(keys.snapshot().len(), 1);
+/// ```
 #[derive(Clone)]
 pub struct LiveKeys {
     ring: Arc<RwLock<Arc<KeyRing>>>,
