@@ -308,6 +308,32 @@ impl SessionLayer {
     /// [`crate::store`].
     ///
     /// Without it, nothing is recorded or checked, and the cookie is as before.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::{get, post}, Router};
+    /// use sealed_session::store::MemoryStore;
+    /// use sealed_session::{testing::TestKit, Auth, Identity, Key, Session, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let layer = SessionLayer::new(Key::generate()).with_revocation(MemoryStore::new());
+    /// let kit = TestKit::new(&layer);
+    /// let app = Router::new()
+    ///     .route("/me", get(|s: Session| async move { s.uid().unwrap_or_default() }))
+    ///     .route("/logout", post(|auth: Auth| async move { auth.logout() }))
+    ///     .layer(layer);
+    /// let cookie = kit.cookie_header(Identity::new("alice"));
+    /// let send = |method: &str, path: &str| {
+    ///     let req = Request::builder().method(method).uri(path).header("cookie", &cookie);
+    ///     app.clone().oneshot(req.body(Body::empty()).unwrap())
+    /// };
+    /// assert_eq!(send("GET", "/me").await.unwrap().status(), 200);
+    /// assert_eq!(send("POST", "/logout").await.unwrap().status(), 200);
+    /// // A copy of the cookie taken before the logout no longer opens.
+    /// assert_eq!(send("GET", "/me").await.unwrap().status(), 401);
+    /// # }
+    /// ```
     pub fn with_revocation(self, store: impl crate::store::RevocationStore) -> Self {
         let store: std::sync::Arc<dyn crate::store::RevocationStore> = std::sync::Arc::new(store);
         self.set(|s| s.revocation = Some(store))
