@@ -348,7 +348,9 @@ impl RequestContext {
         };
         let is_login = login.is_some();
         // A cookie session ended by its handle (`Session::logout`) is denied too.
-        if let Some(old) = resolved.filter(|s| s.is_logged_out()) {
+        // (Only with a store: without one, finalising costs what it did.)
+        let ended = resolved.filter(|s| self.has_store() && s.is_logged_out());
+        if let Some(old) = ended {
             if let Some(write) = self.deny(old) {
                 write.detach();
                 self.unlist(old.uid(), opened_id(old));
