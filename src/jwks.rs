@@ -573,6 +573,15 @@ impl JwksCache {
     }
 }
 
+/// Installs `jsonwebtoken`'s aws-lc-rs provider once (unless the app installed one).
+pub(crate) fn install_provider() {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // Fails only when a provider is already installed, which is then used.
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    });
+}
+
 /// `GET url` through `transport`: a 200 with a JSON object, within `timeout`.
 pub(crate) async fn get_json(
     transport: &dyn HttpTransport,
