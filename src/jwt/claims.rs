@@ -43,13 +43,20 @@ pub enum JwtError {
     MissingClaim,
     /// The app's mapping refused the token.
     Mapping,
+    /// A DPoP-bound token (`cnf.jkt`) without a proof, as a plain bearer token (RFC 9449 §7.2).
+    DpopBound,
+    /// A token presented with a DPoP proof is not DPoP-bound.
+    NotBound,
+    /// The DPoP proof was refused.
+    Dpop(super::dpop::DpopError),
     /// The keys could not be fetched: the caller should answer 503, not 401.
     Unavailable(String),
 }
 
 impl JwtError {
     /// The name of the failed check: `size`, `format`, `alg`, `typ`, `crit`, `kid`,
-    /// `signature`, `iss`, `aud`, `exp`, `nbf`, `iat`, `sub`, `claims`, `mapping` or `jwks`.
+    /// `signature`, `iss`, `aud`, `exp`, `nbf`, `iat`, `sub`, `claims`, `mapping`, `cnf`, `dpop`
+    /// or `jwks`.
     #[must_use]
     pub fn check(&self) -> &'static str {
         match self {
@@ -68,6 +75,8 @@ impl JwtError {
             Self::Subject => "sub",
             Self::MissingClaim => "claims",
             Self::Mapping => "mapping",
+            Self::DpopBound | Self::NotBound => "cnf",
+            Self::Dpop(_) => "dpop",
             Self::Unavailable(_) => "jwks",
         }
     }
@@ -75,7 +84,10 @@ impl JwtError {
     /// Whether this is a backend failure (answer 503), not an invalid token (answer 401).
     #[must_use]
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::Dpop(super::dpop::DpopError::Unavailable(_))
+        )
     }
 }
 
@@ -83,6 +95,7 @@ impl fmt::Display for JwtError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Unavailable(why) => write!(f, "the issuer's keys are unavailable: {why}"),
+            Self::Dpop(e) => e.fmt(f),
             other => write!(f, "the token failed the {} check", other.check()),
         }
     }

@@ -267,6 +267,44 @@ impl JwtHandler {
     /// The [`JwtError`] naming the first check that failed; [`JwtError::Unavailable`] when the
     /// issuer's keys could not be fetched.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, JwtError> {
+        let verified = self.verify_token(token).await?;
+        if super::dpop::bound_key(&verified.claims).is_some() {
+            // RFC 9449 §7.2: a DPoP-bound token alone is useless, as its thief would have it.
+            return Err(JwtError::DpopBound);
+        }
+        Ok(verified)
+    }
+
+    /// Verifies a token presented with `Authorization: DPoP <token>` and its proof: the token
+    /// as [`verify`](Self::verify) does, then that it is bound (`cnf.jkt`), then the proof for
+    /// `method` and `url` with `verifier` (signature, `htm`, `htu`, `iat`, `ath`, the binding,
+    /// replay).
+    ///
+    /// # Errors
+    ///
+    /// [`JwtError::Dpop`] for a refused proof (answer `invalid_dpop_proof`),
+    /// [`JwtError::NotBound`] for an unbound token, else as [`verify`](Self::verify).
+    pub async fn verify_with_proof(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &str,
+        url: &str,
+        verifier: &super::dpop::DpopVerifier,
+    ) -> Result<VerifiedToken, JwtError> {
+        let verified = self.verify_token(token).await?;
+        let jkt = super::dpop::bound_key(&verified.claims).ok_or(JwtError::NotBound)?;
+        let request = super::dpop::DpopRequest::new(method, url)
+            .with_access_token(token)
+            .with_bound_key(jkt);
+        verifier
+            .verify(proof, &request)
+            .await
+            .map_err(JwtError::Dpop)?;
+        Ok(verified)
+    }
+
+    async fn verify_token(&self, token: &str) -> Result<VerifiedToken, JwtError> {
         if token.len() > self.max_len {
             return Err(JwtError::TooLarge);
         }
@@ -433,6 +471,9 @@ impl TokenHandler for JwtHandler {
         match self.verify(token).await {
             Ok(verified) => Ok(Some(verified.into_identity())),
             Err(JwtError::Unavailable(why)) => Err(TokenError::new(why)),
+            Err(JwtError::Dpop(super::dpop::DpopError::Unavailable(why))) => {
+                Err(TokenError::new(why))
+            }
             Err(error) => {
                 tracing::info!(target: "sealed_session::jwt", check = error.check(), "refused: the access token failed a check");
                 Ok(None)

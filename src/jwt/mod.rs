@@ -40,16 +40,26 @@
 //! ```
 
 mod claims;
+mod dpop;
 mod handler;
+mod introspection;
 mod issuers;
 mod mapping;
+mod metadata;
 
 pub use crate::jwks::{JwksCache, JwksError};
 pub use crate::transport::{
     HttpTransport, HyperTransport, TransportError, TransportErrorKind, MAX_RESPONSE_BODY,
 };
 pub use claims::JwtError;
+pub use dpop::{
+    bound_key, thumbprint, DpopError, DpopProof, DpopRequest, DpopVerifier, MemoryReplayCache,
+    ReplayCache, ReplayError, DEFAULT_DPOP_ALGORITHMS, DEFAULT_PROOF_MAX_AGE,
+    DEFAULT_REPLAY_CAPACITY, MAX_PROOF_LEN,
+};
 pub use handler::{JwtHandler, VerifiedToken, DEFAULT_MAX_JWT_LEN};
+pub use introspection::{IntrospectionAuth, IntrospectionHandler, DEFAULT_INTROSPECTION_TIMEOUT};
 pub use issuers::{Claims, Issuer, DEFAULT_ALGORITHMS, MIN_HMAC_SECRET};
 pub use jsonwebtoken::Algorithm;
 pub use mapping::ClaimMapping;
+pub use metadata::{MetadataService, ProtectedResource, WELL_KNOWN_PATH};
