@@ -85,6 +85,8 @@ impl Provider {
             .expect("read the provider's stdout")
             .expect("the provider exited before it was ready");
         let ready: Value = serde_json::from_str(&line).expect("ready line");
+        // Keep reading its stdout, so that a later log line never meets a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Self {
             issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
             transport: HyperTransport::new(),

@@ -256,6 +256,18 @@ impl IntrospectionHandler {
             }
             Ok(Ok(response)) => response,
         };
+        if response.status() == http::StatusCode::BAD_REQUEST {
+            // RFC 7662 §4: `unsupported_token_type` is an answer about the token (the server
+            // cannot introspect this kind, e.g. a JWT): it is not one of ours.
+            let error = serde_json::from_slice::<Map<String, Value>>(response.body())
+                .ok()
+                .and_then(|m| m.get("error").and_then(Value::as_str).map(str::to_owned));
+            if error.as_deref() == Some("unsupported_token_type") {
+                let mut inactive = Map::new();
+                inactive.insert("active".to_owned(), Value::Bool(false));
+                return Ok(inactive);
+            }
+        }
         if response.status() != http::StatusCode::OK {
             return Err(TokenError::new(format!(
                 "the introspection endpoint answered {}",
