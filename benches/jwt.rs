@@ -1,1 +1,2 @@
+//! Placeholder: the JWT bench comes next.
 fn main() {}

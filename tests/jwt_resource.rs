@@ -571,3 +571,66 @@ async fn arena_topic_claims_become_publish_and_subscribe_rights() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_client_discovers_where_to_get_a_token() {
+    use sealed_session::jwt::ProtectedResource;
+    within(async {
+        let p = Provider::start().await;
+        let metadata = ProtectedResource::new(AUDIENCE)
+            .with_authorization_server(p.issuer.clone())
+            .with_scopes(["read", "write"]);
+        let app = router(JwtHandler::new(p.issuer()), None)
+            .route_service(&metadata.well_known_path(), metadata.service().unwrap());
+
+        // 1. The API without a token: 401 with a Bearer challenge.
+        let res = app
+            .clone()
+            .oneshot(Request::get("/read").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(challenge(&res).starts_with("Bearer"));
+        // 2. The protected-resource metadata, at its well-known URL (no token needed).
+        let res = app
+            .clone()
+            .oneshot(
+                Request::get(metadata.well_known_path())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+        let doc: Value = serde_json::from_str(&body(res).await).unwrap();
+        assert_eq!(
+            doc["resource"], AUDIENCE,
+            "the client checks it equals where it started"
+        );
+        let server = doc["authorization_servers"][0].as_str().unwrap().to_owned();
+        // 3. The authorization server's metadata.
+        let req = Request::get(format!("{server}/.well-known/openid-configuration"))
+            .body(Vec::new())
+            .unwrap();
+        let as_meta: Value =
+            serde_json::from_slice(p.transport.send(req).await.unwrap().body()).unwrap();
+        assert_eq!(as_meta["issuer"], server.as_str());
+        let token_endpoint = as_meta["token_endpoint"].as_str().unwrap();
+        assert_eq!(token_endpoint, p.url("/token"));
+        // 4. A token for this resource, by client credentials; 5. the API answers.
+        let token = p.client_credentials("read").await;
+        assert_eq!(call(&app, "/read", &token).await.status(), StatusCode::OK);
+        // The metadata is read-only.
+        let res = app
+            .oneshot(
+                Request::post(metadata.well_known_path())
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    })
+    .await;
+}

@@ -255,7 +255,10 @@ pub struct DpopProof {
     pub issued_at: i64,
 }
 
-/// Checks DPoP proofs; see the [module docs](self).
+/// Checks DPoP proofs (RFC 9449 §4.3): the header (`typ: dpop+jwt`, an allowed asymmetric
+/// `alg`, a public `jwk`, no `crit`), the signature with that key, `htm`, `htu` (normalised,
+/// without query and fragment), `iat` within the window, `ath`, the token's `cnf.jkt`, and
+/// `jti` replay through a [`ReplayCache`].
 #[derive(Clone)]
 pub struct DpopVerifier {
     algorithms: Vec<Algorithm>,

@@ -559,14 +559,18 @@ mod tests {
             );
             assert!(h.resolve(&token).await.unwrap().is_none());
         }
-        let mut crit = JwtHeader::default();
-        crit.crit = Some(vec!["exp".into()]);
+        let crit = JwtHeader {
+            crit: Some(vec!["exp".into()]),
+            ..JwtHeader::default()
+        };
         assert_eq!(
             h.verify(&sign(crit, &good())).await.unwrap_err(),
             JwtError::Critical
         );
-        let mut typ = JwtHeader::default();
-        typ.typ = Some("dpop+jwt".into());
+        let typ = JwtHeader {
+            typ: Some("dpop+jwt".into()),
+            ..JwtHeader::default()
+        };
         assert_eq!(
             h.verify(&sign(typ, &good())).await.unwrap_err(),
             JwtError::Type
@@ -593,8 +597,10 @@ mod tests {
         .with_clock(|| OffsetDateTime::from_unix_timestamp(1_000).unwrap());
         let t = sign(JwtHeader::default(), &good());
         assert_eq!(h.verify(&t).await.unwrap_err(), JwtError::Type);
-        let mut at = JwtHeader::default();
-        at.typ = Some("at+jwt".into());
+        let at = JwtHeader {
+            typ: Some("at+jwt".into()),
+            ..JwtHeader::default()
+        };
         assert_eq!(
             h.verify(&sign(at.clone(), &good())).await.unwrap_err(),
             JwtError::MissingClaim

@@ -3,7 +3,7 @@
 //!
 //! - [`JwtHandler`] verifies JWT access tokens (RFC 9068, RFC 8725) against the keys of one or
 //!   more trusted [`Issuer`]s, from their discovery document, a JWKS URL or static keys, kept
-//!   in the crate's one [`JwksCache`](crate::jwks::JwksCache), and maps the claims to an
+//!   in the crate's one [`JwksCache`], and maps the claims to an
 //!   [`Identity`](crate::Identity) with a [`ClaimMapping`] and an optional closure.
 //! - [`IntrospectionHandler`] asks the provider about opaque tokens (RFC 7662).
 //! - [`ProtectedResource`] serves the RFC 9728 metadata at

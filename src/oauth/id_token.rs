@@ -4,8 +4,6 @@
 //! The signature is checked by `jsonwebtoken` (aws-lc-rs); every claim check is ours, on typed
 //! values, with the session layer's clock and skew allowance.
 
-use std::sync::OnceLock;
-
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
@@ -77,14 +75,6 @@ pub(crate) struct Expected<'a> {
     pub(crate) flow_started: i64,
 }
 
-pub(crate) fn install_provider() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // Fails only when a provider is already installed, which is then used.
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    });
-}
-
 /// Verifies `token`'s signature with `key`, then its claims. Returns the claims.
 pub(crate) fn verify(
     token: &str,
@@ -92,7 +82,7 @@ pub(crate) fn verify(
     key: &crate::jwks::VerifyingKey,
     expected: &Expected<'_>,
 ) -> Result<Map<String, Value>, IdTokenError> {
-    install_provider();
+    crate::jwks::install_provider();
     if !key.fits(header.alg) {
         return Err(IdTokenError::Algorithm);
     }
