@@ -634,3 +634,24 @@ async fn a_client_discovers_where_to_get_a_token() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_key_cache_serves_every_component_given_it() {
+    use sealed_session::jwks::JwksCache;
+    within(async {
+        let p = Provider::start().await;
+        // The same cache could go to `OAuthLogin::with_jwks_cache` for the login's ID tokens.
+        let cache = JwksCache::from_url(p.url("/jwks"));
+        let api = router(JwtHandler::new(p.issuer().with_jwks(cache.clone())), None);
+        let admin_api = router(JwtHandler::new(p.issuer().with_jwks(cache.clone())), None);
+        let token = p.token(json!({"scope": "read"})).await;
+        assert_eq!(call(&api, "/read", &token).await.status(), StatusCode::OK);
+        assert_eq!(
+            call(&admin_api, "/read", &token).await.status(),
+            StatusCode::OK
+        );
+        assert_eq!(p.count("/jwks").await, 1, "one fetch for both");
+        assert!(!cache.is_empty());
+    })
+    .await;
+}

@@ -78,6 +78,14 @@ impl Exchanger {
         }
     }
 
+    /// Uses a shared key cache instead of its own.
+    pub(crate) fn with_jwks(mut self, jwks: Option<JwksCache>) -> Self {
+        if let Some(jwks) = jwks {
+            self.jwks = jwks;
+        }
+        self
+    }
+
     /// A `GET` of `url` that asks for JSON, with the access token when given.
     fn get(
         endpoint: &'static str,
