@@ -19,7 +19,7 @@ use common::{body, key, log_capture};
 use sealed_session::jwt::{ClaimMapping, HttpTransport, HyperTransport, Issuer, JwtHandler};
 use sealed_session::scope::filter_covers;
 use sealed_session::testing::ManualClock;
-use sealed_session::{RequireAuth, Session, SessionLayer, TokenCache};
+use sealed_session::{RequireAuth, Requirement, Session, SessionLayer, TokenCache};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 use tokio::io::AsyncBufReadExt as _;
@@ -182,7 +182,9 @@ fn router(handler: impl sealed_session::TokenHandler, clock: Option<ManualClock>
         .route("/read", get(me).route_layer(RequireAuth::scope("read")))
         .route(
             "/scene1",
-            get(me).route_layer(RequireAuth::permits("publish/realm/s/alice/scene1/objects")),
+            get(me).route_layer(RequireAuth::all_of([Requirement::permits(
+                "publish/realm/s/alice/scene1/objects",
+            )])),
         )
         .route(
             "/publish",

@@ -292,7 +292,7 @@ impl DpopVerifier {
         Self {
             algorithms: DEFAULT_DPOP_ALGORITHMS.to_vec(),
             max_age: DEFAULT_PROOF_MAX_AGE,
-            skew: crate::DEFAULT_CLOCK_SKEW.whole_seconds(),
+            skew: super::DEFAULT_SKEW_SECONDS,
             replay: Arc::new(MemoryReplayCache::new()),
             clock: ClockSource::default(),
         }

@@ -21,8 +21,8 @@ use crate::jwks::{
 use crate::token::{TokenError, TokenHandler};
 use crate::transport::{HttpTransport, HyperTransport};
 
-/// The longest token a [`JwtHandler`] reads, by default, in bytes. (The layer's own limit,
-/// [`DEFAULT_MAX_TOKEN_LEN`](crate::DEFAULT_MAX_TOKEN_LEN), applies first.)
+/// The longest token a [`JwtHandler`] reads, by default, in bytes. (The layer's own limit on
+/// credential length applies first.)
 pub const DEFAULT_MAX_JWT_LEN: usize = 8192;
 
 /// The longest header segment read, in bytes.
@@ -141,7 +141,7 @@ impl JwtHandler {
         let mut handler = Self {
             issuers: Vec::new(),
             clock: ClockSource::default(),
-            skew: crate::DEFAULT_CLOCK_SKEW.whole_seconds(),
+            skew: super::DEFAULT_SKEW_SECONDS,
             max_len: DEFAULT_MAX_JWT_LEN,
             transport: Arc::new(HyperTransport::new()),
             http_timeout: DEFAULT_FETCH_TIMEOUT,

@@ -124,7 +124,7 @@ impl IntrospectionHandler {
             transport: Arc::new(HyperTransport::new()),
             timeout: DEFAULT_INTROSPECTION_TIMEOUT,
             clock: ClockSource::default(),
-            skew: crate::DEFAULT_CLOCK_SKEW.whole_seconds(),
+            skew: super::DEFAULT_SKEW_SECONDS,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::identity::{Identity, SCOPE_KEY};
 ///   roles are at `realm_access.roles`);
 /// - **MFA**: only by an explicit rule on `amr` or `acr`;
 /// - **topic claims** (ARENA's `publ`, `subs`): each filter becomes a scope under a prefix, so
-///   that [`RequireAuth::permits`](crate::RequireAuth::permits) and
+///   that [`Requirement::permits`](crate::Requirement::permits) and
 ///   [`scope::filter_covers`](crate::scope::filter_covers) check them;
 /// - metadata: `iss`, `sub` and `client_id` (when present), plus the claims named with
 ///   [`with_metadata_claims`](Self::with_metadata_claims).

@@ -61,5 +61,8 @@ pub use handler::{JwtHandler, VerifiedToken, DEFAULT_MAX_JWT_LEN};
 pub use introspection::{IntrospectionAuth, IntrospectionHandler, DEFAULT_INTROSPECTION_TIMEOUT};
 pub use issuers::{Claims, Issuer, DEFAULT_ALGORITHMS, MIN_HMAC_SECRET};
 pub use jsonwebtoken::Algorithm;
+
+/// The allowance for clock differences with a provider or client, by default: 60 seconds.
+pub(crate) const DEFAULT_SKEW_SECONDS: i64 = 60;
 pub use mapping::ClaimMapping;
 pub use metadata::{MetadataService, ProtectedResource, WELL_KNOWN_PATH};
