@@ -506,6 +506,51 @@ pub fn thumbprint(jwk: &Jwk) -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(sha256(canonical.as_bytes())))
 }
 
+/// The `htu` a proof for this request must carry: the app's external origin (`https://host[:port]`,
+/// as clients address it, never taken from the request's `Host`) and the request's path, without
+/// query.
+///
+/// ```
+/// use sealed_session::jwt::request_target;
+///
+/// let uri: http::Uri = "/reports/7?full=1".parse().unwrap();
+/// assert_eq!(request_target("https://api.example.com/", &uri), "https://api.example.com/reports/7");
+/// ```
+#[must_use]
+pub fn request_target(origin: &str, uri: &http::Uri) -> String {
+    format!("{}{}", origin.trim_end_matches('/'), uri.path())
+}
+
+/// The value of a `WWW-Authenticate: DPoP` challenge (RFC 9449 §7.1): the accepted algorithms,
+/// and an error code with its description when a proof or token was refused. The description is
+/// kept to RFC 6750's characters (printable ASCII without `"` and `\`).
+///
+/// ```
+/// use sealed_session::jwt::dpop_challenge;
+///
+/// assert_eq!(
+///     dpop_challenge(&["ES256", "RS256"], Some(("invalid_dpop_proof", "the DPoP proof failed the htu check"))),
+///     "DPoP algs=\"ES256 RS256\", error=\"invalid_dpop_proof\", error_description=\"the DPoP proof failed the htu check\""
+/// );
+/// ```
+#[must_use]
+pub fn dpop_challenge(algorithms: &[&str], error: Option<(&str, &str)>) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+            .collect()
+    };
+    let mut value = format!("DPoP algs=\"{}\"", clean(&algorithms.join(" ")));
+    if let Some((code, description)) = error {
+        value.push_str(&format!(
+            ", error=\"{}\", error_description=\"{}\"",
+            clean(code),
+            clean(description)
+        ));
+    }
+    value
+}
+
 /// The `cnf.jkt` of a token's claims, if it is DPoP-bound.
 #[must_use]
 pub fn bound_key(claims: &Map<String, Value>) -> Option<&str> {
@@ -695,6 +740,22 @@ AuNLGj1vig2k5i11SCZnNhqqCDB5HOhdhx8Kf4aXB4mYgKFnCIhmZs6B
         assert_eq!(
             public_jwk(&json!({"kty": "oct", "k": "c2VjcmV0"})).unwrap_err(),
             DpopError::Key
+        );
+    }
+
+    #[test]
+    fn challenges_never_carry_quotes_or_controls() {
+        let c = dpop_challenge(
+            &["ES256"],
+            Some(("invalid_dpop_proof", "bad \"quote\\ \r\n")),
+        );
+        assert_eq!(
+            c,
+            "DPoP algs=\"ES256\", error=\"invalid_dpop_proof\", error_description=\"bad quote \""
+        );
+        assert_eq!(
+            dpop_challenge(&["ES256", "EdDSA"], None),
+            "DPoP algs=\"ES256 EdDSA\""
         );
     }
 

@@ -53,9 +53,9 @@ pub use crate::transport::{
 };
 pub use claims::JwtError;
 pub use dpop::{
-    bound_key, thumbprint, DpopError, DpopProof, DpopRequest, DpopVerifier, MemoryReplayCache,
-    ReplayCache, ReplayError, DEFAULT_DPOP_ALGORITHMS, DEFAULT_PROOF_MAX_AGE,
-    DEFAULT_REPLAY_CAPACITY, MAX_PROOF_LEN,
+    bound_key, dpop_challenge, request_target, thumbprint, DpopError, DpopProof, DpopRequest,
+    DpopVerifier, MemoryReplayCache, ReplayCache, ReplayError, DEFAULT_DPOP_ALGORITHMS,
+    DEFAULT_PROOF_MAX_AGE, DEFAULT_REPLAY_CAPACITY, MAX_PROOF_LEN,
 };
 pub use handler::{JwtHandler, VerifiedToken, DEFAULT_MAX_JWT_LEN};
 pub use introspection::{IntrospectionAuth, IntrospectionHandler, DEFAULT_INTROSPECTION_TIMEOUT};
