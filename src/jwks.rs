@@ -55,6 +55,8 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(3600);
 pub const DEFAULT_MIN_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 /// The most keys kept from one JWK set, by default.
 pub const DEFAULT_MAX_KEYS: usize = 32;
+/// How long a failed first fetch is answered from memory before the next try.
+const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 /// How long one request to the provider may take, by default.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -434,6 +436,15 @@ impl JwksCache {
                 }
             }
             return Err(JwksError::UnknownKey);
+        }
+        if snapshot.fetched_at.is_none() {
+            if let (Some(error), Some(at)) = (&fetch.last_error, fetch.last_attempt) {
+                // No keys yet and the last fetch failed a moment ago: answer with its error
+                // rather than ask a provider that is down once per request.
+                if at.elapsed() < self.config.min_refetch_interval.min(FAILURE_BACKOFF) {
+                    return Err(error.clone());
+                }
+            }
         }
         let fresh = self.is_fresh(&snapshot);
         if fresh {
@@ -851,6 +862,27 @@ mod tests {
             cache.key(Some("a"), None).await,
             Err(JwksError::Unavailable(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_is_down_is_not_asked_once_per_request() {
+        let fake = Fake::new(json!({"keys": [ec("a")]}));
+        fake.set(503, "down");
+        let cache = cache(&fake);
+        for _ in 0..5 {
+            assert!(matches!(
+                cache.key(Some("a"), None).await,
+                Err(JwksError::Unavailable(_))
+            ));
+        }
+        assert_eq!(fake.calls(), 1);
+        fake.set(200, &json!({"keys": [ec("a")]}).to_string());
+        tokio::time::sleep(FAILURE_BACKOFF + Duration::from_millis(50)).await;
+        assert!(
+            cache.key(Some("a"), None).await.is_ok(),
+            "recovers after the backoff"
+        );
+        assert_eq!(fake.calls(), 2);
     }
 
     #[tokio::test]
