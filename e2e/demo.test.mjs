@@ -164,7 +164,11 @@ await check('a session update past the cookie limit is refused visibly, and the 
   assert.ok(!/Max-Age=0/i.test(setCookie), 'the refusal does not delete the cookie');
   await page.waitForLoadState();
   assert.ok(await page.isVisible('#notice-error'));
-  assert.match(await page.textContent('#notice-error'), /Refused: too large for a cookie/);
+  const refusal = await page.textContent('#notice-error');
+  assert.match(refusal, /Refused: too large for a cookie/);
+  // One consistent story: the browser's cookie limit, and the data it leaves after sealing.
+  assert.match(refusal, /at most 4,096 bytes for a cookie/);
+  assert.match(refusal, /holds at most 3,032 bytes of data/);
   const kept = await sessionCookie(page);
   assert.ok(kept, 'the browser still holds its session cookie');
   assert.ok(COOKIE.length + 1 + kept.value.length <= 4096, 'within the 4,096-byte limit');
@@ -236,11 +240,17 @@ await check('long-running work shows progress, then its outcome', async (newPage
 
 if (process.env.DEMO_BIN && process.env.DEMO_DATA_DIR) {
   await check('a key rotation while signed in logs no one out', async (newPage) => {
+    // The admin page gives the whole command, with the --data-dir this demo runs with.
+    const admin = await newPage();
+    await signIn(admin, base, 'alice', '/login?login=/admin');
+    const command = (await admin.textContent('#rotate-command')).trim();
+    const args = command.split(' -- ')[1].split(' ');
+    assert.deepEqual(args, ['rotate-key', '--data-dir', process.env.DEMO_DATA_DIR], command);
     const page = await newPage();
     await signIn(page, base, 'bob');
     const keys = async () => (await page.textContent('#session tr:last-child td')).trim();
     const before = await keys();
-    await promisify(execFile)(process.env.DEMO_BIN, ['rotate-key', '--data-dir', process.env.DEMO_DATA_DIR], { timeout: 10_000 });
+    await promisify(execFile)(process.env.DEMO_BIN, args, { timeout: 10_000 });
     let after = before;
     for (let i = 0; i < 10 && after === before; i++) {
       await page.waitForTimeout(500);

@@ -40,10 +40,10 @@ node --version
 (cd tests/oauth && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 
 step "build the demo (with the oauth feature)"
-timeout 900 cargo build --quiet --example demo --features oauth
+timeout 900 cargo build --quiet -p sealed-session-demo --features oauth
 target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
-bin="$target_dir/debug/examples/demo"
+bin="$target_dir/debug/sealed-session-demo"
 
 work=$(mktemp -d)
 shots="$target_dir/e2e-screenshots"

@@ -21,7 +21,7 @@ use url::Url;
 use super::answer::{MapError, MapErrorKind, ProviderAnswer};
 use super::exchange::{safe_error_code, ExchangeError, Exchanger};
 use super::flow::{FlowCookies, FlowState, MAX_FLOWS};
-use super::provider::{Protocol, Provider};
+use super::provider::{check_endpoint, check_scheme, OAuthConfigError, Protocol, Provider};
 use super::return_path;
 use super::transport::{HttpTransport, HyperTransport};
 use crate::context::RequestContext;
@@ -186,7 +186,7 @@ impl OAuthLogin {
     /// [`OAuthConfigError`] naming the first setting that is wrong.
     pub fn service(&self) -> Result<AuthService, OAuthConfigError> {
         let base = parse_base(&self.base)?;
-        if !crate::config::is_local_path(&self.mount) || self.mount.contains('?') {
+        if !crate::parse::is_local_path(&self.mount) || self.mount.contains('?') {
             return Err(OAuthConfigError::new(format!(
                 "the mount path {:?} must be a plain absolute path",
                 self.mount
@@ -291,35 +291,6 @@ fn parse_base(base: &str) -> Result<Url, OAuthConfigError> {
     Ok(url)
 }
 
-/// `https`, or plain `http` on a loopback host.
-fn check_scheme(what: &str, url: &Url) -> Result<(), OAuthConfigError> {
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-    );
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(OAuthConfigError::new(format!(
-            "the {what} must be https (plain http only on localhost): {url}"
-        ))),
-    }
-}
-
-pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConfigError> {
-    let url = Url::parse(endpoint)
-        .map_err(|_| OAuthConfigError::new(format!("the {what} {endpoint:?} is not a URL")))?;
-    check_scheme(what, &url)?;
-    if url.fragment().is_some() {
-        return Err(OAuthConfigError::new(format!(
-            "the {what} must not have a fragment"
-        )));
-    }
-    Ok(())
-}
-
 /// An RFC 6749 §3.3 scope token.
 fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
@@ -327,24 +298,6 @@ fn is_scope_token(scope: &str) -> bool {
             .bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
-
-/// The login configuration is invalid. The message names the setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthConfigError(String);
-
-impl OAuthConfigError {
-    fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-impl fmt::Display for OAuthConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid OAuth login configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for OAuthConfigError {}
 
 struct Inner {
     exchanger: Exchanger,
@@ -457,8 +410,8 @@ impl Inner {
         };
         let query = Query::parse(parts.uri.query().unwrap_or_default());
         let flows = FlowCookies::new(
-            context.shared.secure,
-            context.shared.host_cookie_ok,
+            context.oauth().settings.secure,
+            context.oauth().settings.host_cookie_ok,
             self.flow_ttl,
         );
         if query.repeated || (query.login.is_some() && query.logout.is_some()) {
@@ -515,8 +468,8 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
-        let shared = &context.shared;
-        let flow = FlowState::start(return_to, shared.now());
+        let layer = context.oauth();
+        let flow = FlowState::start(return_to, layer.clock.now());
         let Some(authorize) = self.authorize_url(&flow) else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -534,7 +487,7 @@ impl Inner {
                 }
             }
         }
-        match flows.set(shared, &self.flow_binding, &flow) {
+        match flows.set(&layer, &self.flow_binding, &flow) {
             Some(line) => {
                 h.append(SET_COOKIE, line);
             }
@@ -588,8 +541,8 @@ impl Inner {
         state: &str,
         query: &Query<'_>,
     ) -> Response<Body> {
-        let shared = &context.shared;
-        let mut response = match flows.open(shared, &self.flow_binding, headers, state) {
+        let layer = context.oauth();
+        let mut response = match flows.open(&layer, &self.flow_binding, headers, state) {
             Err(refusal) => {
                 tracing::info!(target: "sealed_session::oauth", reason = refusal.as_str(), "login callback refused");
                 text(StatusCode::FORBIDDEN, self.restart_hint())
@@ -635,15 +588,15 @@ impl Inner {
                 .insert(RETRY_AFTER, HeaderValue::from_static("5"));
             return response;
         };
-        let shared = &context.shared;
+        let layer = context.oauth();
         let work = async {
             let mut answer = self
                 .exchanger
-                .exchange(code, &flow, shared.now(), shared.skew)
+                .exchange(code, &flow, layer.clock.now(), layer.settings.skew)
                 .await
                 .map_err(Failure::Exchange)?;
             answer.return_to.clone_from(&flow.return_to);
-            match crate::context::CatchUnwind((self.mapper)(answer)).await {
+            match crate::future::CatchUnwind((self.mapper)(answer)).await {
                 Ok(mapped) => mapped.map_err(Failure::Map),
                 Err(()) => Err(Failure::MapPanicked),
             }
@@ -683,7 +636,7 @@ impl Inner {
             ),
             // A Strict cookie set at the end of a cross-site redirect chain is not sent on the
             // landing request: land with a same-site refresh instead.
-            Some(to) if shared.strict => {
+            Some(to) if layer.settings.strict => {
                 let mut response = text(StatusCode::OK, format!("Logged in. Continue to {to}\n"));
                 if let Ok(refresh) = HeaderValue::from_str(&format!("0; url={to}")) {
                     response.headers_mut().insert(REFRESH, refresh);

@@ -1,0 +1,394 @@
+//! [`RequireAuth`]: a guard that turns unmet requirements into 401, 403 or a login redirect.
+//!
+//! Requirements combine as in asfquart's `require(all_of, any_of)`: every `all_of` requirement
+//! must hold, and at least one `any_of` requirement when there are any. Every unmet reason is
+//! reported, in declaration order.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use axum::{body::Body, http::Request, routing::get, Router};
+//! use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+//! use tower::ServiceExt;
+//!
+//! let layer = SessionLayer::new(Key::generate());
+//! let kit = TestKit::new(&layer);
+//! let app = Router::new()
+//!     .route("/admin", get(|| async { "hi admin" }).route_layer(RequireAuth::scope("admin")))
+//!     .route(
+//!         "/ops",
+//!         get(|| async { "hi ops" }).route_layer(
+//!             RequireAuth::all_of([Requirement::mfa()])
+//!                 .with_any_of([Requirement::role("ops"), Requirement::group("infra")]),
+//!         ),
+//!     )
+//!     .layer(layer);
+//!
+//! let get = |path: &str, who: Option<Identity>| {
+//!     let mut req = Request::get(path);
+//!     if let Some(who) = who {
+//!         req = req.header("cookie", kit.cookie_header(who));
+//!     }
+//!     app.clone().oneshot(req.body(Body::empty()).unwrap())
+//! };
+//!
+//! // Nobody: 401 with a challenge.
+//! let res = get("/admin", None).await.unwrap();
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="sealed-session""#);
+//!
+//! // Missing scope: 403 insufficient_scope.
+//! let res = get("/admin", Some(Identity::new("bob"))).await.unwrap();
+//! assert_eq!(res.status(), 403);
+//! assert!(res.headers()["www-authenticate"].to_str().unwrap().contains(r#"scope="admin""#));
+//!
+//! // Any one of the any_of requirements is enough.
+//! let ops = Identity::new("carol").with_mfa(true).with_groups(["infra"]);
+//! assert_eq!(get("/ops", Some(ops)).await.unwrap().status(), 200);
+//! # }
+//! ```
+
+mod future;
+mod service;
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::ConfigError;
+use crate::rejection::RejectionKind;
+use crate::session::Session;
+
+pub use future::ResponseFuture;
+pub use service::RequireAuthService;
+
+type Predicate = Arc<dyn Fn(&Session) -> bool + Send + Sync>;
+
+#[derive(Clone)]
+enum Kind {
+    Scope(String),
+    Permits(String),
+    Role(String),
+    Group(String),
+    RoleAccount,
+    Human,
+    Mfa,
+    Predicate { message: String, check: Predicate },
+}
+
+/// One requirement on a session. Combine them with [`RequireAuth::all_of`] and
+/// [`RequireAuth::any_of`].
+#[derive(Clone)]
+pub struct Requirement(Kind);
+
+impl fmt::Debug for Requirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason())
+    }
+}
+
+impl Requirement {
+    /// The scope is granted, exactly ([`Session::has_scope`]).
+    #[must_use]
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self(Kind::Scope(scope.into()))
+    }
+
+    /// A granted scope, read as a topic filter, permits this concrete resource
+    /// ([`Session::permits`]).
+    #[must_use]
+    pub fn permits(resource: impl Into<String>) -> Self {
+        Self(Kind::Permits(resource.into()))
+    }
+
+    /// The session has the role.
+    #[must_use]
+    pub fn role(role: impl Into<String>) -> Self {
+        Self(Kind::Role(role.into()))
+    }
+
+    /// The session is in the group.
+    #[must_use]
+    pub fn group(group: impl Into<String>) -> Self {
+        Self(Kind::Group(group.into()))
+    }
+
+    /// The session is a role account.
+    #[must_use]
+    pub fn role_account() -> Self {
+        Self(Kind::RoleAccount)
+    }
+
+    /// The session is a person, not a role account.
+    #[must_use]
+    pub fn human() -> Self {
+        Self(Kind::Human)
+    }
+
+    /// The session used more than one factor.
+    #[must_use]
+    pub fn mfa() -> Self {
+        Self(Kind::Mfa)
+    }
+
+    /// A custom check; `message` is the reason reported when it fails.
+    #[must_use]
+    pub fn predicate<F>(message: impl Into<String>, check: F) -> Self
+    where
+        F: Fn(&Session) -> bool + Send + Sync + 'static,
+    {
+        Self(Kind::Predicate {
+            message: message.into(),
+            check: Arc::new(check),
+        })
+    }
+
+    /// Whether `session` meets the requirement.
+    #[must_use]
+    pub fn check(&self, session: &Session) -> bool {
+        match &self.0 {
+            Kind::Scope(s) => session.has_scope(s),
+            Kind::Permits(r) => session.permits(r),
+            Kind::Role(r) => session.has_role(r),
+            Kind::Group(g) => session.in_group(g),
+            Kind::RoleAccount => session.is_role_account(),
+            Kind::Human => !session.is_role_account(),
+            Kind::Mfa => session.mfa(),
+            Kind::Predicate { check, .. } => check(session),
+        }
+    }
+
+    /// The reason reported when the requirement is unmet.
+    #[must_use]
+    pub fn reason(&self) -> String {
+        match &self.0 {
+            Kind::Scope(s) => format!("missing scope: {s}"),
+            Kind::Permits(r) => format!("no scope permits: {r}"),
+            Kind::Role(r) => format!("missing role: {r}"),
+            Kind::Group(g) => format!("not in group: {g}"),
+            Kind::RoleAccount => "only role accounts may do this".to_owned(),
+            Kind::Human => "role accounts may not do this".to_owned(),
+            Kind::Mfa => "multi-factor authentication required".to_owned(),
+            Kind::Predicate { message, .. } => message.clone(),
+        }
+    }
+
+    fn missing_scope(&self) -> Option<&str> {
+        match &self.0 {
+            Kind::Scope(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A guard for a route: use it as a `route_layer`. See the [module docs](crate::require).
+///
+/// With no requirements it asks only for a session ([`RequireAuth::authenticated`]). A single
+/// [`Requirement`] converts into a guard: `RequireAuth::from(Requirement::mfa())`.
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct RequireAuth {
+    all_of: Vec<Requirement>,
+    any_of: Vec<Requirement>,
+    login_redirect: Option<String>,
+}
+
+impl RequireAuth {
+    /// Any live session, whatever it may do.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// assert!(RequireAuth::authenticated().check(&kit.session(Identity::new("a"))).is_ok());
+    /// ```
+    pub fn authenticated() -> Self {
+        Self::default()
+    }
+
+    /// Every one of `requirements`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::all_of([Requirement::mfa(), Requirement::role("ops")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_mfa(true).with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b").with_roles(["ops"]))).is_err());
+    /// ```
+    pub fn all_of(requirements: impl IntoIterator<Item = Requirement>) -> Self {
+        Self::default().with_all_of(requirements)
+    }
+
+    /// At least one of `requirements`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::any_of([Requirement::role("ops"), Requirement::group("infra")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_groups(["infra"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
+    pub fn any_of(requirements: impl IntoIterator<Item = Requirement>) -> Self {
+        Self::default().with_any_of(requirements)
+    }
+
+    /// Adds to the requirements that must all hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::scope("deploy").with_all_of([Requirement::human()]);
+    /// let ci = Identity::new("ci").with_scopes(["deploy"]).with_role_account(true);
+    /// assert!(guard.check(&kit.session(ci)).is_err());
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_scopes(["deploy"]))).is_ok());
+    /// ```
+    pub fn with_all_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
+        self.all_of.extend(requirements);
+        self
+    }
+
+    /// Adds to the requirements of which at least one must hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::from(Requirement::mfa())
+    ///     .with_any_of([Requirement::role("ops"), Requirement::group("infra")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_mfa(true).with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b").with_mfa(true))).is_err());
+    /// ```
+    pub fn with_any_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
+        self.any_of.extend(requirements);
+        self
+    }
+
+    /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
+    /// `<login>?login=<path and query, percent-encoded>`, instead of a 401, for this guard only.
+    /// Requests with an `Authorization` or `X-No-Redirect` header still get the 401. See also
+    /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect), which
+    /// sets it for every guard and the `Session` extractor.
+    ///
+    /// `login` must be a same-origin path: `/` then not `/` or `\`, visible ASCII only, no
+    /// `#`. [`RequireAuth::validate`] checks it; layering a guard with an invalid one panics
+    /// while the router is built, before any request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::authenticated().with_login_redirect("/auth");
+    /// assert_eq!(guard.validate(), Ok(()));
+    /// assert!(RequireAuth::authenticated().with_login_redirect("//evil.example").validate().is_err());
+    /// ```
+    pub fn with_login_redirect(mut self, login: impl Into<String>) -> Self {
+        self.login_redirect = Some(login.into());
+        self
+    }
+
+    /// Checks the guard's configuration.
+    ///
+    /// ```
+    /// use sealed_session::{ConfigError, RequireAuth};
+    ///
+    /// assert_eq!(RequireAuth::authenticated().with_login_redirect("/auth").validate(), Ok(()));
+    /// assert!(matches!(
+    ///     RequireAuth::authenticated().with_login_redirect("//evil.example").validate(),
+    ///     Err(ConfigError::InvalidLoginRedirect { .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidLoginRedirect`] when the login redirect is not a same-origin path.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.login_redirect.as_deref() {
+            Some(login) if !crate::parse::is_local_path(login) => {
+                Err(ConfigError::InvalidLoginRedirect {
+                    path: login.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The scope, exactly: `RequireAuth::all_of([Requirement::scope(scope)])`.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::scope("admin");
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_scopes(["admin"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
+    pub fn scope(scope: impl Into<String>) -> Self {
+        Self::from(Requirement::scope(scope))
+    }
+
+    /// The role: `RequireAuth::all_of([Requirement::role(role)])`.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::role("ops");
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
+    pub fn role(role: impl Into<String>) -> Self {
+        Self::from(Requirement::role(role))
+    }
+
+    /// Checks `session`: `Ok` when the requirements hold, else a
+    /// [`RejectionKind::Forbidden`] with every unmet reason in declaration order.
+    ///
+    /// # Errors
+    ///
+    /// The unmet requirements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// use sealed_session::RejectionKind;
+    /// let guard = RequireAuth::all_of([Requirement::scope("admin"), Requirement::mfa()]);
+    /// let err = guard.check(&kit.session(Identity::new("bob"))).unwrap_err();
+    /// let RejectionKind::Forbidden { reasons, missing_scopes } = err else { unreachable!() };
+    /// assert_eq!(reasons, ["missing scope: admin", "multi-factor authentication required"]);
+    /// assert_eq!(missing_scopes, ["admin"]);
+    /// ```
+    pub fn check(&self, session: &Session) -> Result<(), RejectionKind> {
+        let mut unmet: Vec<&Requirement> =
+            self.all_of.iter().filter(|r| !r.check(session)).collect();
+        if !self.any_of.is_empty() && !self.any_of.iter().any(|r| r.check(session)) {
+            unmet.extend(self.any_of.iter());
+        }
+        if unmet.is_empty() {
+            return Ok(());
+        }
+        Err(RejectionKind::Forbidden {
+            reasons: unmet.iter().map(|r| r.reason()).collect(),
+            missing_scopes: unmet
+                .iter()
+                .filter_map(|r| r.missing_scope())
+                .map(str::to_owned)
+                .collect(),
+        })
+    }
+}
+
+impl From<Requirement> for RequireAuth {
+    /// A guard with this one requirement.
+    fn from(requirement: Requirement) -> Self {
+        Self::all_of([requirement])
+    }
+}
