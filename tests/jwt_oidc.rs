@@ -377,3 +377,138 @@ async fn dpop_bound_tokens_need_their_proof() {
     })
     .await;
 }
+
+/// Every `WWW-Authenticate` value of a response.
+fn challenges(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn send(app: &Router, authorization: &str, proof: Option<&str>) -> Response<Body> {
+    let mut req = Request::get("/reports").header(header::AUTHORIZATION, authorization);
+    if let Some(proof) = proof {
+        req = req.header("dpop", proof);
+    }
+    app.clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn dpop_through_the_layer() {
+    use sealed_session::jwt::DpopSupport;
+    within(async {
+        let op = Op::start().await;
+        let token = op.token(JWT_API, Some(KEY_1)).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let unbound = op.token(JWT_API, None).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let handler = JwtHandler::new(Issuer::new(op.issuer.clone(), JWT_API));
+        let shared: Arc<dyn ReplayCache> = Arc::new(MemoryReplayCache::new());
+        let instance = |required: bool| {
+            let dpop = DpopSupport::new(handler.clone(), "https://api.example.org")
+                .with_verifier(DpopVerifier::new().with_shared_replay_cache(Arc::clone(&shared)))
+                .required(required);
+            Router::new()
+                .route(
+                    "/reports",
+                    get(|s: Session| async move { s.uid().unwrap_or_default() })
+                        .route_layer(RequireAuth::scope("read")),
+                )
+                .layer(
+                    SessionLayer::new(key(3))
+                        .with_token_handler(handler.clone())
+                        .with_dpop(dpop),
+                )
+        };
+        let (a, b) = (instance(false), instance(false));
+        let url = "https://api.example.org/reports";
+        let scheme = format!("DPoP {token}");
+        let algs = "DPoP algs=\"ES256 RS256 PS256 EdDSA\"";
+
+        // No credentials: both challenges.
+        let res = a.clone().oneshot(Request::get("/reports").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenges(&res), ["Bearer realm=\"sealed-session\"", algs]);
+
+        // A valid proof.
+        let good = proof(KEY_1, "GET", url, Some(&token), now(), "layer-1");
+        let res = send(&a, &scheme, Some(&good)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(body(res).await, format!("{}#machine", op.issuer));
+
+        // Replayed, to the same instance and to another one sharing the store.
+        for app in [&a, &b] {
+            let res = send(app, &scheme, Some(&good)).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                challenges(&res),
+                [
+                    "Bearer realm=\"sealed-session\"".to_owned(),
+                    format!("{algs}, error=\"invalid_dpop_proof\", error_description=\"the DPoP proof failed the replay check\"")
+                ]
+            );
+        }
+
+        // Proofs that do not fit the request or the token.
+        let cases = [
+            (proof(KEY_1, "POST", url, Some(&token), now(), "layer-2"), "htm"),
+            (proof(KEY_1, "GET", "https://api.example.org/other", Some(&token), now(), "layer-3"), "htu"),
+            (proof(KEY_1, "GET", url, Some("another-token"), now(), "layer-4"), "ath"),
+            (proof(KEY_1, "GET", url, Some(&token), now() - 3600, "layer-5"), "iat"),
+            (proof(KEY_2, "GET", url, Some(&token), now(), "layer-6"), "jkt"),
+        ];
+        for (p, check) in cases {
+            let res = send(&a, &scheme, Some(&p)).await;
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{check}");
+            let www = challenges(&res).join(" | ");
+            assert!(www.contains("error=\"invalid_dpop_proof\""), "{check}: {www}");
+            assert!(www.contains(&format!("the DPoP proof failed the {check} check")), "{check}: {www}");
+        }
+        // No proof, or two.
+        let res = send(&a, &scheme, None).await;
+        assert!(challenges(&res).join(" ").contains("invalid_dpop_proof"));
+        let req = Request::get("/reports")
+            .header(header::AUTHORIZATION, &scheme)
+            .header("dpop", &good)
+            .header("dpop", &good)
+            .body(Body::empty())
+            .unwrap();
+        let res = a.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(challenges(&res).join(" ").contains("invalid_dpop_proof"));
+
+        // The bound token as a plain bearer token: refused (RFC 9449 §7.2).
+        let res = send(&a, &format!("Bearer {token}"), None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenges(&res)[0],
+            "Bearer realm=\"sealed-session\", error=\"invalid_token\", error_description=\"the token failed the cnf check\""
+        );
+        // An unbound token with the DPoP scheme: the error is in the DPoP challenge.
+        let p = proof(KEY_1, "GET", url, Some(&unbound), now(), "layer-7");
+        let res = send(&a, &format!("DPoP {unbound}"), Some(&p)).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenges(&res)[1],
+            format!("{algs}, error=\"invalid_token\", error_description=\"the token failed the cnf check\"")
+        );
+        // Unbound bearer tokens pass unless DPoP is required.
+        assert_eq!(send(&a, &format!("Bearer {unbound}"), None).await.status(), StatusCode::OK);
+        let strict = instance(true);
+        let res = send(&strict, &format!("Bearer {unbound}"), None).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(challenges(&res)[0].contains("the token failed the dpop check"));
+        let p = proof(KEY_1, "GET", url, Some(&token), now(), "layer-8");
+        assert_eq!(send(&strict, &scheme, Some(&p)).await.status(), StatusCode::OK);
+    })
+    .await;
+}

@@ -172,8 +172,8 @@ async fn me(session: Session) -> String {
 fn router(handler: impl sealed_session::TokenHandler, clock: Option<ManualClock>) -> Router {
     let mut layer = SessionLayer::new(key(1))
         .with_token_handler(handler)
-        .with_token_timeout(Duration::seconds(2))
-        .with_max_token_length(16 * 1024);
+        .with_handler_timeout(Duration::seconds(2))
+        .with_max_credential_length(16 * 1024);
     if let Some(clock) = clock {
         layer = layer.with_clock(clock);
     }
@@ -272,6 +272,18 @@ async fn forgeries_are_refused_with_401() {
         let good = p.token(json!({"scope": "read"})).await;
         assert_eq!(call(&app, "/read", &good).await.status(), StatusCode::OK);
         let now = OffsetDateTime::now_utc().unix_timestamp();
+        // The challenge names the failed check, never the token.
+        for (claims, check) in [
+            (json!({"exp": 1}), "exp"),
+            (json!({"aud": "https://other.example"}), "aud"),
+            (json!({"nbf": 9_999_999_999u64}), "nbf"),
+        ] {
+            let res = call(&app, "/read", &p.token(claims).await).await;
+            assert_eq!(
+                challenge(&res),
+                format!("Bearer realm=\"sealed-session\", error=\"invalid_token\", error_description=\"the token failed the {check} check\"")
+            );
+        }
         let forged = [
             ("alg none", p.sign(json!({"mode": "none"})).await),
             (
@@ -314,6 +326,10 @@ async fn forgeries_are_refused_with_401() {
         for (what, token) in &forged {
             let res = call(&app, "/read", token).await;
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+            assert!(
+                challenge(&res).contains("error_description=\"the token failed the "),
+                "{what}"
+            );
             assert!(
                 challenge(&res).contains("error=\"invalid_token\""),
                 "{what}"
@@ -582,25 +598,38 @@ async fn a_client_discovers_where_to_get_a_token() {
         let metadata = ProtectedResource::new(AUDIENCE)
             .with_authorization_server(p.issuer.clone())
             .with_scopes(["read", "write"]);
-        let app = router(JwtHandler::new(p.issuer()), None)
+        let app = Router::new()
+            .route("/read", get(me).route_layer(RequireAuth::scope("read")))
+            .layer(
+                SessionLayer::new(key(1))
+                    .with_token_handler(JwtHandler::new(p.issuer()))
+                    .with_resource_metadata(metadata.metadata_url()),
+            )
             .route_service(&metadata.well_known_path(), metadata.service().unwrap());
 
-        // 1. The API without a token: 401 with a Bearer challenge.
+        // 1. The API without a token: 401, whose challenge says where the metadata is.
         let res = app
             .clone()
             .oneshot(Request::get("/read").body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert!(challenge(&res).starts_with("Bearer"));
-        // 2. The protected-resource metadata, at its well-known URL (no token needed).
+        let www = challenge(&res);
+        let url = www
+            .split("resource_metadata=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("resource_metadata in the challenge")
+            .to_owned();
+        assert_eq!(
+            url,
+            "https://api.example.org/.well-known/oauth-protected-resource"
+        );
+        // 2. The protected-resource metadata, at that URL's path (no token needed).
+        let path = url.trim_start_matches("https://api.example.org");
         let res = app
             .clone()
-            .oneshot(
-                Request::get(metadata.well_known_path())
-                    .body(Body::empty())
-                    .unwrap(),
-            )
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
             .await
             .unwrap();
         assert_eq!(res.status(), StatusCode::OK);
@@ -623,6 +652,11 @@ async fn a_client_discovers_where_to_get_a_token() {
         // 4. A token for this resource, by client credentials; 5. the API answers.
         let token = p.client_credentials("read").await;
         assert_eq!(call(&app, "/read", &token).await.status(), StatusCode::OK);
+        // A refused token's challenge carries it too.
+        let res = call(&app, "/read", "not.a.token").await;
+        assert!(challenge(&res).contains(
+            "resource_metadata=\"https://api.example.org/.well-known/oauth-protected-resource\""
+        ));
         // The metadata is read-only.
         let res = app
             .oneshot(

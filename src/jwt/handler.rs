@@ -468,15 +468,24 @@ fn decode(token: &str, key: &DecodingKey, alg: Algorithm) -> Result<Map<String, 
 #[async_trait]
 impl TokenHandler for JwtHandler {
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        Ok(self.resolve_checked(token).await?.ok())
+    }
+
+    /// As `resolve`, naming the failed check (`exp`, `aud`, `signature`, …) for the 401's
+    /// `error_description`.
+    async fn resolve_checked(
+        &self,
+        token: &str,
+    ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
         match self.verify(token).await {
-            Ok(verified) => Ok(Some(verified.into_identity())),
+            Ok(verified) => Ok(Ok(verified.into_identity())),
             Err(JwtError::Unavailable(why)) => Err(TokenError::new(why)),
             Err(JwtError::Dpop(super::dpop::DpopError::Unavailable(why))) => {
                 Err(TokenError::new(why))
             }
             Err(error) => {
                 tracing::info!(target: "sealed_session::jwt", check = error.check(), "refused: the access token failed a check");
-                Ok(None)
+                Ok(Err(Some(error.check())))
             }
         }
     }

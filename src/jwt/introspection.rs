@@ -337,12 +337,21 @@ impl IntrospectionHandler {
 #[async_trait]
 impl TokenHandler for IntrospectionHandler {
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        Ok(self.resolve_checked(token).await?.ok())
+    }
+
+    /// As `resolve`, naming the failed check (`active`, `exp`, `aud`, …) for the 401's
+    /// `error_description`.
+    async fn resolve_checked(
+        &self,
+        token: &str,
+    ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
         let answer = self.introspect(token).await?;
         match self.map_answer(answer) {
-            Ok(identity) => Ok(Some(identity)),
+            Ok(identity) => Ok(Ok(identity)),
             Err(check) => {
                 tracing::info!(target: "sealed_session::jwt", check, "refused: the introspected token failed a check");
-                Ok(None)
+                Ok(Err(Some(check)))
             }
         }
     }

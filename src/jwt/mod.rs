@@ -8,7 +8,9 @@
 //! - [`IntrospectionHandler`] asks the provider about opaque tokens (RFC 7662).
 //! - [`ProtectedResource`] serves the RFC 9728 metadata at
 //!   `/.well-known/oauth-protected-resource`, so a client can discover where to get a token.
-//! - [`DpopVerifier`] checks RFC 9449 DPoP proofs, with a [`ReplayCache`] for their `jti`.
+//! - [`DpopVerifier`] checks RFC 9449 DPoP proofs, with a [`ReplayCache`] for their `jti`;
+//!   [`DpopSupport`] puts DPoP in the layer
+//!   ([`SessionLayer::with_dpop`](crate::SessionLayer::with_dpop)).
 //!
 //! Both handlers are [`TokenHandler`](crate::TokenHandler)s: give one to
 //! [`SessionLayer::with_token_handler`](crate::SessionLayer::with_token_handler), behind a
@@ -46,6 +48,7 @@ mod introspection;
 mod issuers;
 mod mapping;
 mod metadata;
+mod support;
 
 pub use crate::jwks::{JwksCache, JwksError};
 pub use crate::transport::{
@@ -66,3 +69,5 @@ pub use jsonwebtoken::Algorithm;
 pub(crate) const DEFAULT_SKEW_SECONDS: i64 = 60;
 pub use mapping::ClaimMapping;
 pub use metadata::{MetadataService, ProtectedResource, WELL_KNOWN_PATH};
+pub use support::DpopSupport;
+pub(crate) use support::{DpopCredentials, DpopOutcome};

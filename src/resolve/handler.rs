@@ -92,8 +92,27 @@ impl Resolver {
                 Resolution::InvalidToken
             }
             Some(TokenSource::Handler(handler)) => {
-                self.resolve_with(SessionSource::Bearer, handler.resolve(token), clock)
-                    .await
+                // The handler may name the check that refused the token, for the challenge.
+                let refused_by = std::sync::OnceLock::new();
+                let call = Box::pin(async {
+                    match handler.resolve_checked(token).await {
+                        Ok(Ok(identity)) => Ok(Some(identity)),
+                        Ok(Err(check)) => {
+                            if let Some(check) = check {
+                                let _ = refused_by.set(check);
+                            }
+                            Ok(None)
+                        }
+                        Err(error) => Err(error),
+                    }
+                });
+                match self.resolve_with(SessionSource::Bearer, call, clock).await {
+                    Resolution::InvalidToken => match refused_by.get() {
+                        Some(check) => Resolution::InvalidTokenBecause(check),
+                        None => Resolution::InvalidToken,
+                    },
+                    other => other,
+                }
             }
             // Boxed, as `async_trait` boxes a handler's call: on the stack, its state would grow
             // every token path's future, uncached ones too.
@@ -102,6 +121,44 @@ impl Resolver {
                 let call = Box::pin(cache.resolve_cached(token));
                 self.resolve_with(SessionSource::Bearer, call, clock).await
             }
+        }
+    }
+
+    /// A DPoP request (RFC 9449): the token and its proof, through the layer's DPoP support,
+    /// under the same limits, timeout and panic guard as a token handler.
+    #[cfg(feature = "jwt")]
+    pub(super) async fn resolve_dpop(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &http::Method,
+        uri: &http::Uri,
+        clock: &LayerClock,
+    ) -> Resolution {
+        use crate::jwt::DpopOutcome;
+        let Some(dpop) = self.dpop.as_ref() else {
+            return Resolution::OtherScheme;
+        };
+        let refused = std::sync::OnceLock::new();
+        let call = Box::pin(async {
+            match dpop.resolve(token, proof, method, uri).await {
+                Ok(DpopOutcome::Identity(identity)) => Ok(Some(identity)),
+                Ok(DpopOutcome::InvalidToken(check)) => {
+                    let _ = refused.set(Resolution::InvalidDpopToken(check));
+                    Ok(None)
+                }
+                Ok(DpopOutcome::InvalidProof(check)) => {
+                    let _ = refused.set(Resolution::InvalidDpopProof(check));
+                    Ok(None)
+                }
+                Err(error) => Err(error),
+            }
+        });
+        match self.resolve_with(SessionSource::Bearer, call, clock).await {
+            Resolution::InvalidToken => refused
+                .into_inner()
+                .unwrap_or(Resolution::InvalidDpopToken("exp")),
+            other => other,
         }
     }
 
