@@ -17,7 +17,7 @@
 //! TOKEN=$(curl -s -d 'grant_type=client_credentials&scope=reports:read&aud=https://api.example.org' \
 //!   http://127.0.0.1:41234/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 //! curl -H "Authorization: Bearer $TOKEN" http://localhost:3000/reports   # 200
-//! curl -i http://localhost:3000/reports                                  # 401, Bearer challenge
+//! curl -i http://localhost:3000/reports                                  # 401, Bearer challenge with resource_metadata
 //! curl http://localhost:3000/.well-known/oauth-protected-resource        # where to get a token
 //! ```
 
@@ -64,7 +64,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // The session key only seals cookies, which this API never sets; a fresh one per
             // start is fine. Verified tokens are cached for a minute, never past their `exp`.
             SessionLayer::new(Key::generate())
-                .with_token_handler(TokenCache::new(tokens).with_ttl(time::Duration::minutes(1))),
+                .with_token_handler(TokenCache::new(tokens).with_ttl(time::Duration::minutes(1)))
+                // Every 401 says where the metadata is (RFC 9728 §5.1).
+                .with_resource_metadata(metadata.metadata_url()),
         )
         .route_service(&metadata.well_known_path(), metadata.service()?);
 
