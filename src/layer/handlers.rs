@@ -201,6 +201,30 @@ impl SessionLayer {
     /// proof header, checked by the [`DpopSupport`](crate::jwt::DpopSupport)'s `JwtHandler` and
     /// proof verifier. Every 401 then also carries a `DPoP algs="…"` challenge, and a refused
     /// proof is 401 `invalid_dpop_proof`. Feature `jwt`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::get, Router};
+    /// use sealed_session::jwt::{DpopSupport, Issuer, JwtHandler};
+    /// use sealed_session::{Key, Session, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let tokens = JwtHandler::new(Issuer::new("https://login.example.com", "https://api.example.com"));
+    /// let layer = SessionLayer::new(Key::generate())
+    ///     .with_token_handler(tokens.clone())
+    ///     .with_dpop(DpopSupport::new(tokens, "https://api.example.com"));
+    /// let app = Router::new().route("/me", get(|_: Session| async {})).layer(layer);
+    ///
+    /// // A DPoP token without its proof: 401 invalid_dpop_proof, in the DPoP challenge.
+    /// let req = Request::get("/me").header("authorization", "DPoP abc.def.ghi").body(Body::empty()).unwrap();
+    /// let res = app.oneshot(req).await.unwrap();
+    /// assert_eq!(res.status(), 401);
+    /// let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    /// assert_eq!(challenges[0], r#"Bearer realm="sealed-session""#);
+    /// assert!(challenges[1].to_str().unwrap().starts_with(r#"DPoP algs="ES256 RS256 PS256 EdDSA", error="invalid_dpop_proof""#));
+    /// # }
+    /// ```
     #[cfg(feature = "jwt")]
     #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
     pub fn with_dpop(self, dpop: crate::jwt::DpopSupport) -> Self {
