@@ -501,6 +501,19 @@ async fn expiry_is_enforced_even_from_the_token_cache() {
             "a cached token past its exp"
         );
         assert!(challenge(&res).contains("invalid_token"));
+        // A refusal through the cache names the handler's check.
+        let res = call(
+            &app,
+            "/read",
+            &p.token(json!({"aud": "https://other.example"})).await,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            challenge(&res).contains("the token failed the aud check"),
+            "{}",
+            challenge(&res)
+        );
     })
     .await;
 }

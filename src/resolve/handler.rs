@@ -47,6 +47,27 @@ pub(crate) struct HandlerLimits {
     pub(crate) permits: InFlight,
 }
 
+/// What a credential handler answered: the caller, or a refusal naming the failed check when
+/// the handler knows it ([`TokenHandler::resolve_checked`]).
+trait Answer {
+    type Found: Resolved;
+    fn found(self) -> Result<Self::Found, Option<&'static str>>;
+}
+
+impl<I: Resolved> Answer for Option<I> {
+    type Found = I;
+    fn found(self) -> Result<I, Option<&'static str>> {
+        self.ok_or(None)
+    }
+}
+
+impl<I: Resolved> Answer for Result<I, Option<&'static str>> {
+    type Found = I;
+    fn found(self) -> Result<I, Option<&'static str>> {
+        self
+    }
+}
+
 /// A credential handler's answer: an [`Identity`], or a token cache's shared one.
 trait Resolved {
     fn uid(&self) -> Option<&str>;
@@ -91,28 +112,10 @@ impl Resolver {
                 tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
                 Resolution::InvalidToken
             }
+            // The handler may name the check that refused the token, for the challenge.
             Some(TokenSource::Handler(handler)) => {
-                // The handler may name the check that refused the token, for the challenge.
-                let refused_by = std::sync::OnceLock::new();
-                let call = Box::pin(async {
-                    match handler.resolve_checked(token).await {
-                        Ok(Ok(identity)) => Ok(Some(identity)),
-                        Ok(Err(check)) => {
-                            if let Some(check) = check {
-                                let _ = refused_by.set(check);
-                            }
-                            Ok(None)
-                        }
-                        Err(error) => Err(error),
-                    }
-                });
-                match self.resolve_with(SessionSource::Bearer, call, clock).await {
-                    Resolution::InvalidToken => match refused_by.get() {
-                        Some(check) => Resolution::InvalidTokenBecause(check),
-                        None => Resolution::InvalidToken,
-                    },
-                    other => other,
-                }
+                self.resolve_with(SessionSource::Bearer, handler.resolve_checked(token), clock)
+                    .await
             }
             // Boxed, as `async_trait` boxes a handler's call: on the stack, its state would grow
             // every token path's future, uncached ones too.
@@ -194,15 +197,15 @@ impl Resolver {
 
     /// Runs a token or Basic handler call under the concurrency limit, the timeout and the
     /// panic guard, and turns its answer into a per-request session.
-    async fn resolve_with<F, I, E>(
+    async fn resolve_with<F, A, E>(
         &self,
         source: SessionSource,
         call: F,
         clock: &LayerClock,
     ) -> Resolution
     where
-        F: Future<Output = Result<Option<I>, E>> + Unpin,
-        I: Resolved,
+        F: Future<Output = Result<A, E>> + Unpin,
+        A: Answer,
         E: std::fmt::Display,
     {
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
@@ -224,11 +227,13 @@ impl Resolver {
                 tracing::warn!(target: "sealed_session", reason = "token_error", ?source, %error, "credential handler failed");
                 return Resolution::Unavailable;
             }
-            Ok(Ok(Ok(None))) => {
-                tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, "refused: unknown credentials");
-                return Resolution::InvalidToken;
-            }
-            Ok(Ok(Ok(Some(identity)))) => identity,
+            Ok(Ok(Ok(answer))) => match answer.found() {
+                Ok(identity) => identity,
+                Err(check) => {
+                    tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, check, "refused: unknown credentials");
+                    return check.map_or(Resolution::InvalidToken, Resolution::InvalidTokenBecause);
+                }
+            },
         };
         let now = clock.now();
         let expires_at = identity.expires_at().map(|t| t.unix_timestamp());
