@@ -52,7 +52,8 @@ where
         // Nothing is resolved here: the cookie is opened, and the token handler called, only
         // when an extractor or guard asks. A route that never asks pays for this context and
         // its slot in the request extensions (two allocations), nothing more.
-        let mut context = RequestContext::new(self.config.clone(), req.uri().clone());
+        let mut context =
+            RequestContext::new(self.config.clone(), req.method().clone(), req.uri().clone());
         if self.config.resolver.active_sessions {
             context.label_from(req.headers());
         }
