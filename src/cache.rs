@@ -9,8 +9,10 @@
 //! - concurrent lookups of one token make one call to the handler (single-flight);
 //! - entries are keyed by the SHA-256 of the token, never the token;
 //! - a backend error is never cached, and never turns into a cached "unknown";
-//! - [`TokenCache::invalidate`] and [`TokenCache::invalidate_all`] drop entries at once, for
-//!   revocation.
+//! - [`TokenCache::invalidate`], [`TokenCache::invalidate_uid`] and [`TokenCache::invalidate_all`]
+//!   drop entries at once, for revocation, and win over a lookup in flight: an answer looked up
+//!   before the invalidation is never served after it (each entry remembers the invalidation
+//!   generation its lookup started in).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -38,8 +40,10 @@
 //! # }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use time::Duration;
@@ -61,6 +65,8 @@ struct Entry {
     /// For a cached refusal: the check that refused the token, when the handler named it.
     refused_by: Option<&'static str>,
     stored_at: i128,
+    /// The invalidation generation when its lookup started (see [`Marks`]).
+    generation: u64,
 }
 
 /// A cache's answer: the identity, its parts shared, or a refusal with the check that refused
@@ -96,6 +102,7 @@ struct Core {
     ttl: Duration,
     negative_ttl: Option<Duration>,
     clock: ClockSource,
+    marks: Arc<Marks>,
 }
 
 impl fmt::Debug for TokenCache {
@@ -139,6 +146,7 @@ impl TokenCache {
             .max_capacity(capacity)
             .time_to_live(to_std(longest).max(std::time::Duration::from_millis(1)))
             .build();
+        let marks = Arc::new(Marks::new(capacity, longest.whole_nanoseconds()));
         Self {
             core: Core {
                 handler,
@@ -146,6 +154,7 @@ impl TokenCache {
                 ttl,
                 negative_ttl,
                 clock,
+                marks,
             },
             capacity,
         }
@@ -193,20 +202,60 @@ impl TokenCache {
         self.rebuild()
     }
 
-    /// Drops the entry for `token`, so its next use asks the handler (for revocation).
+    /// Drops the entry for `token`, so its next use asks the handler (for revocation). A lookup
+    /// of it in flight does not put its answer back: the next use asks the handler again.
     pub async fn invalidate(&self, token: &str) {
-        self.core.cache.invalidate(&sha256(token.as_bytes())).await;
+        self.invalidate_digest(&sha256(token.as_bytes())).await;
     }
 
     /// Drops the entry for the token with this SHA-256 digest (as stored by apps that keep only
     /// digests; see [`ApiKeys::digest`](crate::ApiKeys::digest)).
     pub async fn invalidate_digest(&self, digest: &[u8; 32]) {
+        self.mark_digest(digest);
         self.core.cache.invalidate(digest).await;
     }
 
-    /// Drops every entry.
+    /// Drops every entry that resolved to `uid` (its tokens were revoked, the account was
+    /// disabled, its privileges changed), including answers of lookups in flight: the next use of
+    /// each of its tokens asks the handler.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use sealed_session::{token_fn, Identity, TokenCache, TokenHandler};
+    ///
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let counted = calls.clone();
+    /// let tokens = TokenCache::new(token_fn(move |_token: String| {
+    ///     counted.fetch_add(1, Ordering::SeqCst);
+    ///     async move { Ok(Some(Identity::new("alice"))) }
+    /// }));
+    /// tokens.resolve("pat-1").await.unwrap();
+    /// tokens.resolve("pat-2").await.unwrap();
+    /// tokens.invalidate_uid("alice");
+    /// tokens.resolve("pat-1").await.unwrap();
+    /// tokens.resolve("pat-2").await.unwrap();
+    /// assert_eq!(calls.load(Ordering::SeqCst), 4);
+    /// # }
+    /// ```
+    pub fn invalidate_uid(&self, uid: &str) {
+        let now = self.core.clock.unix_nanos();
+        self.core.marks.mark_uid(uid, now);
+    }
+
+    /// Drops every entry, including answers of lookups in flight.
     pub fn invalidate_all(&self) {
+        self.core.marks.mark_all();
         self.core.cache.invalidate_all();
+    }
+
+    /// Marks the answer for this digest stale at once, without waiting for its removal: hits and
+    /// lookups in flight see the mark.
+    pub(crate) fn mark_digest(&self, digest: &[u8; 32]) {
+        let now = self.core.clock.unix_nanos();
+        self.core.marks.mark_key(digest, now);
     }
 
     /// The number of entries (approximate while other tasks are writing).
@@ -268,7 +317,7 @@ impl Core {
         let key = sha256(token.as_bytes());
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
-            if self.is_fresh(&entry, now) {
+            if self.is_fresh(&entry, now) && !self.marks.is_stale(&key, &entry, now) {
                 return Ok(entry.identity.ok_or(entry.refused_by));
             }
             // Boxed, as the lookup below: a stale entry is rare, and its state would make every
@@ -284,34 +333,170 @@ impl Core {
     async fn look_up(&self, key: [u8; 32], token: &str, now: i128) -> Result<Cached, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
-        // One call per token however many requests wait for it; an error or an uncached
-        // "unknown" is handed to every waiter of this call and stored nowhere.
-        let looked_up = self
-            .cache
-            .try_get_with(key, async move {
-                match handler.resolve_checked(token).await {
-                    Ok(Ok(identity)) => Ok(Entry {
-                        identity: Some(Arc::new(identity.into())),
-                        refused_by: None,
-                        stored_at: now,
-                    }),
-                    Ok(Err(check)) if negative => Ok(Entry {
-                        identity: None,
-                        refused_by: check,
-                        stored_at: now,
-                    }),
-                    Ok(Err(check)) => Err(Miss::Unknown(check)),
-                    Err(error) => Err(Miss::Backend(error)),
+        let marks = &self.marks;
+        // A second round only when the first answer was invalidated while it was looked up (it
+        // may have been joined after the invalidation): that answer is dropped, never served again.
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            // One call per token however many requests wait for it; an error or an uncached
+            // "unknown" is handed to every waiter of this call and stored nowhere.
+            let looked_up = self
+                .cache
+                .try_get_with(key, async move {
+                    // Read before the handler is asked: an invalidation after this point wins.
+                    let generation = marks.generation();
+                    match handler.resolve_checked(token).await {
+                        Ok(Ok(identity)) => Ok(Entry {
+                            identity: Some(Arc::new(identity.into())),
+                            refused_by: None,
+                            stored_at: now,
+                            generation,
+                        }),
+                        Ok(Err(check)) if negative => Ok(Entry {
+                            identity: None,
+                            refused_by: check,
+                            stored_at: now,
+                            generation,
+                        }),
+                        Ok(Err(check)) => Err(Miss::Unknown(check)),
+                        Err(error) => Err(Miss::Backend(error)),
+                    }
+                })
+                .await;
+            return match looked_up {
+                Ok(entry) if rounds < 2 && marks.is_stale(&key, &entry, now) => {
+                    self.cache.invalidate(&key).await;
+                    continue;
                 }
-            })
-            .await;
-        match looked_up {
-            Ok(entry) => Ok(entry.identity.ok_or(entry.refused_by)),
-            Err(miss) => match &*miss {
-                Miss::Unknown(check) => Ok(Err(*check)),
-                Miss::Backend(error) => Err(TokenError::new(error.message())),
-            },
+                Ok(entry) => Ok(entry.identity.ok_or(entry.refused_by)),
+                Err(miss) => match &*miss {
+                    Miss::Unknown(check) => Ok(Err(*check)),
+                    Miss::Backend(error) => Err(TokenError::new(error.message())),
+                },
+            };
         }
+    }
+}
+
+/// Invalidations that win over lookups in flight.
+///
+/// Every invalidation bumps a generation and leaves a tombstone (token digest or uid, with its
+/// generation); an entry remembers the generation its lookup started in, and is stale when a
+/// tombstone of its key or uid is newer. Tombstones live as long as the longest entry could, and
+/// are bounded by the cache's capacity: past it, the oldest state is folded into "everything
+/// looked up before now is stale" (as [`TokenCache::invalidate_all`]), which errs on the side of
+/// asking the handler again. While no tombstone is live, a hit reads two atomics and takes no
+/// lock.
+pub(crate) struct Marks {
+    generation: AtomicU64,
+    /// Entries whose lookup started before this generation are stale.
+    all_before: AtomicU64,
+    /// Tombstones held; hits skip the lock while it is zero.
+    live: AtomicUsize,
+    tombstones: Mutex<Tombstones>,
+    capacity: usize,
+    /// How long an entry can live, in nanoseconds: an older tombstone has nothing left to drop.
+    lifetime: i128,
+}
+
+#[derive(Default)]
+struct Tombstones {
+    keys: HashMap<[u8; 32], u64>,
+    uids: HashMap<String, u64>,
+    /// When the newest tombstone was left (Unix nanoseconds).
+    newest: i128,
+}
+
+impl Marks {
+    fn new(capacity: u64, lifetime: i128) -> Self {
+        Self {
+            generation: AtomicU64::new(0),
+            all_before: AtomicU64::new(0),
+            live: AtomicUsize::new(0),
+            tombstones: Mutex::new(Tombstones::default()),
+            capacity: usize::try_from(capacity).unwrap_or(usize::MAX).max(1),
+            lifetime,
+        }
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn mark_key(&self, key: &[u8; 32], now: i128) {
+        self.mark(now, |t, generation| {
+            t.keys.insert(*key, generation);
+        });
+    }
+
+    fn mark_uid(&self, uid: &str, now: i128) {
+        self.mark(now, |t, generation| {
+            t.uids.insert(uid.to_owned(), generation);
+        });
+    }
+
+    fn mark_all(&self) {
+        let mut tombstones = self
+            .tombstones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let generation = self
+            .generation
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1);
+        self.all_before.fetch_max(generation, Ordering::SeqCst);
+        *tombstones = Tombstones::default();
+        self.live.store(0, Ordering::SeqCst);
+    }
+
+    fn mark(&self, now: i128, leave: impl FnOnce(&mut Tombstones, u64)) {
+        let mut tombstones = self
+            .tombstones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let generation = self
+            .generation
+            .fetch_add(1, Ordering::SeqCst)
+            .saturating_add(1);
+        if tombstones.keys.len() + tombstones.uids.len() >= self.capacity {
+            // Full: every earlier invalidation becomes "all entries looked up before this one".
+            self.all_before.fetch_max(generation, Ordering::SeqCst);
+            *tombstones = Tombstones::default();
+        }
+        leave(&mut tombstones, generation);
+        tombstones.newest = now;
+        self.live.store(
+            tombstones.keys.len() + tombstones.uids.len(),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Whether `entry` (cached under `key`) was invalidated after its lookup started.
+    fn is_stale(&self, key: &[u8; 32], entry: &Entry, now: i128) -> bool {
+        if entry.generation < self.all_before.load(Ordering::SeqCst) {
+            return true;
+        }
+        if self.live.load(Ordering::SeqCst) == 0 {
+            return false;
+        }
+        let mut tombstones = self
+            .tombstones
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if now.saturating_sub(tombstones.newest) >= self.lifetime {
+            // Every entry that a tombstone could drop has expired by now.
+            *tombstones = Tombstones::default();
+            self.live.store(0, Ordering::SeqCst);
+            return false;
+        }
+        let newer = |generation: Option<&u64>| generation.is_some_and(|g| entry.generation < *g);
+        newer(tombstones.keys.get(key))
+            || entry
+                .identity
+                .as_ref()
+                .and_then(|identity| identity.uid.as_deref())
+                .is_some_and(|uid| newer(tombstones.uids.get(uid)))
     }
 }
 
@@ -432,6 +617,163 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 4);
         let shown = format!("{cache:?}");
         assert!(!shown.contains("good"), "{shown}");
+    }
+
+    /// A handler whose calls read `valid` at once (the database read), then wait for the test to
+    /// let them answer: a revocation can land between the read and the answer.
+    struct Gated {
+        calls: Arc<AtomicUsize>,
+        gate: Arc<tokio::sync::Semaphore>,
+        valid: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    #[async_trait]
+    impl TokenHandler for Gated {
+        async fn resolve(&self, _token: &str) -> Result<Option<Identity>, TokenError> {
+            let valid = self.valid.load(Ordering::SeqCst);
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let permit = self.gate.acquire().await;
+            drop(permit);
+            Ok(valid.then(|| Identity::new("alice")))
+        }
+    }
+
+    fn gated() -> (
+        TokenCache,
+        Arc<AtomicUsize>,
+        Arc<tokio::sync::Semaphore>,
+        Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let valid = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let cache = TokenCache::new(Gated {
+            calls: calls.clone(),
+            gate: gate.clone(),
+            valid: valid.clone(),
+        });
+        (cache, calls, gate, valid)
+    }
+
+    /// Waits (bounded) until the handler has been called `n` times.
+    async fn called(calls: &AtomicUsize, n: usize) {
+        for _ in 0..500 {
+            if calls.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        panic!("the handler was not called {n} times");
+    }
+
+    /// The race of issue 11: the handler reads "valid", the token is revoked and invalidated,
+    /// then the lookup finishes. Before the fix its stale answer was cached for the TTL.
+    async fn invalidation_during_a_lookup_wins(invalidate: impl AsyncFnOnce(&TokenCache)) {
+        let (cache, calls, gate, valid) = gated();
+        let in_flight = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.resolve("good").await }
+        });
+        called(&calls, 1).await; // the handler has been asked, and has not answered yet
+        valid.store(false, Ordering::SeqCst); // revoked in the database...
+        invalidate(&cache).await; // ...then in the cache, while the lookup is in flight
+        gate.add_permits(1000);
+        // The lookup in flight sees the invalidation too: it drops its answer and asks again.
+        assert!(in_flight.await.unwrap().unwrap().is_none());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // The next request asks the handler again (nothing stale was cached), and is refused.
+        assert!(cache.resolve("good").await.unwrap().is_none());
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_invalidation_during_a_lookup_wins() {
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate("good").await).await;
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_uid("alice")).await;
+        invalidation_during_a_lookup_wins(async |c: &TokenCache| c.invalidate_all()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_joining_a_lookup_after_the_invalidation_is_not_served_its_answer() {
+        let (cache, calls, gate, valid) = gated();
+        let first = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.resolve("good").await }
+        });
+        called(&calls, 1).await;
+        valid.store(false, Ordering::SeqCst);
+        cache.invalidate("good").await;
+        // Joins the lookup in flight (single-flight), after the invalidation.
+        let second = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.resolve("good").await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        gate.add_permits(1000);
+        let _ = first.await.unwrap().unwrap();
+        assert!(second.await.unwrap().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn uid_invalidation_drops_every_token_of_that_user_only() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let cache = TokenCache::new(token_fn(move |token: String| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(Some(Identity::new(token.split(':').next().unwrap_or("")))) }
+        }));
+        for token in ["alice:1", "alice:2", "bob:1"] {
+            assert!(cache.resolve(token).await.unwrap().is_some());
+        }
+        cache.invalidate_uid("alice");
+        for token in ["alice:1", "alice:2", "bob:1", "alice:1"] {
+            assert!(cache.resolve(token).await.unwrap().is_some());
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            5,
+            "alice's two tokens asked again, once"
+        );
+    }
+
+    #[tokio::test]
+    async fn tombstones_are_bounded_and_overflow_errs_towards_asking_again() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let cache = TokenCache::new(token_fn(move |token: String| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move { Ok(Some(Identity::new(token))) }
+        }))
+        .with_capacity(8);
+        assert!(cache.resolve("kept").await.unwrap().is_some());
+        for i in 0..100 {
+            cache.mark_digest(&sha256(format!("other-{i}").as_bytes()));
+        }
+        let held = {
+            let t = cache.core.marks.tombstones.lock().unwrap();
+            t.keys.len() + t.uids.len()
+        };
+        assert!(held <= 8, "{held}");
+        // "kept" was never invalidated, but the overflow made it stale: asked again, not served.
+        assert!(cache.resolve("kept").await.unwrap().is_some());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(cache.resolve("kept").await.unwrap().is_some());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn tombstones_are_dropped_once_every_entry_they_could_drop_has_expired() {
+        let clock = ManualClock::new(datetime!(2026-01-01 0:00 UTC));
+        let cache = TokenCache::new(counting(Arc::new(AtomicUsize::new(0))))
+            .with_ttl(Duration::seconds(30))
+            .with_clock(clock.clone());
+        assert!(cache.resolve("good").await.unwrap().is_some());
+        cache.invalidate("good").await;
+        assert_eq!(cache.core.marks.live.load(Ordering::SeqCst), 1);
+        clock.advance(Duration::seconds(31));
+        assert!(cache.resolve("good").await.unwrap().is_some());
+        assert!(cache.resolve("good").await.unwrap().is_some());
+        assert_eq!(cache.core.marks.live.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

@@ -61,7 +61,6 @@ impl ClockSource {
     }
 
     /// The current time in Unix nanoseconds, as `OffsetDateTime::unix_timestamp_nanos`.
-    #[cfg(feature = "cache")]
     pub(crate) fn unix_nanos(&self) -> i128 {
         match &self.0 {
             Some(clock) => clock.now().unix_timestamp_nanos(),
@@ -100,8 +99,8 @@ impl LayerClock {
         self.high_water.fetch_max(now, Ordering::Relaxed).max(now)
     }
 
-    /// The clock's own time, without the high-water mark (for minting test cookies).
-    #[cfg(feature = "test-util")]
+    /// The clock's own time, without the high-water mark (for minting test cookies, and the
+    /// millisecond mint time of a session id).
     pub(crate) fn source(&self) -> &ClockSource {
         &self.source
     }

@@ -12,6 +12,7 @@ use crate::identity::Identity;
 use crate::rejection::{AuthRejection, RejectionKind};
 use crate::resolve::{Pending, Resolution};
 use crate::session::{Session, SessionError};
+use crate::store::StoreWrite;
 
 #[derive(Default)]
 struct Actions {
@@ -37,6 +38,8 @@ pub(crate) struct RequestContext {
     /// Whether `actions` was ever written: most requests neither log in nor out, and skip its
     /// lock.
     acted: AtomicBool,
+    /// The active-session label (the `User-Agent`), read only when active sessions are on.
+    label: Option<String>,
 }
 
 impl RequestContext {
@@ -49,7 +52,69 @@ impl RequestContext {
             resolving: tokio::sync::Mutex::const_new(()),
             actions: Mutex::new(Actions::default()),
             acted: AtomicBool::new(false),
+            label: None,
         }
+    }
+
+    /// Keeps the request's `User-Agent` as the active-session label.
+    pub(crate) fn label_from(&mut self, headers: &HeaderMap) {
+        let agent = headers
+            .get(http::header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        self.label = Some(crate::store::clean_label(&agent.unwrap_or_default()));
+    }
+
+    /// Removes `id` of `uid` from the active sessions, in the background (it is denied already).
+    fn unlist(&self, uid: Option<String>, id: crate::record::SessionId) {
+        let (Some(store), Some(uid)) = (self.config.resolver.store.clone(), uid) else {
+            return;
+        };
+        if !self.config.resolver.active_sessions {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = store.end_session(&uid, id).await {
+                    tracing::warn!(target: "sealed_session", reason = "store_unavailable", %error, "ended session still listed as active");
+                }
+            });
+        }
+    }
+
+    /// Lists a session just sealed (at login, renewal or a new id) in the active sessions.
+    fn list(&self, state: &crate::session::State, sealed: crate::cookie::Sealed) {
+        let Some(store) = self.config.resolver.store.as_deref() else {
+            return;
+        };
+        let record = state.record();
+        if let Some(old) = sealed.replaced {
+            self.unlist(record.uid.clone(), old);
+        }
+        let listed = matches!(sealed.reason, "login" | "renewed") || sealed.replaced.is_some();
+        let Some(uid) = record.uid.as_deref().filter(|_| listed) else {
+            return;
+        };
+        let at = |secs: i64| {
+            time::OffsetDateTime::from_unix_timestamp(secs)
+                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        };
+        let max_age = self.config.resolver.session.max_age;
+        // The login time, to the millisecond when the id was minted in the same second.
+        let minted = record.minted_ms();
+        let created = if minted.div_euclid(1000) == record.created {
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(minted) * 1_000_000)
+                .unwrap_or_else(|_| at(record.created))
+        } else {
+            at(record.created)
+        };
+        let entry = crate::store::ActiveSession::new(
+            record.id,
+            created,
+            at(record.created.saturating_add(max_age)),
+        )
+        .with_last_seen(at(record.last_seen))
+        .with_label(self.label.as_deref().unwrap_or_default());
+        store.record_active(uid, entry).detach();
     }
 
     /// What `oauth` reads of the layer: its one accessor.
@@ -209,9 +274,14 @@ impl RequestContext {
             previous.logout();
         }
         self.acted.store(true, Ordering::Release);
-        // The session the request came with is over: its handles refuse further changes.
+        // The session the request came with is over: its handles refuse further changes, and
+        // with a store its id is denied (ASVS 7.2.4: a new login ends the previous session).
         if let Some(Resolution::Cookie { session: old, .. }) = self.resolution.get() {
             old.logout();
+            if let Some(write) = self.deny(old) {
+                write.detach();
+                self.unlist(old.uid(), opened_id(old));
+            }
         }
         Ok(session)
     }
@@ -222,12 +292,12 @@ impl RequestContext {
     /// the response deletes the cookie even when the cookie was never opened.
     ///
     /// On a credential request only the per-request session ends; no cookie is touched.
-    pub(crate) fn logout(&self, credential_request: bool) {
+    pub(crate) fn logout(&self, credential_request: bool) -> Option<StoreWrite> {
         if credential_request {
             if let Some(Resolution::PerRequest(session)) = self.resolution.get() {
                 session.logout();
             }
-            return;
+            return None;
         }
         let mut actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(previous) = actions.login.take() {
@@ -235,10 +305,38 @@ impl RequestContext {
         }
         actions.logout = true;
         self.acted.store(true, Ordering::Release);
-        if let Some(Resolution::Cookie { session, .. }) = self.resolution.get() {
-            session.logout();
-        }
+        let denied = match self.resolution.get() {
+            Some(Resolution::Cookie { session, .. }) => {
+                session.logout();
+                let denied = self.deny(session);
+                if denied.is_some() {
+                    self.unlist(session.uid(), opened_id(session));
+                }
+                denied
+            }
+            _ => None,
+        };
         tracing::info!(target: "sealed_session", reason = "logout", "session ended");
+        denied
+    }
+
+    /// With a revocation store, denies the id `session` was opened with (once): the write.
+    fn deny(&self, session: &Session) -> Option<StoreWrite> {
+        let store = self.config.resolver.store.as_deref()?;
+        let write = session.lock().deny_opened(store)?;
+        tracing::info!(target: "sealed_session", reason = "denied", uid = ?session.uid(), "session id denied in the revocation store");
+        Some(write)
+    }
+
+    /// Whether a revocation store is configured.
+    pub(crate) fn has_store(&self) -> bool {
+        self.config.resolver.store.is_some()
+    }
+
+    /// The revocation store, when configured.
+    #[cfg(feature = "oauth")]
+    pub(crate) fn store(&self) -> Option<&dyn crate::store::RevocationStore> {
+        self.config.resolver.store.as_deref()
     }
 
     /// Writes the session cookie (or its deletion) into the response, once.
@@ -270,20 +368,35 @@ impl RequestContext {
             (None, false)
         };
         let is_login = login.is_some();
+        // A cookie session ended by its handle (`Session::logout`) is denied too.
+        // (Only with a store: without one, finalising costs what it did.)
+        let ended = resolved.filter(|s| self.has_store() && s.is_logged_out());
+        if let Some(old) = ended {
+            if let Some(write) = self.deny(old) {
+                write.detach();
+                self.unlist(old.uid(), opened_id(old));
+            }
+        }
         let target = login.as_ref().or(if logout { None } else { resolved });
         let config = &*self.config;
         // One lock of the session for the logged-out check and the seal.
         let state = target.map(Session::lock);
         match state {
-            Some(mut state) if !state.is_ended() => config.cookie.write(
-                &mut state,
-                is_login,
-                rotated,
-                &config.resolver.expiry,
-                config.resolver.not_before.as_ref(),
-                &config.clock,
-                response,
-            ),
+            Some(mut state) if !state.is_ended() => {
+                let sealed = config.cookie.write(
+                    &mut state,
+                    is_login,
+                    rotated,
+                    &config.resolver.expiry,
+                    config.resolver.not_before.as_ref(),
+                    config.resolver.store.as_deref(),
+                    &config.clock,
+                    response,
+                );
+                if let Some(sealed) = sealed.filter(|_| config.resolver.active_sessions) {
+                    self.list(&state, sealed);
+                }
+            }
             // No session to seal, or it was logged out.
             _ if logout || resolved.is_some() || cookie_invalid => {
                 config.cookie.delete(response.headers_mut());
@@ -291,4 +404,11 @@ impl RequestContext {
             _ => {}
         }
     }
+}
+
+/// The id `session` was opened with (its current id for a session that was not opened from a
+/// cookie). The lock is released before the current id is read.
+fn opened_id(session: &Session) -> crate::record::SessionId {
+    let opened = session.lock().opened();
+    opened.map_or_else(|| session.id(), |o| o.id)
 }

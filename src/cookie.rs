@@ -7,11 +7,15 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use crate::clock::LayerClock;
 use crate::expiry::{Limits, Verdict};
+use std::sync::Arc;
+
 use crate::key::KeyRing;
 use crate::record::{self, Record};
 use crate::revocation::NotBefore;
+use crate::rotation::LiveKeys;
 use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
 use crate::session::State;
+use crate::store::{RevocationStore, Standing};
 
 /// Inserted into the response extensions when a session cookie could not be written because it
 /// would pass the 4,096-byte browser limit. The response is then a 500 and carries no cookie.
@@ -29,9 +33,36 @@ const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
 /// serve from their fast per-thread caches (glibc's stops at 1,032).
 const PLAINTEXT_HINT: usize = 512 - 12 - 16;
 
+/// Where the cookie's keys come from: the ring given to the layer, or a live ring that can
+/// change while the app runs (read once per open or seal).
+#[derive(Debug)]
+pub(crate) enum KeySource {
+    Fixed(Arc<KeyRing>),
+    Live(LiveKeys),
+}
+
+impl KeySource {
+    /// Runs `f` with the ring as it is now.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&KeyRing) -> R) -> R {
+        match self {
+            Self::Fixed(ring) => f(ring),
+            Self::Live(live) => f(&live.snapshot()),
+        }
+    }
+
+    /// The ring as it is now, shared.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    pub(crate) fn snapshot(&self) -> Arc<KeyRing> {
+        match self {
+            Self::Fixed(ring) => ring.clone(),
+            Self::Live(live) => live.snapshot(),
+        }
+    }
+}
+
 /// The session cookie as configured: how it is opened, sealed, written and deleted.
 pub(crate) struct CookieSpec {
-    pub(crate) keys: KeyRing,
+    pub(crate) keys: KeySource,
     pub(crate) name: String,
     /// The AEAD associated data: format version, purpose and cookie name.
     pub(crate) aad: String,
@@ -45,6 +76,14 @@ pub(crate) struct CookieSpec {
     pub(crate) budget: usize,
     /// How stale last-seen must be before a live cookie is re-sealed, in seconds.
     pub(crate) refresh: i64,
+}
+
+/// A session sealed into the response: why (`login`, `modified`, `renewed`, `rotated`), and the
+/// id it replaced when it was re-minted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sealed {
+    pub(crate) reason: &'static str,
+    pub(crate) replaced: Option<crate::record::SessionId>,
 }
 
 /// Why no `Set-Cookie` line was made.
@@ -62,13 +101,14 @@ pub(crate) enum LineError {
 impl CookieSpec {
     /// Opens a session cookie value with any key of the ring.
     pub(crate) fn open(&self, value: &str) -> Option<(Record, OpenedWith)> {
-        record::open(&self.keys, &self.aad, value)
+        self.keys.with(|keys| record::open(keys, &self.aad, value))
     }
 
     /// The sealed value of `record`, with the current key (for minting test cookies).
     #[cfg(feature = "test-util")]
     pub(crate) fn seal_value(&self, record: &Record) -> String {
-        seal::seal(self.keys.current(), &self.aad, &record.encode())
+        self.keys
+            .with(|keys| seal::seal(keys.current(), &self.aad, &record.encode()))
     }
 
     /// The `Set-Cookie` value of a session cookie holding `record`, sealed with the current key,
@@ -82,13 +122,17 @@ impl CookieSpec {
         record: &Record,
         max_age: i64,
     ) -> Result<HeaderValue, LineError> {
-        let sealed = seal::seal_raw(
-            self.keys.current(),
-            &self.aad,
-            PLAINTEXT_HINT.min(self.budget),
-            |buf| record.encode_into(buf),
-        )
-        .map_err(|_| LineError::Seal)?;
+        let sealed = self
+            .keys
+            .with(|keys| {
+                seal::seal_raw(
+                    keys.current(),
+                    &self.aad,
+                    PLAINTEXT_HINT.min(self.budget),
+                    |buf| record.encode_into(buf),
+                )
+            })
+            .map_err(|_| LineError::Seal)?;
         let size = self.name.len() + seal::value_len(&sealed);
         if size > COOKIE_LIMIT {
             return Err(LineError::TooLarge { size });
@@ -126,12 +170,13 @@ impl CookieSpec {
         rotated: bool,
         limits: &Limits,
         not_before: Option<&NotBefore>,
+        store: Option<&dyn RevocationStore>,
         clock: &LayerClock,
         response: &mut Response<B>,
-    ) {
+    ) -> Option<Sealed> {
         if response.status().is_server_error() {
             tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
-            return;
+            return None;
         }
         let now = clock.now();
         let record = state.record();
@@ -142,12 +187,29 @@ impl CookieSpec {
         {
             // It expired, or was revoked, while the handler ran: delete rather than renew.
             self.delete(response.headers_mut());
-            return;
+            return None;
+        }
+        // The session as it was opened must still stand in the revocation store: one revoked
+        // while its request was in flight is neither renewed nor re-minted.
+        let opened = state.opened().filter(|_| !is_login);
+        if let (Some(store), Some(opened)) = (store, opened) {
+            match store.check(&opened.id, record.uid.as_deref(), opened.minted_ms) {
+                Standing::Live => {}
+                Standing::Revoked(by) => {
+                    tracing::info!(target: "sealed_session", reason = "revoked", revoked_by = by.reason(), uid = ?record.uid, "session revoked while its request was in flight: deleted, not re-sealed");
+                    self.delete(response.headers_mut());
+                    return None;
+                }
+                _ => {
+                    tracing::warn!(target: "sealed_session", reason = "store_unavailable", uid = ?record.uid, "revocation store cannot vouch for the session: not re-sealed");
+                    return None;
+                }
+            }
         }
         let modified = state.is_modified();
         let renew = now.saturating_sub(record.last_seen) >= self.refresh;
         if !(is_login || modified || rotated || renew) {
-            return;
+            return None;
         }
         let reason = if is_login {
             "login"
@@ -161,6 +223,13 @@ impl CookieSpec {
         // Updated in place: the lock is held, and a failed seal replaces the response anyway.
         if is_login || modified || renew {
             state.touch(now);
+        }
+        // With a store, a new id (login, or re-minted by a privilege change) carries its mint
+        // time to the millisecond, and the id it replaces is denied once the new one is sealed.
+        let reminted = opened.is_some_and(|o| o.id != state.record().id);
+        if store.is_some() && (is_login || reminted) {
+            let ms = clock.source().unix_nanos().div_euclid(1_000_000);
+            state.set_minted(i64::try_from(ms).unwrap_or(i64::MAX));
         }
         let record = state.record();
         let max_age = limits.remaining(now, record.created, record.last_seen);
@@ -178,7 +247,7 @@ impl CookieSpec {
                         tracing::error!(target: "sealed_session", reason = "seal_failed", "session cookie could not be sealed: not sent");
                     }
                 }
-                return;
+                return None;
             }
         };
         if rotated {
@@ -187,6 +256,14 @@ impl CookieSpec {
         tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
         state.sealed();
         set_session_cookie(response.headers_mut(), &self.name, line);
+        let replaced = opened.filter(|_| reminted).map(|o| o.id);
+        if let Some(store) = store.filter(|_| reminted) {
+            if let Some(write) = state.deny_opened(store) {
+                tracing::info!(target: "sealed_session", reason = "reminted", uid = ?state.record().uid, "session id re-minted: the old id is denied");
+                write.detach();
+            }
+        }
+        Some(Sealed { reason, replaced })
     }
 }
 
@@ -262,6 +339,7 @@ mod tests {
             true,
             false,
             &config.resolver.expiry,
+            None,
             None,
             &config.clock,
             &mut response,

@@ -132,6 +132,10 @@ impl Auth {
     /// Ends the session: the response carries a deletion cookie. On a bearer request it ends
     /// the bearer session for this request only, and sets no cookie.
     ///
+    /// With a revocation store ([`SessionLayer::with_revocation`](crate::SessionLayer::with_revocation)),
+    /// the session id is denied at once on this instance, and shared with the others in the
+    /// background (a failure is logged); [`Auth::logout_shared`] waits for it instead.
+    ///
     /// # Examples
     ///
     /// ```
@@ -155,7 +159,24 @@ impl Auth {
     /// # }
     /// ```
     pub fn logout(&self) {
-        self.context.logout(self.bearer_request);
+        if let Some(write) = self.context.logout(self.bearer_request) {
+            write.detach();
+        }
+    }
+
+    /// [`Auth::logout`], waiting until the revocation store has shared the denial with the other
+    /// instances. Without a store, or on a bearer request, it is `Ok` at once.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`](crate::store::StoreError) when the denial could not be shared (for example,
+    /// Redis is unreachable): the session is still ended on this instance and the cookie
+    /// deleted; the write is queued to be sent again when the store says so.
+    pub async fn logout_shared(&self) -> Result<(), crate::store::StoreError> {
+        match self.context.logout(self.bearer_request) {
+            Some(write) => write.await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -165,6 +186,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let context = context(parts)?.clone();
         let bearer_request = context.is_credential_request(&parts.headers);
+        // With a store, the cookie is opened now, so that a logout or login knows which id it
+        // ends even when the handler never read the session.
+        if context.has_store() && !bearer_request {
+            let _ = context.resolve(&parts.headers).await;
+        }
         Ok(Self {
             context,
             bearer_request,

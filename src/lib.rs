@@ -144,9 +144,11 @@ pub mod rejection;
 pub mod require;
 mod resolve;
 pub mod revocation;
+mod rotation;
 pub mod scope;
 mod seal;
 pub mod session;
+pub mod store;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
@@ -171,7 +173,11 @@ pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
-pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};
+pub use revocation::{
+    validator_fn, NotBefore, Privileges, Recheck, SessionValidator, Validation, ValidationError,
+    ValidatorFn,
+};
+pub use rotation::LiveKeys;
 pub use session::{Session, SessionError, SessionSource};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
 

@@ -209,3 +209,123 @@ pub trait SessionValidator: Send + Sync + 'static {
     /// Checks `session`.
     async fn validate(&self, session: &Session) -> Result<Validation, ValidationError>;
 }
+
+/// A [`SessionValidator`] made from an async closure; see [`validator_fn`].
+#[derive(Clone)]
+pub struct ValidatorFn<F>(F);
+
+impl<F> fmt::Debug for ValidatorFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ValidatorFn")
+    }
+}
+
+/// Makes a [`SessionValidator`] from an async closure that takes the session (a cheap handle
+/// clone), as [`token_fn`](crate::token_fn) does for tokens.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use sealed_session::testing::TestKit;
+/// use sealed_session::{validator_fn, Identity, Key, SessionLayer, SessionValidator, Validation};
+///
+/// let disabled = ["mallory"];
+/// let validator = validator_fn(move |session: sealed_session::Session| async move {
+///     let uid = session.uid().unwrap_or_default();
+///     Ok(if disabled.contains(&uid.as_str()) { Validation::Revoke } else { Validation::Keep })
+/// });
+/// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+/// assert_eq!(validator.validate(&kit.session(Identity::new("alice"))).await.unwrap(), Validation::Keep);
+/// assert_eq!(validator.validate(&kit.session(Identity::new("mallory"))).await.unwrap(), Validation::Revoke);
+/// let _layer = SessionLayer::new(Key::generate()).with_validator(validator);
+/// # }
+/// ```
+pub fn validator_fn<F, Fut>(f: F) -> ValidatorFn<F>
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Validation, ValidationError>> + Send + 'static,
+{
+    ValidatorFn(f)
+}
+
+#[async_trait]
+impl<F, Fut> SessionValidator for ValidatorFn<F>
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Validation, ValidationError>> + Send + 'static,
+{
+    async fn validate(&self, session: &Session) -> Result<Validation, ValidationError> {
+        (self.0)(session.clone()).await
+    }
+}
+
+/// Forces the [`SessionValidator`] on the next request of a user's sessions, whatever the
+/// validation interval (apicrud's `update_auth`: after a role change, the user's cookies get
+/// their new privileges at once). Clones share one state; give one to
+/// [`SessionLayer::with_recheck`](crate::SessionLayer::with_recheck) and keep another.
+///
+/// In-process: with several instances, call it on each (or use a revocation store to end the
+/// sessions instead). Entries go after a day (by then the validation interval has passed for
+/// every session); at most 100,000 users are held, the oldest dropped first.
+///
+/// ```
+/// use sealed_session::Recheck;
+/// use time::OffsetDateTime;
+///
+/// let recheck = Recheck::new();
+/// recheck.user("alice", OffsetDateTime::now_utc());
+/// # drop(recheck);
+/// ```
+#[derive(Clone, Default)]
+pub struct Recheck {
+    users: Arc<RwLock<HashMap<String, i64>>>,
+}
+
+impl fmt::Debug for Recheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let users = self.users.read().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("Recheck")
+            .field("users", &users.len())
+            .finish()
+    }
+}
+
+/// Most users a [`Recheck`] holds.
+const MAX_RECHECK_USERS: usize = 100_000;
+/// How long a [`Recheck`] entry is kept, in seconds.
+const RECHECK_TTL: i64 = 24 * 60 * 60;
+
+impl Recheck {
+    /// No forced checks.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sessions of `uid` last checked before `at` are checked on their next request.
+    pub fn user(&self, uid: &str, at: OffsetDateTime) {
+        let at = at.unix_timestamp();
+        let mut users = self.users.write().unwrap_or_else(PoisonError::into_inner);
+        if users.len() >= MAX_RECHECK_USERS && !users.contains_key(uid) {
+            users.retain(|_, t| *t > at.saturating_sub(RECHECK_TTL));
+            if users.len() >= MAX_RECHECK_USERS {
+                if let Some(oldest) = users
+                    .iter()
+                    .min_by_key(|(_, t)| **t)
+                    .map(|(u, _)| u.clone())
+                {
+                    users.remove(&oldest);
+                }
+            }
+        }
+        let slot = users.entry(uid.to_owned()).or_insert(at);
+        *slot = (*slot).max(at);
+    }
+
+    /// Whether a session of `uid` last checked at `checked` (Unix seconds) must be checked now.
+    pub(crate) fn due(&self, uid: Option<&str>, checked: i64) -> bool {
+        let Some(uid) = uid else { return false };
+        let users = self.users.read().unwrap_or_else(PoisonError::into_inner);
+        users.get(uid).is_some_and(|at| checked <= *at)
+    }
+}

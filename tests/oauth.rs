@@ -718,6 +718,57 @@ async fn two_instances_sharing_a_key_finish_each_others_flows() {
     .await;
 }
 
+/// Issue 11: with a revocation store shared by two instances, a callback replayed on the other
+/// instance, even with a copy of its flow cookie, is refused before any exchange; and
+/// `/auth?logout` ends the session everywhere the store reaches.
+#[tokio::test]
+async fn with_a_store_a_callback_is_single_use_across_instances_and_logout_denies_the_session() {
+    within(async {
+        let mock = Mock::start().await;
+        let store = sealed_session::store::MemoryStore::new();
+        let a = app_with(key(7), OAuthLogin::new(mock.provider(), BASE), |l| {
+            l.with_revocation(store.clone())
+        });
+        let b = app_with(key(7), OAuthLogin::new(mock.provider(), BASE), |l| {
+            l.with_revocation(store.clone())
+        });
+        let mut browser = Browser::default();
+        let back = browser.callback_url(&a, &mock, "/auth?login=/me").await;
+        let saved = browser.clone();
+        let res = browser.get(&a, &back).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+        assert_eq!(mock.count("/token").await, 1);
+
+        // The copy of the flow cookie on the other instance: refused by the store, no exchange.
+        let mut copied = saved;
+        let res = copied.get(&b, &back).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(body(res)
+            .await
+            .starts_with("Invalid or expired login state."));
+        assert_eq!(mock.count("/token").await, 1, "no second exchange");
+
+        // The session opens on both; a copy of its cookie is kept, then /auth?logout on B.
+        assert_eq!(body(browser.get(&b, "/me").await).await, "uid=johndoe");
+        let copy = browser.clone();
+        let res = browser
+            .send(
+                &b,
+                Method::POST,
+                "/auth?logout",
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        // The copy is refused on A: no session (sent to log in; the cookie is deleted).
+        let mut copy = copy;
+        let res = copy.get(&a, "/me").await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert!(!copy.jar.contains_key("__Host-session"));
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The provider's answers
 

@@ -297,3 +297,114 @@ async fn changing_roles_in_a_handler_remints_the_session_id() {
     assert_ne!(after.id(), before.id());
     assert_eq!(after.created_at(), before.created_at());
 }
+
+/// Issue 11: a stale cookie copy is "due" on every request; the validator takes a permit from
+/// the same limit as the token handler, so one cookie cannot drive unbounded validator load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validator_is_under_the_handler_concurrency_limit() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let validator = sealed_session::validator_fn({
+        let (calls, in_flight, most, gate) =
+            (calls.clone(), in_flight.clone(), most.clone(), gate.clone());
+        move |_session: Session| {
+            let (calls, in_flight, most, gate) =
+                (calls.clone(), in_flight.clone(), most.clone(), gate.clone());
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                drop(gate.acquire().await);
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                Ok(Validation::Keep)
+            }
+        }
+    });
+    let app = Arc::new(app_with(key(1), move |l| {
+        l.with_validator(validator)
+            .with_validation_interval(Duration::minutes(5))
+            .with_handler_concurrency(1)
+            .with_handler_timeout(Duration::seconds(10))
+    }));
+    let cookie = app.login("uid=alice").await;
+    app.clock.advance(Duration::minutes(6)); // due on every request of this copy
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, cookie) = (app.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            app.get_with_cookie("/me", &cookie).await.status()
+        }));
+    }
+    // Bounded wait until the one permitted call is in the validator.
+    for _ in 0..500 {
+        if calls.load(Ordering::SeqCst) >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    gate.add_permits(100);
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        most.load(Ordering::SeqCst),
+        1,
+        "one validator call at a time"
+    );
+    let shed = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok + shed, 20, "{statuses:?}");
+    assert!(shed >= 1, "past the limit: 503, {statuses:?}");
+    assert!(ok >= 1);
+}
+
+/// `Recheck`: after a role change, the user's cookies see the validator on their next request.
+#[tokio::test]
+async fn a_recheck_forces_the_validator_for_one_user() {
+    let checker = Checker::default();
+    let recheck = sealed_session::Recheck::new();
+    let app = app_with(key(1), {
+        let (checker, recheck) = (checker.clone(), recheck.clone());
+        move |l| {
+            l.with_validator(checker)
+                .with_validation_interval(Duration::hours(6))
+                .with_refresh_interval(Duration::hours(1))
+                .with_recheck(recheck)
+        }
+    });
+    let alice = app.login("uid=alice").await;
+    let bob = app.login("uid=bob").await;
+    app.clock.advance(Duration::minutes(1));
+    for cookie in [&alice, &bob] {
+        assert_eq!(
+            app.get_with_cookie("/me", cookie).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        checker.calls.load(Ordering::SeqCst),
+        0,
+        "within the interval"
+    );
+    recheck.user("alice", app.clock.now());
+    *checker.verdict.lock().unwrap() = Some(Validation::Revoke);
+    let res = app.get_with_cookie("/me", &alice).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(checker.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        app.get_with_cookie("/me", &bob).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        checker.calls.load(Ordering::SeqCst),
+        1,
+        "bob is not rechecked"
+    );
+}

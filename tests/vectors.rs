@@ -60,3 +60,45 @@ fn new_seals_of_the_same_session_open_with_the_same_fields() {
     assert_eq!(session.uid().as_deref(), Some("bob"));
     assert_eq!(session.scopes(), ["x"]);
 }
+
+/// The same format with the optional millisecond mint time (`im`), as sealed with a revocation
+/// store: login at 2026-01-01 00:00:00.123. Sealed on 2026-12-06; never regenerate it.
+const COOKIE_MS: &str = "BAKCce4wVsTy8N3F+xPQXq033+ZORMvRaSOU67oPtMN0txBZ48mv+chwauUihcFBfoPSqORUea03UN7l0Lfwqcs/faD4fngLUSMxp1lnMVsHT5prHoYwcGAApn8kTWfk92XzD4MasXbGg4EXyBEWWTLVdLpwZfXNMWpp2ku6wDNTtbZJsedOtqb5dz42nfa2ZTB06HWyoFm/JVT5O9YDU+Z0TTMT/W05Ow==";
+
+#[tokio::test]
+async fn fixed_cookie_with_a_millisecond_mint_time_decodes_the_same_forever() {
+    use axum::{body::Body, http::Request, routing::get, Router};
+    use sealed_session::store::{MemoryStore, RevocationStore};
+    use sealed_session::Session;
+    use tower::ServiceExt;
+
+    // Without a store, it opens as any version-1 cookie (the key is ignored).
+    let kit = TestKit::new(&layer());
+    let session = kit.open(COOKIE_MS).expect("the fixed cookie opens");
+    assert_eq!(session.uid().as_deref(), Some("alice"));
+    assert_eq!(session.roles(), ["admin"]);
+    assert_eq!(session.created_at(), datetime!(2026-01-01 00:00 UTC));
+
+    // With a store, its mint time is .123: a not-before at .123 spares it, one at .124 does not.
+    let clock = ManualClock::new(datetime!(2026-01-01 00:00:10 UTC));
+    let me = || {
+        Request::get("/me")
+            .header("cookie", format!("__Host-session={COOKIE_MS}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for (at, status) in [
+        (datetime!(2026-01-01 00:00:00.123 UTC), 200),
+        (datetime!(2026-01-01 00:00:00.124 UTC), 401),
+    ] {
+        let store = MemoryStore::new().with_clock(clock.clone());
+        store.log_out_user("alice", at).await.unwrap();
+        let app = Router::new()
+            .route(
+                "/me",
+                get(|s: Session| async move { s.uid().unwrap_or_default() }),
+            )
+            .layer(layer().with_clock(clock.clone()).with_revocation(store));
+        assert_eq!(app.oneshot(me()).await.unwrap().status(), status, "{at}");
+    }
+}

@@ -8,7 +8,7 @@ use http::HeaderValue;
 use time::Duration;
 
 use crate::clock::LayerClock;
-use crate::cookie::CookieSpec;
+use crate::cookie::{CookieSpec, KeySource};
 use crate::expiry::Limits;
 use crate::parse::is_local_path;
 use crate::rejection::Challenge;
@@ -235,7 +235,10 @@ impl Config {
         })?;
 
         let cookie = CookieSpec {
-            keys: s.keys.clone(),
+            keys: match &s.live_keys {
+                Some(live) => KeySource::Live(live.clone()),
+                None => KeySource::Fixed(Arc::new(s.keys.clone())),
+            },
             name: s.name.clone(),
             aad: format!(
                 "sealed-session/{}\u{1f}{}\u{1f}{}",
@@ -262,6 +265,9 @@ impl Config {
             dpop: s.dpop.clone(),
             validation_interval,
             not_before: s.not_before.clone(),
+            store: s.revocation.clone(),
+            recheck: s.recheck.clone(),
+            active_sessions: s.active_sessions && s.revocation.is_some(),
             expiry: Limits {
                 idle,
                 max_age,
@@ -310,7 +316,7 @@ impl Config {
     #[cfg(feature = "oauth")]
     pub(crate) fn oauth(&self) -> OAuthView<'_> {
         OAuthView {
-            keys: &self.cookie.keys,
+            keys: self.cookie.keys.snapshot(),
             clock: &self.clock,
             settings: &self.oauth,
         }
@@ -336,7 +342,7 @@ pub(crate) struct OAuthSettings {
 /// The layer as `oauth` sees it; see [`Config::oauth`].
 #[cfg(feature = "oauth")]
 pub(crate) struct OAuthView<'c> {
-    pub(crate) keys: &'c crate::key::KeyRing,
+    pub(crate) keys: Arc<crate::key::KeyRing>,
     pub(crate) clock: &'c LayerClock,
     pub(crate) settings: &'c OAuthSettings,
 }

@@ -11,7 +11,8 @@ use crate::clock::ClockSource;
 use crate::key::KeyRing;
 use crate::rejection::RejectionBody;
 use crate::resolve::TokenSource;
-use crate::revocation::{NotBefore, SessionValidator};
+use crate::revocation::{NotBefore, Recheck, SessionValidator};
+use crate::store::RevocationStore;
 
 /// The cookie's `SameSite` attribute. Always written explicitly, never left to browser defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +63,8 @@ const DEFAULT_PURPOSE: &str = "session";
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) keys: KeyRing,
+    /// A live ring, read on every request instead of `keys`.
+    pub(crate) live_keys: Option<crate::rotation::LiveKeys>,
     pub(crate) name: String,
     pub(crate) path: String,
     pub(crate) domain: Option<String>,
@@ -96,12 +99,16 @@ pub(crate) struct Settings {
     pub(crate) validator: Option<Arc<dyn SessionValidator>>,
     pub(crate) validation_interval: Duration,
     pub(crate) not_before: Option<NotBefore>,
+    pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
+    pub(crate) recheck: Option<Recheck>,
+    pub(crate) active_sessions: bool,
 }
 
 impl Settings {
     pub(crate) fn new(keys: KeyRing) -> Self {
         Self {
             keys,
+            live_keys: None,
             name: DEFAULT_COOKIE_NAME.to_owned(),
             path: "/".to_owned(),
             domain: None,
@@ -131,6 +138,9 @@ impl Settings {
             validator: None,
             validation_interval: DEFAULT_VALIDATION_INTERVAL,
             not_before: None,
+            revocation: None,
+            recheck: None,
+            active_sessions: false,
         }
     }
 }
@@ -164,6 +174,7 @@ impl fmt::Debug for Settings {
             .field("validator", &self.validator.is_some())
             .field("validation_interval", &self.validation_interval)
             .field("not_before", &self.not_before)
+            .field("revocation", &self.revocation)
             .finish_non_exhaustive()
     }
 }

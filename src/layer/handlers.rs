@@ -331,6 +331,78 @@ impl SessionLayer {
         self.set(|s| s.not_before = Some(not_before))
     }
 
+    /// Reads the key ring from `keys` on every request, instead of the ring given to
+    /// [`SessionLayer::new`]: [`LiveKeys::rotate`](crate::LiveKeys::rotate) takes effect on the
+    /// next request on this instance, without a new `Router`.
+    ///
+    /// ```
+    /// use sealed_session::{Key, LiveKeys, SessionLayer};
+    ///
+    /// let keys = LiveKeys::new(Key::generate());
+    /// let layer = SessionLayer::new(keys.snapshot().current().clone()).with_live_keys(keys.clone());
+    /// keys.rotate(Key::generate()).unwrap(); // sessions sealed with the old key still open
+    /// assert_eq!(keys.snapshot().len(), 2);
+    /// # drop(layer);
+    /// ```
+    pub fn with_live_keys(self, keys: crate::rotation::LiveKeys) -> Self {
+        self.set(|s| s.live_keys = Some(keys))
+    }
+
+    /// Records each cookie session in the revocation store's active sessions (at login, and at
+    /// each renewal, so at most once per refresh interval), labelled with the request's
+    /// `User-Agent`: [`RevocationStore::active_sessions`](crate::store::RevocationStore::active_sessions)
+    /// lists them, and [`RevocationStore::end_session`](crate::store::RevocationStore::end_session)
+    /// ends one (ASVS 7.5.2). A logout, a re-login or a new id removes the old entry. Needs
+    /// [`SessionLayer::with_revocation`].
+    pub fn with_active_sessions(self) -> Self {
+        self.set(|s| s.active_sessions = true)
+    }
+
+    /// Forces the validator on the next request of the users named in `recheck`, whatever the
+    /// validation interval (see [`Recheck`](crate::Recheck)). Needs a validator.
+    pub fn with_recheck(self, recheck: crate::revocation::Recheck) -> Self {
+        self.set(|s| s.recheck = Some(recheck))
+    }
+
+    /// Switches revocation on: cookie sessions are checked against `store` on every request
+    /// (local memory only, no network), and `Auth::logout`, a new login, privilege changes,
+    /// `Session::regenerate_id` and the validator's refresh deny the session id they end. A
+    /// session revoked while its request was in flight is not re-sealed. Keep a clone of the
+    /// store for "log out everywhere", "log out my other sessions" and the active sessions. See
+    /// [`crate::store`].
+    ///
+    /// Without it, nothing is recorded or checked, and the cookie is as before.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::{get, post}, Router};
+    /// use sealed_session::store::MemoryStore;
+    /// use sealed_session::{testing::TestKit, Auth, Identity, Key, Session, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let layer = SessionLayer::new(Key::generate()).with_revocation(MemoryStore::new());
+    /// let kit = TestKit::new(&layer);
+    /// let app = Router::new()
+    ///     .route("/me", get(|s: Session| async move { s.uid().unwrap_or_default() }))
+    ///     .route("/logout", post(|auth: Auth| async move { auth.logout() }))
+    ///     .layer(layer);
+    /// let cookie = kit.cookie_header(Identity::new("alice"));
+    /// let send = |method: &str, path: &str| {
+    ///     let req = Request::builder().method(method).uri(path).header("cookie", &cookie);
+    ///     app.clone().oneshot(req.body(Body::empty()).unwrap())
+    /// };
+    /// assert_eq!(send("GET", "/me").await.unwrap().status(), 200);
+    /// assert_eq!(send("POST", "/logout").await.unwrap().status(), 200);
+    /// // A copy of the cookie taken before the logout no longer opens.
+    /// assert_eq!(send("GET", "/me").await.unwrap().status(), 401);
+    /// # }
+    /// ```
+    pub fn with_revocation(self, store: impl crate::store::RevocationStore) -> Self {
+        let store: std::sync::Arc<dyn crate::store::RevocationStore> = std::sync::Arc::new(store);
+        self.set(|s| s.revocation = Some(store))
+    }
+
     /// Shapes the bodies of rejections (for example JSON problem details). The status and the
     /// `WWW-Authenticate`, `Retry-After` and `Location` headers still follow the status matrix.
     ///

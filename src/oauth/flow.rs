@@ -172,7 +172,7 @@ impl FlowCookies {
                 FlowRefusal::NoCookie
             });
         };
-        let opened = seal::open(layer.keys, &Self::context(layer, binding, &name), value)
+        let opened = seal::open(&layer.keys, &Self::context(layer, binding, &name), value)
             .ok_or(FlowRefusal::Unreadable)?;
         let flow: FlowState =
             serde_json::from_str(opened.plaintext()).map_err(|_| FlowRefusal::Unreadable)?;

@@ -424,6 +424,10 @@ impl Inner {
             return self.start(&context, &flows, &parts.headers, target);
         }
         if let Some(target) = &query.logout {
+            // With a revocation store, open the cookie first: the logout denies its id.
+            if context.has_store() {
+                let _ = context.resolve(&parts.headers).await;
+            }
             return self.logout(&context, &flows, &parts, target);
         }
         if let Some(state) = &query.state {
@@ -432,6 +436,10 @@ impl Inner {
             }
             if parts.method != Method::GET {
                 return method_not_allowed("GET");
+            }
+            // With a revocation store, open the cookie first: a login over it denies its id.
+            if context.has_store() {
+                let _ = context.resolve(&parts.headers).await;
             }
             return self
                 .callback(&context, &flows, &parts.headers, state, &query)
@@ -547,7 +555,32 @@ impl Inner {
                 tracing::info!(target: "sealed_session::oauth", reason = refusal.as_str(), "login callback refused");
                 text(StatusCode::FORBIDDEN, self.restart_hint())
             }
-            Ok(flow) => self.finish(context, flow, query).await,
+            Ok(flow) => match context.store() {
+                // With a revocation store, a flow's state is good for one callback across every
+                // instance (a replayed callback, even with its flow cookie, is refused).
+                Some(store) => match store
+                    .use_once(state.as_bytes(), time::Duration::seconds(self.flow_ttl))
+                    .await
+                {
+                    Ok(true) => self.finish(context, flow, query).await,
+                    Ok(false) => {
+                        tracing::warn!(target: "sealed_session::oauth", reason = "state_replayed", "login callback refused: its state was used before");
+                        text(StatusCode::FORBIDDEN, self.restart_hint())
+                    }
+                    Err(error) => {
+                        tracing::warn!(target: "sealed_session::oauth", reason = "store_unavailable", %error, "login callback refused: the single-use check failed");
+                        let mut response = text(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "Login is unavailable right now. Try again shortly.\n",
+                        );
+                        response
+                            .headers_mut()
+                            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
+                        response
+                    }
+                },
+                None => self.finish(context, flow, query).await,
+            },
         };
         // Single use: every callback answer deletes the flow cookie it named.
         if let Some(line) = flows.name(state).and_then(|name| flows.delete(&name)) {
@@ -693,7 +726,9 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
-        context.logout(context.is_credential_request(headers));
+        if let Some(write) = context.logout(context.is_credential_request(headers)) {
+            write.detach();
+        }
         let mut response = match (&to, parts.method == Method::POST) {
             (Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
             (None, true) => text(StatusCode::NO_CONTENT, ""),

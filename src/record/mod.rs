@@ -18,12 +18,14 @@
 //! | `m` | metadata (scopes under `m.scope`), absent when empty | object |
 //! | `d` | typed application values, absent when empty | object |
 //! | `k` | last checked by the session validator, Unix seconds; absent when never | integer |
+//! | `im` | when the id was minted (login or re-mint), Unix **milliseconds**; written only with a revocation store, absent otherwise | integer |
 //!
 //! The envelope is bound to its purpose by the AEAD associated data (see
 //! [`SessionLayer::with_purpose`](crate::SessionLayer::with_purpose)), not by a field, so a
 //! cookie sealed for one purpose does not open for another. Unknown keys are ignored, so later
 //! versions of the crate can add optional keys without a format bump; a change of meaning bumps
-//! `v`, and a cookie of an unknown version does not open.
+//! `v`, and a cookie of an unknown version does not open. `im` is such an optional key: a cookie
+//! without it opens as before, and counts as minted at the start of its creation second.
 
 mod id;
 mod parts;
@@ -66,6 +68,8 @@ pub(crate) struct Record {
     pub(crate) metadata: Object,
     pub(crate) values: Object,
     pub(crate) checked: Option<i64>,
+    /// When the id was minted, Unix milliseconds (set when a revocation store is configured).
+    pub(crate) minted: Option<i64>,
 }
 
 impl fmt::Debug for Record {
@@ -102,6 +106,7 @@ impl Record {
             values: identity.values.into(),
             // Logging in is the freshest check there is.
             checked: Some(now),
+            minted: None,
         }
     }
 
@@ -122,7 +127,15 @@ impl Record {
             metadata: Object::Cached(identity.metadata.clone()),
             values: Object::Cached(identity.values.clone()),
             checked: Some(now),
+            minted: None,
         }
+    }
+
+    /// When the id was minted, in Unix milliseconds: `im`, or the start of the creation second
+    /// for a cookie sealed without it (earlier than the truth: revocation errs on refusing).
+    pub(crate) fn minted_ms(&self) -> i64 {
+        self.minted
+            .unwrap_or_else(|| self.created.saturating_mul(1000))
     }
 }
 

@@ -35,6 +35,8 @@ struct Wire<'a> {
     d: Option<&'a RawValue>,
     #[serde(default)]
     k: Option<i64>,
+    #[serde(default)]
+    im: Option<i64>,
 }
 
 /// A present key's raw value, `null` included (an `Option` would read `null` as absent).
@@ -128,6 +130,9 @@ impl Record {
         if let Some(checked) = self.checked {
             int(w, b",\"k\":", checked)?;
         }
+        if let Some(minted) = self.minted {
+            int(w, b",\"im\":", minted)?;
+        }
         w.write_all(b"}")
     }
 
@@ -164,6 +169,7 @@ impl Record {
             metadata: object(wire.m)?,
             values: object(wire.d)?,
             checked: wire.k,
+            minted: wire.im,
         })
     }
 }
@@ -189,6 +195,7 @@ mod tests {
             metadata: metadata.into(),
             values: Object::default(),
             checked: None,
+            minted: None,
         }
     }
 
@@ -202,6 +209,29 @@ mod tests {
         );
         assert_eq!(record.encoded_len(), text.len());
         assert_eq!(Record::decode(&text), Some(record));
+    }
+
+    /// The optional millisecond mint time (`im`, written with a revocation store): appended
+    /// after `k`, read back, and absent from cookies sealed without it, which open as before.
+    #[test]
+    fn the_mint_time_in_milliseconds_is_an_optional_key() {
+        let mut record = sample();
+        record.checked = Some(1_700_000_030);
+        record.minted = Some(1_700_000_000_123);
+        let text = record.encode();
+        assert_eq!(
+            text,
+            r#"{"v":1,"i":"BwcHBwcHBwcHBwcHBwcHBw","u":"alice","c":1700000000,"l":1700000060,"a":1700000000,"mf":true,"r":["admin"],"m":{"scope":["read","write"]},"k":1700000030,"im":1700000000123}"#
+        );
+        assert_eq!(record.encoded_len(), text.len());
+        let back = Record::decode(&text).unwrap();
+        assert_eq!(back.minted_ms(), 1_700_000_000_123);
+        assert_eq!(back, record);
+        let without = Record::decode(&sample().encode()).unwrap();
+        assert_eq!(without.minted, None);
+        assert_eq!(without.minted_ms(), 1_700_000_000_000);
+        let dup = text.replace(r#""im":1700000000123"#, r#""im":1,"im":2"#);
+        assert_eq!(Record::decode(&dup), None);
     }
 
     /// Regression (fuzz target `decode_payload`): floats in metadata and values survive any

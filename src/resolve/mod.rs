@@ -19,8 +19,9 @@ use crate::clock::LayerClock;
 use crate::cookie::CookieSpec;
 use crate::expiry::Limits;
 use crate::parse::{self, Credentials};
-use crate::revocation::{NotBefore, SessionValidator};
+use crate::revocation::{NotBefore, Recheck, SessionValidator};
 use crate::session::{Session, SessionLimits};
+use crate::store::RevocationStore;
 
 pub(crate) use handler::{HandlerLimits, InFlight, TokenSource};
 use open::Due;
@@ -82,6 +83,12 @@ pub(crate) struct Resolver {
     /// The longest time between two validator checks, in seconds.
     pub(crate) validation_interval: i64,
     pub(crate) not_before: Option<NotBefore>,
+    /// Users whose sessions the validator must see on their next request.
+    pub(crate) recheck: Option<Recheck>,
+    /// Whether cookie sessions are recorded in the store's active sessions.
+    pub(crate) active_sessions: bool,
+    /// The revocation store, when switched on: checked on every cookie open and before a re-seal.
+    pub(crate) store: Option<Arc<dyn RevocationStore>>,
     pub(crate) expiry: Limits,
     /// The refresh interval, in seconds: the validator is due before every renewal.
     pub(crate) refresh: i64,

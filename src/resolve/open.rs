@@ -11,6 +11,7 @@ use crate::parse;
 use crate::record::Record;
 use crate::seal::{OpenedWith, COOKIE_LIMIT};
 use crate::session::Session;
+use crate::store::Standing;
 
 /// A live cookie session that the validator must see before it is used.
 pub(crate) struct Due {
@@ -77,6 +78,20 @@ impl Resolver {
             tracing::info!(target: "sealed_session", reason = "revoked", uid = ?record.uid, "session created before its not-before time");
             return Ok(invalid);
         }
+        if let Some(store) = &self.store {
+            match store.check(&record.id, record.uid.as_deref(), record.minted_ms()) {
+                Standing::Live => {}
+                Standing::Revoked(by) => {
+                    tracing::info!(target: "sealed_session", reason = "revoked", revoked_by = by.reason(), uid = ?record.uid, "session revoked in the revocation store");
+                    return Ok(invalid);
+                }
+                // `Standing` is non-exhaustive: anything else is "cannot tell", never a pass.
+                _ => {
+                    tracing::warn!(target: "sealed_session", reason = "store_unavailable", uid = ?record.uid, "revocation store cannot vouch for the session: 503");
+                    return Ok(Resolution::Unavailable);
+                }
+            }
+        }
         // The validator is due once per interval, and before every renewal.
         let due = self.validator.is_some()
             && (record
@@ -84,7 +99,13 @@ impl Resolver {
                 .unwrap_or(record.created)
                 .saturating_add(self.validation_interval)
                 <= now
-                || now.saturating_sub(record.last_seen) >= self.refresh);
+                || now.saturating_sub(record.last_seen) >= self.refresh
+                || self.recheck.as_ref().is_some_and(|recheck| {
+                    recheck.due(
+                        record.uid.as_deref(),
+                        record.checked.unwrap_or(record.created),
+                    )
+                }));
         tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
         let session = Session::from_cookie(record, self.session);
         let rotated = with == OpenedWith::Previous;

@@ -18,6 +18,12 @@ impl Resolver {
         let Some(validator) = self.validator.as_ref() else {
             return Resolution::Cookie { session, rotated };
         };
+        // The same limit as the token handler: a stale cookie copy is "due" on every request,
+        // and must not drive unbounded validator load.
+        let Some(_permit) = self.limits.permits.try_enter() else {
+            tracing::warn!(target: "sealed_session", reason = "validator_overloaded", uid = ?session.uid(), "session validator at the concurrency limit: shed");
+            return Resolution::Unavailable;
+        };
         let call = CatchUnwind(validator.validate(&session));
         let uid = session.uid();
         let refreshed = match timeout(self.limits.timeout, call).await {

@@ -66,7 +66,7 @@ mod state;
 
 pub(crate) use change::Refreshed;
 pub use error::SessionError;
-pub(crate) use state::State;
+pub(crate) use state::{Opened, State};
 
 /// What a session needs from the layer's settings (copied into each session: no shared
 /// reference to count per request).
@@ -93,11 +93,21 @@ impl Session {
 
     /// A session opened from a cookie, as sealed.
     pub(crate) fn from_cookie(record: Record, limits: SessionLimits) -> Self {
+        let opened = Opened {
+            id: record.id,
+            minted_ms: record.minted_ms(),
+            until_ms: record
+                .created
+                .saturating_add(limits.max_age)
+                .saturating_mul(1000),
+        };
         let state = State {
             record,
             expires_at: None,
             modified: false,
             ended: false,
+            opened: Some(opened),
+            denied: false,
         };
         Self::new(SessionSource::Cookie, limits, state)
     }
@@ -114,6 +124,8 @@ impl Session {
             expires_at,
             modified: false,
             ended: false,
+            opened: None,
+            denied: false,
         };
         Self::new(source, limits, state)
     }
@@ -143,6 +155,8 @@ impl Session {
             expires_at: None,
             modified: true,
             ended: false,
+            opened: None,
+            denied: false,
         };
         Ok(Self::new(SessionSource::Cookie, limits, state))
     }
