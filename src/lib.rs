@@ -128,6 +128,7 @@ mod future;
 pub mod fuzzing;
 mod identity;
 mod key;
+mod keys;
 pub mod layer;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
@@ -157,6 +158,7 @@ pub use cookie::CookieOverflow;
 pub use extract::Auth;
 pub use identity::{Identity, SCOPE_KEY};
 pub use key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS, MIN_KEY_LEN};
+pub use keys::{InvalidKeyId, MAX_KEY_ID};
 pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
