@@ -66,6 +66,13 @@ pub enum ConfigError {
     InvalidMaxCredentialLength,
     /// The credential-handler concurrency limit must be at least 1.
     InvalidHandlerConcurrency,
+    /// A [`CredentialSource`](crate::CredentialSource) clashes with the layer: a header source
+    /// named `Authorization` or `Cookie`, a key pair of one header twice, or a cookie source
+    /// that is not `tchar` or is the session cookie.
+    InvalidCredentialSource {
+        /// Which rule is broken.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -120,6 +127,7 @@ impl fmt::Display for ConfigError {
             Self::InvalidHandlerConcurrency => {
                 f.write_str("the credential-handler concurrency limit must be at least 1")
             }
+            Self::InvalidCredentialSource { reason } => write!(f, "{reason}"),
         }
     }
 }

@@ -195,6 +195,9 @@ impl Config {
         if s.token_concurrency == 0 || s.token_concurrency > tokio::sync::Semaphore::MAX_PERMITS {
             return Err(ConfigError::InvalidHandlerConcurrency);
         }
+        if let Some(reason) = s.sources.iter().find_map(|source| source.invalid(&s.name)) {
+            return Err(ConfigError::InvalidCredentialSource { reason });
+        }
         let token_timeout = positive_secs_std(s.token_timeout, "the token-handler timeout")?;
         let retry_after = positive_secs(s.retry_after, "the Retry-After delay")?;
         let validation_interval = positive_secs(s.validation_interval, "the validation interval")?;
@@ -261,6 +264,7 @@ impl Config {
                 idle,
                 max_age,
             },
+            sources: s.sources.clone().into_boxed_slice(),
         };
         let challenge = Challenge {
             header: format!("Bearer realm=\"{}\"", s.realm),

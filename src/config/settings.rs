@@ -91,6 +91,7 @@ pub(crate) struct Settings {
     pub(crate) validator: Option<Arc<dyn SessionValidator>>,
     pub(crate) validation_interval: Duration,
     pub(crate) not_before: Option<NotBefore>,
+    pub(crate) sources: Vec<crate::resolve::CredentialSource>,
 }
 
 impl Settings {
@@ -123,6 +124,7 @@ impl Settings {
             validator: None,
             validation_interval: DEFAULT_VALIDATION_INTERVAL,
             not_before: None,
+            sources: Vec::new(),
         }
     }
 }
@@ -155,6 +157,7 @@ impl fmt::Debug for Settings {
             .field("validator", &self.validator.is_some())
             .field("validation_interval", &self.validation_interval)
             .field("not_before", &self.not_before)
+            .field("sources", &self.sources)
             .finish_non_exhaustive()
     }
 }
