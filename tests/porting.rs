@@ -284,3 +284,194 @@ async fn a_source_that_clashes_with_the_session_cookie_is_a_configuration_error(
         Err(sealed_session::ConfigError::InvalidCredentialSource { .. })
     ));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guards that see the request
+
+fn guarded_routes() -> Router {
+    use sealed_session::{RequireAuth, Requirement};
+    let manager = Requirement::role_from_request(|req| {
+        req.param("id").map(|id| format!("list-{id}-manager"))
+    });
+    let publish = Requirement::permits_from_request(|req| {
+        Some(format!("realm/s/{}/objects", req.param("scene")?))
+    });
+    let writes = Requirement::request("only editors may write", |session, req| {
+        req.method() == Method::GET || session.has_role("editor")
+    });
+    Router::new()
+        .route(
+            "/lists/{id}",
+            post(|body: String| async move { format!("got {body}") })
+                .route_layer(RequireAuth::from(manager.clone())),
+        )
+        .route(
+            "/scenes/{scene}/objects",
+            post(|| async { "published" }).route_layer(
+                RequireAuth::all_of([Requirement::human()]).with_any_of([publish, writes]),
+            ),
+        )
+        // `Router::layer` wraps each route too (after routing): the parameters are known.
+        .merge(
+            Router::new()
+                .route("/early/{id}", get(|| async { "early" }))
+                .layer(RequireAuth::from(manager)),
+        )
+}
+
+fn guarded_app() -> (App, Router) {
+    let app = app();
+    let router = guarded_routes().layer(app.layer.clone());
+    (app, router)
+}
+
+async fn post_as(
+    router: &Router,
+    path: &str,
+    cookie: &str,
+    body: &'static str,
+) -> axum::http::Response<Body> {
+    let req = Request::post(path)
+        .header("cookie", cookie)
+        .body(Body::from(body))
+        .unwrap();
+    send(router, req).await
+}
+
+#[tokio::test]
+async fn a_role_built_from_the_path_guards_the_route_and_names_itself_in_the_403() {
+    let (app, router) = guarded_app();
+    let carol = app
+        .kit
+        .cookie_header(Identity::new("carol").with_roles(["list-x23-manager"]));
+    let carol = carol.to_str().unwrap();
+    let res = post_as(&router, "/lists/x23", carol, "payload").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        body(res).await,
+        "got payload",
+        "the request reaches the handler whole"
+    );
+
+    let res = post_as(&router, "/lists/x24", carol, "payload").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(res).await, "missing role: list-x24-manager");
+
+    // Percent-decoded parameters: `x%32%33` is `x23`.
+    let res = post_as(&router, "/lists/x%32%33", carol, "p").await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Nobody: still a 401 challenge, never a 403.
+    let res = send(
+        &router,
+        Request::post("/lists/x23").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_topic_from_the_path_or_a_method_rule_lets_a_publisher_in() {
+    let (app, router) = guarded_app();
+    let alice = app
+        .kit
+        .cookie_header(Identity::new("alice").with_scopes(["realm/s/lobby/#"]));
+    let alice = alice.to_str().unwrap();
+    assert_eq!(
+        post_as(&router, "/scenes/lobby/objects", alice, "")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let res = post_as(&router, "/scenes/vault/objects", alice, "").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        body(res).await,
+        "no scope permits: realm/s/vault/objects\nonly editors may write"
+    );
+    // An editor passes the any_of through the method rule; a role account never passes.
+    let editor = app
+        .kit
+        .cookie_header(Identity::new("ed").with_roles(["editor"]));
+    assert_eq!(
+        post_as(
+            &router,
+            "/scenes/vault/objects",
+            editor.to_str().unwrap(),
+            ""
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let bot = app.kit.cookie_header(
+        Identity::new("bot")
+            .with_roles(["editor"])
+            .with_role_account(true),
+    );
+    let res = post_as(&router, "/scenes/vault/objects", bot.to_str().unwrap(), "").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(res).await, "role accounts may not do this");
+}
+
+#[tokio::test]
+async fn a_request_guard_sees_parameters_under_router_layer_but_none_around_the_router() {
+    use sealed_session::{RequireAuth, Requirement};
+    use tower::Layer;
+    let (app, router) = guarded_app();
+    let carol = app
+        .kit
+        .cookie_header(Identity::new("carol").with_roles(["list-x23-manager"]));
+    let carol = carol.to_str().unwrap();
+    assert_eq!(
+        app_get(&router, "/early/x23", carol).await.status(),
+        StatusCode::OK
+    );
+    let res = app_get(&router, "/early/x24", carol).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(res).await, "missing role: list-x24-manager");
+
+    // Around the whole router, before routing: no parameters, so the role is never met.
+    let manager = Requirement::role_from_request(|req| {
+        req.param("id").map(|id| format!("list-{id}-manager"))
+    });
+    let outside = Router::new().fallback_service(
+        RequireAuth::from(manager)
+            .layer(Router::new().route("/early/{id}", get(|| async { "early" }))),
+    );
+    let outside = outside.layer(app.layer.clone());
+    let res = app_get(&outside, "/early/x23", carol).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(res).await, "missing role for this resource");
+}
+
+#[tokio::test]
+async fn a_request_guard_waits_for_a_bearer_token_and_still_sees_the_path() {
+    let app = app();
+    let tokens = ApiKeys::new().with_token(
+        "manager-token",
+        Identity::new("m").with_roles(["list-a1-manager"]),
+    );
+    let layer = app.layer.clone().with_token_handler(tokens);
+    let router2 = guarded_routes().layer(layer);
+    let bearer = |path: &str| {
+        Request::post(path)
+            .header("authorization", "Bearer manager-token")
+            .body(Body::from("x"))
+            .unwrap()
+    };
+    let res = send(&router2, bearer("/lists/a1")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body(res).await, "got x");
+    let res = send(&router2, bearer("/lists/a2")).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(body(res).await, "missing role: list-a2-manager");
+}
+
+async fn app_get(router: &Router, path: &str, cookie: &str) -> axum::http::Response<Body> {
+    let req = Request::get(path)
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .unwrap();
+    send(router, req).await
+}
