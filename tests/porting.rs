@@ -475,3 +475,205 @@ async fn app_get(router: &Router, path: &str, cookie: &str) -> axum::http::Respo
         .unwrap();
     send(router, req).await
 }
+
+// ---------------------------------------------------------------------------------------------
+// Freshness and step-up
+
+fn fresh_app(login_redirect: bool) -> (App, Router) {
+    use sealed_session::{RequireAuth, Requirement};
+    let app = app_with(key(1), |l| {
+        if login_redirect {
+            l.with_login_redirect("/auth")
+        } else {
+            l
+        }
+    });
+    let router = Router::new()
+        .route(
+            "/password",
+            post(|| async { "changed" }).route_layer(RequireAuth::from(Requirement::max_auth_age(
+                time::Duration::minutes(5),
+            ))),
+        )
+        .route(
+            "/daily",
+            get(|s: Session| async move { format!("idle {}", s.idle_for().whole_seconds()) })
+                .route_layer(RequireAuth::from(Requirement::max_idle(
+                    time::Duration::days(1),
+                ))),
+        )
+        .route(
+            "/mfa",
+            get(|| async { "strong" }).route_layer(
+                RequireAuth::from(Requirement::mfa()).with_acr_values("urn:example:mfa"),
+            ),
+        )
+        .route(
+            "/mfa-and-role",
+            get(|| async { "strong" }).route_layer(RequireAuth::all_of([
+                Requirement::mfa(),
+                Requirement::role("ops"),
+            ])),
+        )
+        .route(
+            "/ages",
+            get(|s: Session| async move {
+                format!(
+                    "{} {} {}",
+                    s.idle_for().whole_seconds(),
+                    s.age().whole_seconds(),
+                    s.auth_age().whole_seconds()
+                )
+            }),
+        )
+        .merge(routes())
+        .layer(app.layer.clone());
+    (app, router)
+}
+
+#[tokio::test]
+async fn session_ages_are_read_on_the_layers_clock() {
+    let (app, router) = fresh_app(false);
+    let cookie = app.kit.cookie_header(Identity::new("alice"));
+    app.clock.advance(time::Duration::seconds(90));
+    let res = app_get(&router, "/ages", cookie.to_str().unwrap()).await;
+    assert_eq!(body(res).await, "90 90 90");
+    let res = send(
+        &router,
+        Request::get("/ages")
+            .header("authorization", format!("Bearer {GOOD}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        body(res).await,
+        "0 0 0",
+        "a bearer session is made for its request"
+    );
+}
+
+#[tokio::test]
+async fn a_route_stricter_than_the_layer_refuses_an_idle_session() {
+    let (app, router) = fresh_app(false);
+    let cookie = app.kit.cookie_header(Identity::new("alice"));
+    let cookie = cookie.to_str().unwrap();
+    app.clock.advance(time::Duration::hours(23));
+    let res = app_get(&router, "/daily", cookie).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body(res).await, format!("idle {}", 23 * 3600));
+    // The same cookie, unused for more than a day (the layer's own limit is 7 days).
+    app.clock.advance(time::Duration::hours(2));
+    let res = app_get(&router, "/daily", cookie).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        body(res).await,
+        "session unused for more than 86400 seconds: log in again"
+    );
+    assert_eq!(
+        app_get(&router, "/me", cookie).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_old_login_sends_a_browser_to_log_in_again_with_its_return_path() {
+    let (app, router) = fresh_app(true);
+    let cookie = app.kit.cookie_header(Identity::new("alice"));
+    let cookie = cookie.to_str().unwrap();
+    assert_eq!(
+        post_as(&router, "/password", cookie, "").await.status(),
+        StatusCode::OK
+    );
+    app.clock.advance(time::Duration::minutes(6));
+    let res = post_as(&router, "/password", cookie, "").await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        header(&res, "location"),
+        Some("/auth?login=/password&prompt=login&max_age=300")
+    );
+    assert!(www(&res).is_none());
+    // X-No-Redirect: the reasons, as a 403.
+    let req = Request::post("/password")
+        .header("cookie", cookie)
+        .header("x-no-redirect", "1")
+        .body(Body::empty())
+        .unwrap();
+    let res = send(&router, req).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A new login records a new auth time: the route opens again.
+    let fresh = app.login("uid=alice").await;
+    let res = post_as(&router, "/password", fresh.to_str().unwrap(), "").await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn api_clients_get_the_rfc_9470_step_up_challenge() {
+    let (_app, router) = fresh_app(true);
+    let bearer = |path: &str, token: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    // GOOD has no MFA.
+    let res = send(&router, bearer("/mfa", GOOD)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let c = challenge(&res).unwrap();
+    assert_eq!(c.scheme, "Bearer");
+    assert_eq!(c.param("error"), Some("insufficient_user_authentication"));
+    assert_eq!(c.param("acr_values"), Some("urn:example:mfa"));
+    assert_eq!(c.param("max_age"), None);
+    assert!(header(&res, "location").is_none());
+    assert_eq!(body(res).await, "multi-factor authentication required");
+    // ADMIN has MFA.
+    assert_eq!(
+        send(&router, bearer("/mfa", ADMIN)).await.status(),
+        StatusCode::OK
+    );
+    // Logging in again would not give a role: a plain 403.
+    let res = send(&router, bearer("/mfa-and-role", GOOD)).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A cookie session without MFA and no login page keeps the 403.
+    let (app, router) = fresh_app(false);
+    let cookie = app.kit.cookie_header(Identity::new("bob"));
+    let res = app_get(&router, "/mfa", cookie.to_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_bearer_session_is_authenticated_by_its_own_request() {
+    use sealed_session::{RequireAuth, Requirement};
+    let app = app();
+    let router = Router::new()
+        .route(
+            "/strict",
+            get(|| async { "ok" }).route_layer(RequireAuth::from(Requirement::max_auth_age(
+                time::Duration::ZERO,
+            ))),
+        )
+        .layer(app.layer.clone());
+    let cookie = app.kit.cookie_header(Identity::new("alice"));
+    app.clock.advance(time::Duration::seconds(1));
+    let res = app_get(&router, "/strict", cookie.to_str().unwrap()).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "no login page: the 403"
+    );
+    let res = send(
+        &router,
+        Request::get("/strict")
+            .header("authorization", format!("Bearer {GOOD}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "a bearer session authenticated just now"
+    );
+}

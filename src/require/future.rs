@@ -86,7 +86,10 @@ where
             if sees_request {
                 refusal_seeing(&context, &requirements, session, req)
             } else {
-                (refusal(&context, &requirements, session, None), req)
+                {
+                    let refused = refusal(&context, &requirements, session, None, req.headers());
+                    (refused, req)
+                }
             }
         });
         Self {

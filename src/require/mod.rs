@@ -4,6 +4,13 @@
 //! must hold, and at least one `any_of` requirement when there are any. Every unmet reason is
 //! reported, in declaration order.
 //!
+//! Requirements that see the request (roles or topics built from the path) are in
+//! [`request`]. When the only unmet requirements are [`Requirement::mfa`],
+//! [`Requirement::max_auth_age`] or [`Requirement::max_idle`], logging in again would do: an API
+//! client gets RFC 9470's step-up challenge (401 `insufficient_user_authentication` with
+//! `max_age` and [`acr_values`](RequireAuth::with_acr_values)), and a browser, when there is a
+//! login page, a 302 to `<login>?login=<path>&prompt=login&max_age=N`.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -48,6 +55,7 @@
 //! # }
 //! ```
 
+mod fresh;
 mod future;
 pub mod request;
 mod service;
@@ -78,6 +86,10 @@ enum Kind {
         message: String,
         check: Predicate,
     },
+    /// Used within this long, in seconds (`fresh.rs`).
+    MaxIdle(i64),
+    /// Authenticated within this long, in seconds (`fresh.rs`).
+    MaxAuthAge(i64),
     /// Sees the request too (`request.rs`).
     Request {
         message: String,
@@ -164,6 +176,8 @@ impl Requirement {
             Kind::Human => !session.is_role_account(),
             Kind::Mfa => session.mfa(),
             Kind::Predicate { check, .. } => check(session),
+            Kind::MaxIdle(limit) => session.idle_for().whole_seconds() <= *limit,
+            Kind::MaxAuthAge(limit) => session.auth_age().whole_seconds() <= *limit,
             // Without the request, a request-aware requirement is unmet.
             Kind::Request { .. } => false,
         }
@@ -180,6 +194,12 @@ impl Requirement {
             Kind::RoleAccount => "only role accounts may do this".to_owned(),
             Kind::Human => "role accounts may not do this".to_owned(),
             Kind::Mfa => "multi-factor authentication required".to_owned(),
+            Kind::MaxIdle(limit) => {
+                format!("session unused for more than {limit} seconds: log in again")
+            }
+            Kind::MaxAuthAge(limit) => {
+                format!("authenticated more than {limit} seconds ago: log in again")
+            }
             Kind::Predicate { message, .. } | Kind::Request { message, .. } => message.clone(),
         }
     }
@@ -215,6 +235,8 @@ pub struct RequireAuth {
     all_of: Vec<Requirement>,
     any_of: Vec<Requirement>,
     login_redirect: Option<String>,
+    /// The `acr_values` of a step-up challenge (`fresh.rs`).
+    acr_values: Option<String>,
 }
 
 impl RequireAuth {
@@ -436,6 +458,21 @@ impl RequireAuth {
         session: &Session,
         request: Option<&RouteRequest<'_>>,
     ) -> Result<(), RejectionKind> {
+        match self.evaluate(session, request) {
+            None => Ok(()),
+            Some(unmet) => Err(RejectionKind::Forbidden {
+                reasons: unmet.reasons,
+                missing_scopes: unmet.missing_scopes,
+            }),
+        }
+    }
+
+    /// What is unmet, if anything.
+    pub(crate) fn evaluate(
+        &self,
+        session: &Session,
+        request: Option<&RouteRequest<'_>>,
+    ) -> Option<fresh::Unmet> {
         let mut unmet: Vec<(&Requirement, String)> = self
             .all_of
             .iter()
@@ -455,9 +492,10 @@ impl RequireAuth {
             unmet.extend(failed);
         }
         if unmet.is_empty() {
-            return Ok(());
+            return None;
         }
-        Err(RejectionKind::Forbidden {
+        Some(fresh::Unmet {
+            step_up: fresh::step_up_of(unmet.iter().map(|(r, _)| *r)),
             missing_scopes: unmet
                 .iter()
                 .filter_map(|(r, _)| r.missing_scope())

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response as AxumResponse};
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -69,22 +69,20 @@ pub(super) fn refusal(
     requirements: &RequireAuth,
     session: Result<Session, AuthRejection>,
     request: Option<&RouteRequest<'_>>,
+    headers: &HeaderMap,
 ) -> Option<AxumResponse> {
     let session = match session {
         Ok(session) => session,
         Err(rejection) => return Some(rejection.into_response()),
     };
-    let verdict = match request {
-        None => requirements.check(&session),
-        Some(request) => requirements.check_request(&session, request),
-    };
-    match verdict {
-        Ok(()) => None,
-        Err(kind) => {
-            tracing::info!(target: "sealed_session", reason = "forbidden", uid = ?session.uid(), "requirements unmet");
-            Some(context.reject(kind).into_response())
-        }
-    }
+    let unmet = requirements.evaluate(&session, request)?;
+    Some(super::fresh::answer(
+        context,
+        requirements,
+        &session,
+        unmet,
+        headers,
+    ))
 }
 
 /// [`refusal`] for a guard whose requirements see the request: takes it apart to read the
@@ -96,11 +94,13 @@ pub(super) fn refusal_seeing<B>(
     req: Request<B>,
 ) -> (Option<AxumResponse>, Request<B>) {
     let (mut parts, body) = req.into_parts();
+    let request = RouteRequest::new(&mut parts);
     let refused = refusal(
         context,
         requirements,
         session,
-        Some(&RouteRequest::new(&mut parts)),
+        Some(&request),
+        request.headers(),
     );
     (refused, Request::from_parts(parts, body))
 }
@@ -136,7 +136,7 @@ where
                 let login = self.requirements.login_redirect.as_deref();
                 match context.require_now(req.headers(), login) {
                     Some(session) if !self.sees_request => {
-                        match refusal(context, &self.requirements, session, None) {
+                        match refusal(context, &self.requirements, session, None, req.headers()) {
                             None => Decision::Pass,
                             Some(response) => Decision::Refuse(response),
                         }

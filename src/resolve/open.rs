@@ -86,7 +86,7 @@ impl Resolver {
                 <= now
                 || now.saturating_sub(record.last_seen) >= self.refresh);
         tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
-        let session = Session::from_cookie(record, self.session);
+        let session = Session::from_cookie(record, now, self.session);
         let rotated = with == OpenedWith::Previous;
         if due {
             return Err(Due {
