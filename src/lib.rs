@@ -168,6 +168,11 @@ pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, Valida
 pub use session::{Session, SessionError, SessionSource};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
 
+/// The porting guide's examples (docs/porting.md), compiled and run as doctests.
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../docs/porting.md")]
+struct PortingGuideDoctests;
+
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

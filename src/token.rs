@@ -170,8 +170,7 @@ where
 /// store the digest, look it up by digest.
 ///
 /// Keys made of an id and a secret (apicrud, Bitfount) are added with [`ApiKeys::with_key`]:
-/// found by id, revoked by id with [`ApiKeys::revoke`]; see the `keys` section of the guide on
-/// [`ApiKeys::with_key`].
+/// found by id, revoked by id with [`ApiKeys::revoke`], presented as `<id>.<secret>`.
 #[derive(Clone, Default)]
 pub struct ApiKeys {
     entries: Vec<([u8; 32], Identity)>,
