@@ -22,7 +22,7 @@ pub struct CookieOverflow {
 }
 
 /// Browsers clamp `Max-Age` to 400 days (RFC 6265bis).
-const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
+pub(crate) const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
 
 /// The buffer reserved for a plaintext before it is written (it grows past this if needed):
 /// room for a typical session, and with the nonce and tag under 512 bytes, which allocators
@@ -45,6 +45,9 @@ pub(crate) struct CookieSpec {
     pub(crate) budget: usize,
     /// How stale last-seen must be before a live cookie is re-sealed, in seconds.
     pub(crate) refresh: i64,
+    /// The chunks after the first, when sessions are split across cookies (`chunk.rs`);
+    /// empty otherwise.
+    pub(crate) chunks: Box<[crate::chunk::Chunk]>,
 }
 
 /// Why no `Set-Cookie` line was made.
@@ -110,6 +113,9 @@ impl CookieSpec {
     /// Writes the deletion line.
     pub(crate) fn delete(&self, headers: &mut HeaderMap) {
         set_session_cookie(headers, &self.name, self.deletion.clone());
+        if self.is_chunked() {
+            self.delete_chunks(headers);
+        }
     }
 }
 
@@ -164,7 +170,13 @@ impl CookieSpec {
         }
         let record = state.record();
         let max_age = limits.remaining(now, record.created, record.last_seen);
-        let line = match self.seal_line(record, max_age) {
+        let line = if self.is_chunked() {
+            self.write_chunks(record, max_age, response.headers_mut())
+                .map(|()| None)
+        } else {
+            self.seal_line(record, max_age).map(Some)
+        };
+        let line = match line {
             Ok(line) => line,
             Err(error) => {
                 *response = Response::new(B::default());
@@ -186,7 +198,9 @@ impl CookieSpec {
         }
         tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
         state.sealed();
-        set_session_cookie(response.headers_mut(), &self.name, line);
+        if let Some(line) = line {
+            set_session_cookie(response.headers_mut(), &self.name, line);
+        }
     }
 }
 
@@ -216,6 +230,11 @@ fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
     headers.append(SET_COOKIE, line);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     add_vary(headers, "Cookie");
+}
+
+/// [`set_session_cookie`], for the chunks of a chunked session.
+pub(crate) fn set_cookie_line(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
+    set_session_cookie(headers, name, line);
 }
 
 /// Adds `field` to `Vary` unless it is there (or `Vary: *`).

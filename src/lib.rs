@@ -113,6 +113,7 @@ mod basic;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
+mod chunk;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
@@ -152,6 +153,7 @@ pub use async_trait::async_trait;
 pub use basic::{basic_fn, BasicError, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
 #[cfg(feature = "cache")]
 pub use cache::TokenCache;
+pub use chunk::MAX_COOKIE_CHUNKS;
 pub use clock::{Clock, SystemClock};
 pub use config::{ConfigError, SameSite};
 pub use cookie::CookieOverflow;

@@ -677,3 +677,204 @@ async fn a_bearer_session_is_authenticated_by_its_own_request() {
         "a bearer session authenticated just now"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sessions over 4 KB
+
+/// The `(name, value)` pairs of the session chunks a response sets (deletions left out).
+fn chunks_set(res: &axum::http::Response<Body>) -> Vec<(String, String)> {
+    set_cookies(res)
+        .iter()
+        .filter_map(|line| {
+            let pair = line.split(';').next()?;
+            let (name, value) = pair.split_once('=')?;
+            (name.starts_with("__Host-session") && !value.is_empty())
+                .then(|| (name.to_owned(), value.to_owned()))
+        })
+        .collect()
+}
+
+/// The names a response deletes.
+fn chunks_deleted(res: &axum::http::Response<Body>) -> Vec<String> {
+    set_cookies(res)
+        .iter()
+        .filter(|line| line.contains("Max-Age=0"))
+        .filter_map(|line| line.split_once('=').map(|(n, _)| n.to_owned()))
+        .collect()
+}
+
+fn cookie_of(chunks: &[(String, String)]) -> String {
+    chunks
+        .iter()
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn chunked_app() -> App {
+    app_with(key(1), |l| l.with_cookie_chunks(4))
+}
+
+#[tokio::test]
+async fn a_large_session_is_split_across_cookies_and_opens_whole() {
+    let app = chunked_app();
+    let res = app
+        .send(
+            Request::post("/login?uid=alice&pad=6000")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let chunks = chunks_set(&res);
+    let names: Vec<&str> = chunks.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["__Host-session", "__Host-session.1", "__Host-session.2"]
+    );
+    for (name, value) in &chunks {
+        assert!(name.len() + value.len() <= 4096, "{name}: {}", value.len());
+    }
+    assert_eq!(
+        chunks_deleted(&res),
+        ["__Host-session.3"],
+        "the unused slot is cleared"
+    );
+    for line in set_cookies(&res) {
+        assert!(line.contains("; Secure; HttpOnly; SameSite=Lax"), "{line}");
+    }
+
+    let cookie = cookie_of(&chunks);
+    let res = app
+        .send(request(
+            Method::GET,
+            "/read?k=pad",
+            &[("cookie", cookie.as_bytes())],
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body(res).await.len(), 6000);
+
+    // Past every chunk: refused as too large, as without chunking.
+    let res = app
+        .send(
+            Request::post("/login?uid=alice&pad=20000")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_shrinking_session_deletes_its_stale_chunks() {
+    let app = chunked_app();
+    let res = app
+        .send(
+            Request::post("/login?uid=alice&pad=6000")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let cookie = cookie_of(&chunks_set(&res));
+    let res = app
+        .send(request(
+            Method::POST,
+            "/insert?k=pad&v=small",
+            &[("cookie", cookie.as_bytes())],
+        ))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let chunks = chunks_set(&res);
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(chunks[0].0, "__Host-session");
+    let mut deleted = chunks_deleted(&res);
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        ["__Host-session.1", "__Host-session.2", "__Host-session.3"]
+    );
+    let res = app
+        .send(request(
+            Method::GET,
+            "/read?k=pad",
+            &[("cookie", cookie_of(&chunks).as_bytes())],
+        ))
+        .await;
+    assert_eq!(body(res).await, "small");
+}
+
+#[tokio::test]
+async fn a_missing_or_reordered_chunk_is_no_session_and_every_chunk_is_deleted() {
+    let app = chunked_app();
+    let res = app
+        .send(
+            Request::post("/login?uid=alice&pad=6000")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let chunks = chunks_set(&res);
+    assert_eq!(chunks.len(), 3);
+    let swapped = vec![
+        (chunks[0].0.clone(), chunks[0].1.clone()),
+        (chunks[1].0.clone(), chunks[2].1.clone()),
+        (chunks[2].0.clone(), chunks[1].1.clone()),
+    ];
+    let cases = [
+        ("missing last", cookie_of(&chunks[..2])),
+        (
+            "missing middle",
+            cookie_of(&[chunks[0].clone(), chunks[2].clone()]),
+        ),
+        ("missing first", cookie_of(&chunks[1..])),
+        ("reordered", cookie_of(&swapped)),
+        (
+            "duplicated",
+            format!("{}; {}={}", cookie_of(&chunks), chunks[1].0, chunks[1].1),
+        ),
+    ];
+    for (what, cookie) in cases {
+        let res = app
+            .send(request(
+                Method::GET,
+                "/me",
+                &[("cookie", cookie.as_bytes())],
+            ))
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{what}");
+        let mut deleted = chunks_deleted(&res);
+        deleted.sort();
+        assert_eq!(
+            deleted,
+            [
+                "__Host-session",
+                "__Host-session.1",
+                "__Host-session.2",
+                "__Host-session.3"
+            ],
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn chunk_counts_outside_the_bound_are_configuration_errors() {
+    for chunks in [0, sealed_session::MAX_COOKIE_CHUNKS + 1] {
+        let layer = app().layer.with_cookie_chunks(chunks);
+        assert_eq!(
+            layer.validate(),
+            Err(sealed_session::ConfigError::InvalidCookieChunks { chunks })
+        );
+    }
+    // Without chunking, a large session is still refused.
+    let app = app();
+    let res = app
+        .send(
+            Request::post("/login?uid=alice&pad=6000")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

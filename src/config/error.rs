@@ -73,6 +73,12 @@ pub enum ConfigError {
         /// Which rule is broken.
         reason: &'static str,
     },
+    /// The number of cookies a session may be split into must be between 1 and
+    /// [`MAX_COOKIE_CHUNKS`](crate::MAX_COOKIE_CHUNKS).
+    InvalidCookieChunks {
+        /// The number as given.
+        chunks: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -128,6 +134,11 @@ impl fmt::Display for ConfigError {
                 f.write_str("the credential-handler concurrency limit must be at least 1")
             }
             Self::InvalidCredentialSource { reason } => write!(f, "{reason}"),
+            Self::InvalidCookieChunks { chunks } => write!(
+                f,
+                "a session may be split into 1 to {} cookies, not {chunks}",
+                crate::chunk::MAX_COOKIE_CHUNKS
+            ),
         }
     }
 }

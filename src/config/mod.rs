@@ -103,6 +103,14 @@ impl Config {
         if budget < MIN_BUDGET {
             return Err(ConfigError::CookieNameTooLong { len: s.name.len() });
         }
+        if s.chunks == 0 || s.chunks > crate::chunk::MAX_COOKIE_CHUNKS {
+            return Err(ConfigError::InvalidCookieChunks { chunks: s.chunks });
+        }
+        let budget = if s.chunks > 1 {
+            crate::chunk::budget(s.name.len(), s.chunks)
+        } else {
+            budget
+        };
         if s.path.is_empty()
             || s.path.len() > 1024
             || !s.path.starts_with('/')
@@ -227,6 +235,7 @@ impl Config {
             path: s.path.clone(),
         })?;
 
+        let chunks = crate::chunk::chunks_of(&s.name, &deletion, s.chunks).into_boxed_slice();
         let cookie = CookieSpec {
             keys: s.keys.clone(),
             name: s.name.clone(),
@@ -241,6 +250,7 @@ impl Config {
             persistent: s.persistent,
             budget,
             refresh,
+            chunks,
         };
         let resolver = Resolver {
             tokens: s.tokens.clone(),

@@ -92,6 +92,8 @@ pub(crate) struct Settings {
     pub(crate) validation_interval: Duration,
     pub(crate) not_before: Option<NotBefore>,
     pub(crate) sources: Vec<crate::resolve::CredentialSource>,
+    /// How many cookies a session may be split into (1: not split).
+    pub(crate) chunks: usize,
 }
 
 impl Settings {
@@ -125,6 +127,7 @@ impl Settings {
             validation_interval: DEFAULT_VALIDATION_INTERVAL,
             not_before: None,
             sources: Vec::new(),
+            chunks: 1,
         }
     }
 }
@@ -158,6 +161,7 @@ impl fmt::Debug for Settings {
             .field("validation_interval", &self.validation_interval)
             .field("not_before", &self.not_before)
             .field("sources", &self.sources)
+            .field("chunks", &self.chunks)
             .finish_non_exhaustive()
     }
 }

@@ -29,6 +29,30 @@ impl Resolver {
         clock: &LayerClock,
     ) -> Result<Resolution, Due> {
         let scan = parse::scan_cookies(headers, cookie.name.as_bytes(), COOKIE_LIMIT);
+        let joined;
+        let one: [&str; 1];
+        let candidates = if cookie.is_chunked() {
+            match crate::chunk::join(headers, cookie) {
+                crate::chunk::Joined::Absent => {
+                    return Ok(Resolution::Anonymous {
+                        cookie_invalid: false,
+                    })
+                }
+                crate::chunk::Joined::Invalid => {
+                    tracing::warn!(target: "sealed_session", reason = "invalid", "session cookie chunks missing, duplicated or unusable");
+                    return Ok(Resolution::Anonymous {
+                        cookie_invalid: true,
+                    });
+                }
+                crate::chunk::Joined::Value(value) => {
+                    joined = value;
+                    one = [joined.as_str()];
+                    &one[..]
+                }
+            }
+        } else {
+            scan.values()
+        };
         if !scan.present {
             return Ok(Resolution::Anonymous {
                 cookie_invalid: false,
@@ -36,7 +60,7 @@ impl Resolver {
         }
         let mut opened: Option<(&str, Record, OpenedWith)> = None;
         let mut ambiguous = false;
-        for &value in scan.values() {
+        for &value in candidates {
             let Some((record, with)) = cookie.open(value) else {
                 continue;
             };
