@@ -63,6 +63,46 @@ async fn an_asfquart_session_dict_logs_in_with_one_call() {
 }
 
 #[tokio::test]
+async fn a_session_answers_as_the_same_json_shape_and_logs_in_again_from_it() {
+    let app = app();
+    let router = dict_routes()
+        .route(
+            "/export",
+            get(|s: Session| async move { Json(s.to_identity()) }),
+        )
+        .layer(app.layer.clone());
+    let res = send(
+        &router,
+        Request::get("/export")
+            .header("authorization", format!("Bearer {ADMIN}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let exported = body(res).await;
+    let json: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(json["uid"], "root");
+    assert_eq!(json["mfa"], true);
+    assert_eq!(json["roles"], serde_json::json!(["ops"]));
+    assert_eq!(
+        json["metadata"]["scope"],
+        serde_json::json!(["admin", "read"])
+    );
+    // Exported from a bearer session, logged in as a cookie session: the same identity.
+    let req = Request::post("/login-dict")
+        .header("content-type", "application/json")
+        .body(Body::from(exported))
+        .unwrap();
+    let res = send(&router, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let session = app.kit.session_from_response(&res).unwrap();
+    assert_eq!(session.uid().as_deref(), Some("root"));
+    assert!(session.mfa());
+    assert!(session.has_scope("admin"));
+}
+
+#[tokio::test]
 async fn a_dict_with_a_non_boolean_flag_is_refused_not_logged_in() {
     let app = app();
     let router = dict_routes().layer(app.layer.clone());

@@ -479,7 +479,7 @@ impl RequireAuth {
             .filter_map(|r| r.verdict(session, request).err().map(|why| (r, why)))
             .collect();
         if !self.any_of.is_empty() {
-            let mut failed = Vec::with_capacity(self.any_of.len());
+            let mut failed = Vec::new();
             for r in &self.any_of {
                 match r.verdict(session, request) {
                     Ok(()) => {

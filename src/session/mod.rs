@@ -64,6 +64,7 @@ struct Inner {
 
 mod change;
 mod error;
+mod export;
 mod fresh;
 mod read;
 mod state;
