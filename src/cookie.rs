@@ -13,6 +13,8 @@ use crate::revocation::NotBefore;
 use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
 use crate::session::State;
 
+pub(crate) mod chunk;
+
 /// Inserted into the response extensions when a session cookie could not be written because it
 /// would pass the 4,096-byte browser limit. The response is then a 500 and carries no cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +49,7 @@ pub(crate) struct CookieSpec {
     pub(crate) refresh: i64,
     /// The chunks after the first, when sessions are split across cookies (`chunk.rs`);
     /// empty otherwise.
-    pub(crate) chunks: Box<[crate::chunk::Chunk]>,
+    pub(crate) chunks: Box<[chunk::Chunk]>,
 }
 
 /// Why no `Set-Cookie` line was made.

@@ -113,7 +113,6 @@ mod basic;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
-mod chunk;
 #[cfg(feature = "client")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client")))]
 pub mod client;
@@ -129,7 +128,6 @@ mod future;
 pub mod fuzzing;
 mod identity;
 mod key;
-mod keys;
 pub mod layer;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
@@ -153,14 +151,13 @@ pub use async_trait::async_trait;
 pub use basic::{basic_fn, BasicError, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
 #[cfg(feature = "cache")]
 pub use cache::TokenCache;
-pub use chunk::MAX_COOKIE_CHUNKS;
 pub use clock::{Clock, SystemClock};
 pub use config::{ConfigError, SameSite};
+pub use cookie::chunk::MAX_COOKIE_CHUNKS;
 pub use cookie::CookieOverflow;
 pub use extract::Auth;
 pub use identity::{Identity, SCOPE_KEY};
 pub use key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS, MIN_KEY_LEN};
-pub use keys::{InvalidKeyId, MAX_KEY_ID};
 pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
@@ -168,6 +165,7 @@ pub use require::{RequireAuth, RequireAuthService, Requirement};
 pub use resolve::CredentialSource;
 pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};
 pub use session::{Session, SessionError, SessionSource};
+pub use token::keys::{InvalidKeyId, MAX_KEY_ID};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
 
 /// The porting guide's examples (docs/porting.md), compiled and run as doctests.

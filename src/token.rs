@@ -27,6 +27,8 @@ use subtle::ConstantTimeEq;
 use crate::identity::Identity;
 use crate::key::sha256;
 
+pub(crate) mod keys;
+
 /// Resolves a bearer token to an [`Identity`].
 ///
 /// An `#[async_trait]` trait, so the layer stores it as a trait object. Return:
@@ -175,7 +177,7 @@ where
 pub struct ApiKeys {
     entries: Vec<([u8; 32], Identity)>,
     /// Id + secret keys (shared by clones); see `keys.rs`.
-    pub(crate) pairs: crate::keys::KeyPairs,
+    pub(crate) pairs: keys::KeyPairs,
 }
 
 impl ApiKeys {

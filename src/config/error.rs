@@ -137,7 +137,7 @@ impl fmt::Display for ConfigError {
             Self::InvalidCookieChunks { chunks } => write!(
                 f,
                 "a session may be split into 1 to {} cookies, not {chunks}",
-                crate::chunk::MAX_COOKIE_CHUNKS
+                crate::cookie::chunk::MAX_COOKIE_CHUNKS
             ),
         }
     }

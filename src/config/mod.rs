@@ -103,11 +103,11 @@ impl Config {
         if budget < MIN_BUDGET {
             return Err(ConfigError::CookieNameTooLong { len: s.name.len() });
         }
-        if s.chunks == 0 || s.chunks > crate::chunk::MAX_COOKIE_CHUNKS {
+        if s.chunks == 0 || s.chunks > crate::cookie::chunk::MAX_COOKIE_CHUNKS {
             return Err(ConfigError::InvalidCookieChunks { chunks: s.chunks });
         }
         let budget = if s.chunks > 1 {
-            crate::chunk::budget(s.name.len(), s.chunks)
+            crate::cookie::chunk::budget(s.name.len(), s.chunks)
         } else {
             budget
         };
@@ -235,7 +235,8 @@ impl Config {
             path: s.path.clone(),
         })?;
 
-        let chunks = crate::chunk::chunks_of(&s.name, &deletion, s.chunks).into_boxed_slice();
+        let chunks =
+            crate::cookie::chunk::chunks_of(&s.name, &deletion, s.chunks).into_boxed_slice();
         let cookie = CookieSpec {
             keys: s.keys.clone(),
             name: s.name.clone(),

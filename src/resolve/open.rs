@@ -32,19 +32,19 @@ impl Resolver {
         let joined;
         let one: [&str; 1];
         let candidates = if cookie.is_chunked() {
-            match crate::chunk::join(headers, cookie) {
-                crate::chunk::Joined::Absent => {
+            match crate::cookie::chunk::join(headers, cookie) {
+                crate::cookie::chunk::Joined::Absent => {
                     return Ok(Resolution::Anonymous {
                         cookie_invalid: false,
                     })
                 }
-                crate::chunk::Joined::Invalid => {
+                crate::cookie::chunk::Joined::Invalid => {
                     tracing::warn!(target: "sealed_session", reason = "invalid", "session cookie chunks missing, duplicated or unusable");
                     return Ok(Resolution::Anonymous {
                         cookie_invalid: true,
                     });
                 }
-                crate::chunk::Joined::Value(value) => {
+                crate::cookie::chunk::Joined::Value(value) => {
                     joined = value;
                     one = [joined.as_str()];
                     &one[..]

@@ -168,7 +168,7 @@ impl CredentialSource {
                     header_token(headers, key, max_len),
                 ) {
                     (Found::Nothing, Found::Nothing) => Found::Nothing,
-                    (Found::Token(id), Found::Token(key)) if crate::keys::is_key_id(id) => {
+                    (Found::Token(id), Found::Token(key)) if crate::token::keys::is_key_id(id) => {
                         Found::Joined(format!("{id}.{key}"))
                     }
                     (Found::Token(_), Found::Token(_)) => Found::Malformed,

@@ -32,9 +32,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use subtle::ConstantTimeEq;
 
+use super::ApiKeys;
 use crate::identity::Identity;
 use crate::key::sha256;
-use crate::token::ApiKeys;
 
 /// The longest key id, in bytes.
 pub const MAX_KEY_ID: usize = 128;

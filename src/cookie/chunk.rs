@@ -13,7 +13,7 @@
 
 use http::{HeaderMap, HeaderValue};
 
-use crate::cookie::{set_cookie_line, CookieSpec, LineError};
+use super::{set_cookie_line, CookieSpec, LineError};
 use crate::parse::scan_cookies;
 use crate::record::Record;
 use crate::seal::{self, COOKIE_LIMIT};
@@ -136,11 +136,7 @@ impl CookieSpec {
             line.extend_from_slice(self.attributes.as_bytes());
             if self.persistent {
                 use std::io::Write as _;
-                let _ = write!(
-                    line,
-                    "; Max-Age={}",
-                    max_age.clamp(0, crate::cookie::MAX_AGE_CAP)
-                );
+                let _ = write!(line, "; Max-Age={}", max_age.clamp(0, super::MAX_AGE_CAP));
             }
             let line = HeaderValue::from_maybe_shared(bytes::Bytes::from(line))
                 .map_err(|_| LineError::Seal)?;
