@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use http::{HeaderMap, Response, Uri};
+use http::{HeaderMap, Method, Response, Uri};
 
 use crate::config::Config;
 use crate::cookie::add_vary;
@@ -22,6 +22,9 @@ struct Actions {
 /// The per-request state the layer puts in the request extensions.
 pub(crate) struct RequestContext {
     config: Arc<Config>,
+    /// The request method, for a DPoP proof's `htm`.
+    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
+    method: Method,
     /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
     /// redirect's return path.
     uri: Uri,
@@ -37,9 +40,10 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    pub(crate) fn new(config: Arc<Config>, uri: Uri) -> Self {
+    pub(crate) fn new(config: Arc<Config>, method: Method, uri: Uri) -> Self {
         Self {
             config,
+            method,
             uri,
             resolution: OnceLock::new(),
             resolving: tokio::sync::Mutex::const_new(()),
@@ -77,7 +81,10 @@ impl RequestContext {
             return resolution;
         }
         let config = &*self.config;
-        let resolution = config.resolver.finish(pending, &config.clock).await;
+        let resolution = config
+            .resolver
+            .finish(pending, &config.clock, (&self.method, &self.uri))
+            .await;
         self.resolution.get_or_init(|| resolution)
     }
 
@@ -126,6 +133,20 @@ impl RequestContext {
             }
             Resolution::Anonymous { .. } | Resolution::OtherScheme => None,
             Resolution::InvalidToken => return Err(self.reject(RejectionKind::InvalidToken)),
+            Resolution::InvalidTokenBecause(check) => {
+                return Err(self.reject(RejectionKind::InvalidToken).because(check))
+            }
+            #[cfg(feature = "jwt")]
+            Resolution::InvalidDpopToken(check) => {
+                return Err(self
+                    .reject(RejectionKind::InvalidToken)
+                    .because(check)
+                    .for_dpop())
+            }
+            #[cfg(feature = "jwt")]
+            Resolution::InvalidDpopProof(check) => {
+                return Err(self.reject(RejectionKind::InvalidDpopProof).because(check))
+            }
             Resolution::InvalidRequest => return Err(self.reject(RejectionKind::InvalidRequest)),
             Resolution::Unavailable => return Err(self.reject(RejectionKind::Unavailable)),
             Resolution::Panicked => return Err(self.reject(RejectionKind::HandlerPanicked)),

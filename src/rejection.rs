@@ -3,7 +3,8 @@
 //! | situation | response |
 //! |---|---|
 //! | no credentials, or a scheme other than Bearer | 401, `WWW-Authenticate: Bearer realm="…"` (no error), or a 302 to the login page when configured |
-//! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` |
+//! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` (with `error_description` naming the failed check when the handler gives one) |
+//! | a refused DPoP proof (with `SessionLayer::with_dpop`) | 401, `error="invalid_dpop_proof"` in the `DPoP` challenge |
 //! | two `Authorization` fields | 400, `error="invalid_request"` |
 //! | missing scope | 403, `error="insufficient_scope", scope="…"` |
 //! | any other unmet requirement | 403, the reasons as text/plain, one per line |
@@ -12,6 +13,10 @@
 //! | token backend error or timeout | 503 with `Retry-After` |
 //! | token handler panicked | 500 |
 //! | no [`SessionLayer`](crate::SessionLayer) | 500 naming `SessionLayer` |
+//!
+//! With [`SessionLayer::with_resource_metadata`](crate::SessionLayer::with_resource_metadata), every
+//! `Bearer` challenge carries `resource_metadata="…"`; with DPoP, every 401 also carries a
+//! `DPoP algs="…"` challenge.
 //!
 //! [`SessionLayer::with_rejection_body`](crate::SessionLayer::with_rejection_body) shapes the
 //! bodies (for example as JSON problem details); the status and the `WWW-Authenticate`,
@@ -45,6 +50,8 @@ pub(crate) struct Challenge {
     pub(crate) body: Option<RejectionBody>,
     /// The `Retry-After` of a 503.
     pub(crate) retry_after: HeaderValue,
+    /// `DPoP algs="…"`, sent beside the Bearer challenge of every 401 when the layer takes DPoP.
+    pub(crate) dpop: Option<String>,
 }
 
 /// Why a request was refused.
@@ -56,6 +63,9 @@ pub enum RejectionKind {
     MissingCredentials,
     /// A malformed, unknown, expired or revoked bearer token: 401 `invalid_token`.
     InvalidToken,
+    /// A refused DPoP proof (RFC 9449): 401 with `error="invalid_dpop_proof"` in a `DPoP`
+    /// challenge.
+    InvalidDpopProof,
     /// More than one credential (two `Authorization` fields): 400 `invalid_request`.
     InvalidRequest,
     /// Logged in, but requirements are unmet: 403. With `insufficient_scope` when any missing
@@ -91,6 +101,10 @@ pub struct AuthRejection {
     kind: RejectionKind,
     challenge: Option<Arc<Challenge>>,
     location: Option<String>,
+    /// The check that refused the token, for `error_description`.
+    failed_check: Option<&'static str>,
+    /// Whether the error belongs in the `DPoP` challenge (the request used that scheme).
+    dpop_scheme: bool,
 }
 
 impl fmt::Debug for AuthRejection {
@@ -98,6 +112,7 @@ impl fmt::Debug for AuthRejection {
         f.debug_struct("AuthRejection")
             .field("kind", &self.kind)
             .field("status", &self.status())
+            .field("failed_check", &self.failed_check)
             .finish_non_exhaustive()
     }
 }
@@ -108,6 +123,8 @@ impl From<RejectionKind> for AuthRejection {
             kind,
             challenge: None,
             location: None,
+            failed_check: None,
+            dpop_scheme: false,
         }
     }
 }
@@ -125,10 +142,10 @@ fn encode_return_path(path_and_query: &str) -> String {
     out
 }
 
-/// RFC 9470's step-up challenge.
-fn step_up_challenge(realm: &str, max_age: Option<i64>, acr_values: Option<&str>) -> String {
+/// The auth-params of RFC 9470's step-up challenge.
+fn step_up_error(max_age: Option<i64>, acr_values: Option<&str>) -> String {
     let mut value = format!(
-        "{realm}, error=\"insufficient_user_authentication\", error_description=\"{}\"",
+        "error=\"insufficient_user_authentication\", error_description=\"{}\"",
         if max_age.is_some() {
             "A more recent authentication is required"
         } else {
@@ -138,11 +155,21 @@ fn step_up_challenge(realm: &str, max_age: Option<i64>, acr_values: Option<&str>
     if let Some(max_age) = max_age {
         value.push_str(&format!(", max_age=\"{max_age}\""));
     }
-    // Checked to be scope-token-like when the guard was built; checked again here.
+    // Only values that can be sent in a quoted parameter.
     if let Some(acr) = acr_values.filter(|a| a.split(' ').all(is_scope_token)) {
         value.push_str(&format!(", acr_values=\"{acr}\""));
     }
     value
+}
+
+/// A check name as it may appear in `error_description`: RFC 6750's characters (printable ASCII
+/// without `"` and `\`), at most 64.
+fn description_text(check: &str) -> String {
+    check
+        .chars()
+        .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        .take(64)
+        .collect()
 }
 
 /// Whether `scope` may appear in a `scope="…"` challenge parameter (RFC 6749 §3.3 scope-token).
@@ -159,7 +186,32 @@ impl AuthRejection {
             kind,
             challenge: Some(challenge.clone()),
             location: None,
+            failed_check: None,
+            dpop_scheme: false,
         }
+    }
+
+    /// The same rejection, naming the check that refused the token (kept to RFC 6750's
+    /// `error_description` characters, at most 64 of them).
+    pub(crate) fn because(mut self, check: &'static str) -> Self {
+        self.failed_check = Some(check);
+        self
+    }
+
+    /// The same rejection, for a request that used the `DPoP` scheme: its error goes in the
+    /// `DPoP` challenge.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn for_dpop(mut self) -> Self {
+        self.dpop_scheme = true;
+        self
+    }
+
+    /// The name of the check that refused the token, when the token handler gave one
+    /// (`JwtHandler` does: `exp`, `aud`, `signature`, …). It is in the challenge's
+    /// `error_description`.
+    #[must_use]
+    pub fn failed_check(&self) -> Option<&str> {
+        self.failed_check
     }
 
     /// A "no credentials" rejection that redirects anonymous browser requests to the login page
@@ -236,10 +288,10 @@ impl AuthRejection {
             {
                 StatusCode::FOUND
             }
-            RejectionKind::StepUp { .. } => StatusCode::UNAUTHORIZED,
-            RejectionKind::MissingCredentials | RejectionKind::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            RejectionKind::MissingCredentials
+            | RejectionKind::StepUp { .. }
+            | RejectionKind::InvalidToken
+            | RejectionKind::InvalidDpopProof => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
             RejectionKind::Forbidden { .. } => StatusCode::FORBIDDEN,
             RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -272,6 +324,7 @@ impl AuthRejection {
         match &self.kind {
             RejectionKind::MissingCredentials => "authentication required".to_owned(),
             RejectionKind::InvalidToken => "invalid token".to_owned(),
+            RejectionKind::InvalidDpopProof => "invalid DPoP proof".to_owned(),
             RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
             RejectionKind::Forbidden { reasons, .. } | RejectionKind::StepUp { reasons, .. } => {
                 reasons.join("\n")
@@ -287,16 +340,25 @@ impl AuthRejection {
         }
     }
 
-    /// The `WWW-Authenticate` challenge, if this rejection carries one.
-    fn challenge(&self) -> Option<HeaderValue> {
+    /// The `WWW-Authenticate` challenges of this rejection: `Bearer`, and `DPoP` when the layer
+    /// takes DPoP; the error goes in the challenge of the scheme the request used.
+    fn challenges(&self) -> Vec<HeaderValue> {
         let realm = self
             .challenge
             .as_ref()
             .map_or("Bearer realm=\"sealed-session\"", |c| c.header.as_str());
-        let value = match &self.kind {
-            RejectionKind::MissingCredentials if self.location.is_none() => realm.to_owned(),
-            RejectionKind::InvalidToken => format!("{realm}, error=\"invalid_token\""),
-            RejectionKind::InvalidRequest => format!("{realm}, error=\"invalid_request\""),
+        let dpop = self.challenge.as_ref().and_then(|c| c.dpop.as_deref());
+        let described = |error: &str, what: &str| match self.failed_check.map(description_text) {
+            Some(check) if !check.is_empty() => format!(
+                "error=\"{error}\", error_description=\"the {what} failed the {check} check\""
+            ),
+            _ => format!("error=\"{error}\""),
+        };
+        let error = match &self.kind {
+            RejectionKind::MissingCredentials if self.location.is_none() => None,
+            RejectionKind::InvalidToken => Some(described("invalid_token", "token")),
+            RejectionKind::InvalidDpopProof => Some(described("invalid_dpop_proof", "DPoP proof")),
+            RejectionKind::InvalidRequest => Some("error=\"invalid_request\"".to_owned()),
             RejectionKind::Forbidden { missing_scopes, .. } if !missing_scopes.is_empty() => {
                 let scopes: Vec<&str> = missing_scopes
                     .iter()
@@ -304,24 +366,40 @@ impl AuthRejection {
                     .filter(|s| is_scope_token(s))
                     .collect();
                 if scopes.is_empty() {
-                    format!("{realm}, error=\"insufficient_scope\"")
+                    Some("error=\"insufficient_scope\"".to_owned())
                 } else {
-                    format!(
-                        "{realm}, error=\"insufficient_scope\", scope=\"{}\"",
+                    Some(format!(
+                        "error=\"insufficient_scope\", scope=\"{}\"",
                         scopes.join(" ")
-                    )
+                    ))
                 }
             }
             RejectionKind::StepUp {
                 max_age,
                 acr_values,
                 ..
-            } if self.location.is_none() => {
-                step_up_challenge(realm, *max_age, acr_values.as_deref())
-            }
-            _ => return None,
+            } if self.location.is_none() => Some(step_up_error(*max_age, acr_values.as_deref())),
+            _ => return Vec::new(),
         };
-        HeaderValue::from_str(&value).ok()
+        let in_dpop = self.dpop_scheme || self.kind == RejectionKind::InvalidDpopProof;
+        let mut values = Vec::with_capacity(2);
+        match (&error, in_dpop && dpop.is_some()) {
+            (Some(error), false) => values.push(format!("{realm}, {error}")),
+            _ => values.push(realm.to_owned()),
+        }
+        if let Some(dpop) = dpop {
+            // A 403 is about the token's rights, not how it was sent: no DPoP challenge then.
+            if self.status() == StatusCode::UNAUTHORIZED {
+                match (&error, in_dpop) {
+                    (Some(error), true) => values.push(format!("{dpop}, {error}")),
+                    _ => values.push(dpop.to_owned()),
+                }
+            }
+        }
+        values
+            .iter()
+            .filter_map(|v| HeaderValue::from_str(v).ok())
+            .collect()
     }
 
     fn default_response(&self) -> Response {
@@ -353,8 +431,8 @@ impl IntoResponse for AuthRejection {
         headers.remove(WWW_AUTHENTICATE);
         headers.remove(RETRY_AFTER);
         headers.remove(LOCATION);
-        if let Some(challenge) = self.challenge() {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        for challenge in self.challenges() {
+            headers.append(WWW_AUTHENTICATE, challenge);
         }
         if let Some(location) = self
             .location
@@ -401,10 +479,10 @@ mod tests {
     #[test]
     fn the_step_up_challenge_follows_rfc_9470() {
         assert_eq!(
-            step_up_challenge("Bearer realm=\"r\"", Some(300), Some("a b")),
-            "Bearer realm=\"r\", error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\", acr_values=\"a b\""
+            step_up_error(Some(300), Some("a b")),
+            "error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\", acr_values=\"a b\""
         );
-        let bad_acr = step_up_challenge("Bearer realm=\"r\"", None, Some("a\"b"));
+        let bad_acr = step_up_error(None, Some("a\"b"));
         assert!(!bad_acr.contains("acr_values"), "{bad_acr}");
         assert!(bad_acr.contains("A different authentication level is required"));
         let r = AuthRejection::from(RejectionKind::StepUp {

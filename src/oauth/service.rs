@@ -58,6 +58,7 @@ pub struct OAuthLogin {
     get_logout: bool,
     clear_cookies: bool,
     max_exchanges: usize,
+    jwks: Option<crate::jwks::JwksCache>,
 }
 
 impl fmt::Debug for OAuthLogin {
@@ -88,7 +89,18 @@ impl OAuthLogin {
             get_logout: false,
             clear_cookies: false,
             max_exchanges: DEFAULT_MAX_EXCHANGES,
+            jwks: None,
         }
+    }
+
+    /// The cache of the provider's signing keys, shared with another component (the `jwt`
+    /// resource server's `Issuer::with_jwks` for the same provider),
+    /// so that one place fetches and caches the keys. By default the login keeps its own
+    /// cache of the provider's JWKS endpoint.
+    #[must_use]
+    pub fn with_jwks_cache(mut self, cache: crate::jwks::JwksCache) -> Self {
+        self.jwks = Some(cache);
+        self
     }
 
     /// The path the service is mounted at (default `/auth`). Mount it there with
@@ -243,7 +255,8 @@ impl OAuthLogin {
         Ok(AuthService {
             inner: Arc::new(Inner {
                 flow_binding,
-                exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri),
+                exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri)
+                    .with_jwks(self.jwks.clone()),
                 base,
                 origin,
                 mount: self.mount.clone(),
