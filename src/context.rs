@@ -164,6 +164,16 @@ impl RequestContext {
         }
     }
 
+    /// The request's URI, as the layer saw it (before any nesting).
+    pub(crate) fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// This layer's challenge.
+    pub(crate) fn challenge(&self) -> &Arc<crate::rejection::Challenge> {
+        &self.config.challenge
+    }
+
     /// The rejection of `kind`, with this layer's challenge.
     pub(crate) fn reject(&self, kind: RejectionKind) -> AuthRejection {
         AuthRejection::new(kind, &self.config.challenge)

@@ -17,6 +17,8 @@ use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
 use crate::session::State;
 use crate::store::{RevocationStore, Standing};
 
+pub(crate) mod chunk;
+
 /// Inserted into the response extensions when a session cookie could not be written because it
 /// would pass the 4,096-byte browser limit. The response is then a 500 and carries no cookie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +28,7 @@ pub struct CookieOverflow {
 }
 
 /// Browsers clamp `Max-Age` to 400 days (RFC 6265bis).
-const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
+pub(crate) const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
 
 /// The buffer reserved for a plaintext before it is written (it grows past this if needed):
 /// room for a typical session, and with the nonce and tag under 512 bytes, which allocators
@@ -76,6 +78,9 @@ pub(crate) struct CookieSpec {
     pub(crate) budget: usize,
     /// How stale last-seen must be before a live cookie is re-sealed, in seconds.
     pub(crate) refresh: i64,
+    /// The chunks after the first, when sessions are split across cookies (`chunk.rs`);
+    /// empty otherwise.
+    pub(crate) chunks: Box<[chunk::Chunk]>,
 }
 
 /// A session sealed into the response: why (`login`, `modified`, `renewed`, `rotated`), and the
@@ -154,6 +159,9 @@ impl CookieSpec {
     /// Writes the deletion line.
     pub(crate) fn delete(&self, headers: &mut HeaderMap) {
         set_session_cookie(headers, &self.name, self.deletion.clone());
+        if self.is_chunked() {
+            self.delete_chunks(headers);
+        }
     }
 }
 
@@ -233,7 +241,13 @@ impl CookieSpec {
         }
         let record = state.record();
         let max_age = limits.remaining(now, record.created, record.last_seen);
-        let line = match self.seal_line(record, max_age) {
+        let line = if self.is_chunked() {
+            self.write_chunks(record, max_age, response.headers_mut())
+                .map(|()| None)
+        } else {
+            self.seal_line(record, max_age).map(Some)
+        };
+        let line = match line {
             Ok(line) => line,
             Err(error) => {
                 *response = Response::new(B::default());
@@ -255,7 +269,9 @@ impl CookieSpec {
         }
         tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
         state.sealed();
-        set_session_cookie(response.headers_mut(), &self.name, line);
+        if let Some(line) = line {
+            set_session_cookie(response.headers_mut(), &self.name, line);
+        }
         let replaced = opened.filter(|_| reminted).map(|o| o.id);
         if let Some(store) = store.filter(|_| reminted) {
             if let Some(write) = state.deny_opened(store) {
@@ -293,6 +309,11 @@ fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
     headers.append(SET_COOKIE, line);
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     add_vary(headers, "Cookie");
+}
+
+/// [`set_session_cookie`], for the chunks of a chunked session.
+pub(crate) fn set_cookie_line(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
+    set_session_cookie(headers, name, line);
 }
 
 /// Adds `field` to `Vary` unless it is there (or `Vary: *`).

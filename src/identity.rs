@@ -12,7 +12,9 @@
 //! assert_eq!(alice.metadata()["scope"], serde_json::json!(["repo:read", "builds/+/logs"]));
 //! ```
 
-use serde::Serialize;
+use serde::de::Error as _;
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -105,8 +107,27 @@ impl Identity {
     }
 
     /// Replaces the metadata: a JSON object (scopes under `scope`).
+    ///
+    /// Scopes already set (by [`Identity::with_scopes`]) are kept when `metadata` has no `scope`
+    /// entry of its own; a `scope` entry in `metadata` replaces them.
+    ///
+    /// ```
+    /// use sealed_session::Identity;
+    /// use serde_json::{json, Map};
+    ///
+    /// let mut extra = Map::new();
+    /// extra.insert("team".into(), json!("infra"));
+    /// let who = Identity::new("a").with_scopes(["repo:read"]).with_metadata(extra);
+    /// assert_eq!(who.metadata()["scope"], json!(["repo:read"]));
+    /// assert_eq!(who.metadata()["team"], json!("infra"));
+    /// ```
     #[must_use]
-    pub fn with_metadata(mut self, metadata: Map<String, Value>) -> Self {
+    pub fn with_metadata(mut self, mut metadata: Map<String, Value>) -> Self {
+        if !metadata.contains_key(SCOPE_KEY) {
+            if let Some(scopes) = self.metadata.remove(SCOPE_KEY) {
+                metadata.insert(SCOPE_KEY.to_owned(), scopes);
+            }
+        }
         self.metadata = metadata;
         self
     }
@@ -161,6 +182,20 @@ impl Identity {
         &self.metadata
     }
 
+    /// An application value, as JSON.
+    ///
+    /// ```
+    /// use sealed_session::Identity;
+    ///
+    /// let who = Identity::new("a").with_json_value("theme", serde_json::json!("dark"));
+    /// assert_eq!(who.value("theme"), Some(&serde_json::json!("dark")));
+    /// assert_eq!(who.value("other"), None);
+    /// ```
+    #[must_use]
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.values.get(key)
+    }
+
     /// Whether this is a role account.
     #[must_use]
     pub fn is_role_account(&self) -> bool {
@@ -189,6 +224,107 @@ impl Identity {
     #[must_use]
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         self.expires_at
+    }
+}
+
+/// The serialised shape of an [`Identity`]: one JSON object, stable across releases.
+///
+/// | key | type | written | read (aliases) |
+/// |---|---|---|---|
+/// | `uid` | string or `null` | always | `uid` |
+/// | `roleaccount` | bool | always | `roleaccount`, `isRole` |
+/// | `mfa` | bool | always | `mfa` |
+/// | `roles` | array of strings | always | `roles` |
+/// | `committees` | array of strings (the groups) | always | `committees`, `pmcs`, `groups` |
+/// | `metadata` | object (scopes under `scope`) | always | `metadata` |
+/// | `values` | object (application values) | always | `values` |
+/// | `expires_at` | integer, Unix seconds | when set | `expires_at` |
+///
+/// Booleans are strict: `"yes"` or `1` is an error, not `true`. Any other top-level key (for
+/// asfquart's `fullname`, `email`, `isMember`, …) is kept as an application value, as if it were
+/// under `values` (an entry of `values` itself wins over a top-level key of the same name), so an
+/// asfquart session dict maps with one call and `Session::get("fullname")` reads it.
+///
+/// ```
+/// use sealed_session::Identity;
+///
+/// let dict = serde_json::json!({
+///     "uid": "alice", "roleaccount": false, "pmcs": ["httpd", "tomcat"], "mfa": true,
+///     "fullname": "Alice", "metadata": {"scope": ["repo:read"]},
+/// });
+/// let alice: Identity = serde_json::from_value(dict).unwrap();
+/// assert_eq!(alice.uid(), Some("alice"));
+/// assert_eq!(alice.groups(), ["httpd", "tomcat"]);
+/// assert_eq!(alice.metadata()["scope"], serde_json::json!(["repo:read"]));
+/// assert_eq!(alice.value("fullname"), Some(&serde_json::json!("Alice")));
+///
+/// // Written back in the documented shape, and read back unchanged.
+/// let written = serde_json::to_value(&alice).unwrap();
+/// assert_eq!(written["committees"], serde_json::json!(["httpd", "tomcat"]));
+/// assert_eq!(serde_json::from_value::<Identity>(written).unwrap(), alice);
+/// ```
+impl Serialize for Identity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let len = 7 + usize::from(self.expires_at.is_some());
+        let mut map = serializer.serialize_map(Some(len))?;
+        map.serialize_entry("uid", &self.uid)?;
+        map.serialize_entry("roleaccount", &self.role_account)?;
+        map.serialize_entry("mfa", &self.mfa)?;
+        map.serialize_entry("roles", &self.roles)?;
+        map.serialize_entry("committees", &self.groups)?;
+        map.serialize_entry("metadata", &self.metadata)?;
+        map.serialize_entry("values", &self.values)?;
+        if let Some(at) = self.expires_at {
+            map.serialize_entry("expires_at", &at.unix_timestamp())?;
+        }
+        map.end()
+    }
+}
+
+/// What [`Identity`] reads; see its `Serialize` impl for the shape.
+#[derive(Deserialize)]
+struct IdentityShape {
+    #[serde(default)]
+    uid: Option<String>,
+    #[serde(default, alias = "isRole")]
+    roleaccount: bool,
+    #[serde(default)]
+    mfa: bool,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default, alias = "pmcs", alias = "groups")]
+    committees: Vec<String>,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+    #[serde(default)]
+    values: Map<String, Value>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for Identity {
+    /// Reads the shape documented on the `Serialize` impl.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let shape = IdentityShape::deserialize(deserializer)?;
+        let expires_at = shape
+            .expires_at
+            .map(OffsetDateTime::from_unix_timestamp)
+            .transpose()
+            .map_err(|_| D::Error::custom("expires_at is out of range"))?;
+        let mut values = shape.rest;
+        values.extend(shape.values);
+        Ok(Self {
+            uid: shape.uid,
+            role_account: shape.roleaccount,
+            mfa: shape.mfa,
+            roles: shape.roles,
+            groups: shape.committees,
+            metadata: shape.metadata,
+            values,
+            expires_at,
+        })
     }
 }
 
@@ -254,5 +390,77 @@ impl From<Identity> for CachedIdentity {
             values: identity.values.into(),
             expires_at: identity.expires_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn with_metadata_keeps_scopes_unless_it_brings_its_own() {
+        let mut meta = Map::new();
+        meta.insert("team".into(), json!("infra"));
+        let kept = Identity::new("a")
+            .with_scopes(["x"])
+            .with_metadata(meta.clone());
+        assert_eq!(kept.metadata()["scope"], json!(["x"]));
+        meta.insert(SCOPE_KEY.into(), json!(["y"]));
+        let replaced = Identity::new("a").with_scopes(["x"]).with_metadata(meta);
+        assert_eq!(replaced.metadata()["scope"], json!(["y"]));
+    }
+
+    #[test]
+    fn the_shape_is_stable_and_round_trips() {
+        let at = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let who = Identity::new("ci")
+            .with_role_account(true)
+            .with_roles(["deploy"])
+            .with_groups(["infra"])
+            .with_scopes(["builds:write"])
+            .with_json_value("n", json!(3))
+            .with_expires_at(at);
+        let written = serde_json::to_value(&who).unwrap();
+        assert_eq!(
+            written,
+            json!({"uid": "ci", "roleaccount": true, "mfa": false, "roles": ["deploy"],
+                   "committees": ["infra"], "metadata": {"scope": ["builds:write"]},
+                   "values": {"n": 3}, "expires_at": 1_900_000_000})
+        );
+        assert_eq!(serde_json::from_value::<Identity>(written).unwrap(), who);
+        let anon = serde_json::to_value(Identity::anonymous()).unwrap();
+        assert_eq!(anon["uid"], Value::Null);
+        assert!(anon.get("expires_at").is_none());
+    }
+
+    #[test]
+    fn asfquart_names_and_strict_booleans() {
+        let who: Identity =
+            serde_json::from_value(json!({"uid": "b", "isRole": true, "pmcs": ["p"]})).unwrap();
+        assert!(who.is_role_account());
+        assert_eq!(who.groups(), ["p"]);
+        for bad in [
+            json!({"uid": "b", "roleaccount": "yes"}),
+            json!({"uid": "b", "mfa": 1}),
+            json!({"uid": "b", "committees": "p"}),
+            json!({"uid": "b", "expires_at": i64::MAX}),
+            json!(["b"]),
+        ] {
+            assert!(
+                serde_json::from_value::<Identity>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn explicit_values_win_over_top_level_keys() {
+        let who: Identity = serde_json::from_value(
+            json!({"uid": "b", "email": "top", "values": {"email": "inner"}, "fullname": "B"}),
+        )
+        .unwrap();
+        assert_eq!(who.value("email"), Some(&json!("inner")));
+        assert_eq!(who.value("fullname"), Some(&json!("B")));
     }
 }

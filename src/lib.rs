@@ -165,6 +165,7 @@ pub use basic::{basic_fn, BasicError, BasicFn, BasicHandler, MAX_BASIC_PASSWORD,
 pub use cache::TokenCache;
 pub use clock::{Clock, SystemClock};
 pub use config::{ConfigError, SameSite};
+pub use cookie::chunk::MAX_COOKIE_CHUNKS;
 pub use cookie::CookieOverflow;
 pub use extract::Auth;
 pub use identity::{Identity, SCOPE_KEY};
@@ -173,13 +174,20 @@ pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
+pub use resolve::CredentialSource;
 pub use revocation::{
     validator_fn, NotBefore, Privileges, Recheck, SessionValidator, Validation, ValidationError,
     ValidatorFn,
 };
 pub use rotation::LiveKeys;
 pub use session::{Session, SessionError, SessionSource};
+pub use token::keys::{InvalidKeyId, MAX_KEY_ID};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};
+
+/// The porting guide's examples (docs/porting.md), compiled and run as doctests.
+#[cfg(all(doctest, feature = "client"))]
+#[doc = include_str!("../docs/porting.md")]
+struct PortingGuideDoctests;
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

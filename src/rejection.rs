@@ -8,6 +8,8 @@
 //! | two `Authorization` fields | 400, `error="invalid_request"` |
 //! | missing scope | 403, `error="insufficient_scope", scope="…"` |
 //! | any other unmet requirement | 403, the reasons as text/plain, one per line |
+//! | only [`mfa`](crate::Requirement::mfa), [`max_auth_age`](crate::Requirement::max_auth_age) or [`max_idle`](crate::Requirement::max_idle) unmet, API client (bearer or Basic) | 401, `error="insufficient_user_authentication"` with `max_age`/`acr_values` (RFC 9470) |
+//! | the same, browser (cookie session) and a login page | 302 to `<login>?login=<path>&prompt=login&max_age=N` |
 //! | token backend error or timeout | 503 with `Retry-After` |
 //! | token handler panicked | 500 |
 //! | no [`SessionLayer`](crate::SessionLayer) | 500 naming `SessionLayer` |
@@ -74,6 +76,17 @@ pub enum RejectionKind {
         /// The missing scopes, in declaration order (empty when no scope is missing).
         missing_scopes: Vec<String>,
     },
+    /// Logged in, but the authentication is too old or too weak for this route, and logging in
+    /// again would do (RFC 9470 step-up): 401 `insufficient_user_authentication` with
+    /// `max_age` and `acr_values` for an API client, or a 302 to the login page for a browser.
+    StepUp {
+        /// Every unmet requirement, in declaration order.
+        reasons: Vec<String>,
+        /// The longest acceptable time since authentication, in seconds, if one is required.
+        max_age: Option<i64>,
+        /// The authentication context class references asked for, space-separated, if any.
+        acr_values: Option<String>,
+    },
     /// The token handler failed or timed out: 503 with `Retry-After`.
     Unavailable,
     /// The token handler panicked: 500.
@@ -127,6 +140,26 @@ fn encode_return_path(path_and_query: &str) -> String {
         }
     }
     out
+}
+
+/// The auth-params of RFC 9470's step-up challenge.
+fn step_up_error(max_age: Option<i64>, acr_values: Option<&str>) -> String {
+    let mut value = format!(
+        "error=\"insufficient_user_authentication\", error_description=\"{}\"",
+        if max_age.is_some() {
+            "A more recent authentication is required"
+        } else {
+            "A different authentication level is required"
+        }
+    );
+    if let Some(max_age) = max_age {
+        value.push_str(&format!(", max_age=\"{max_age}\""));
+    }
+    // Only values that can be sent in a quoted parameter.
+    if let Some(acr) = acr_values.filter(|a| a.split(' ').all(is_scope_token)) {
+        value.push_str(&format!(", acr_values=\"{acr}\""));
+    }
+    value
 }
 
 /// A check name as it may appear in `error_description`: RFC 6750's characters (printable ASCII
@@ -206,6 +239,40 @@ impl AuthRejection {
         rejection
     }
 
+    /// A step-up rejection: for a browser (`browser`: a cookie session, no `X-No-Redirect`)
+    /// with a login page, a 302 to `<login>?login=<return path>&prompt=login[&max_age=N]`;
+    /// else the 401 challenge.
+    pub(crate) fn step_up(
+        kind: RejectionKind,
+        challenge: &Arc<Challenge>,
+        browser: bool,
+        uri: &Uri,
+        login: Option<&str>,
+    ) -> Self {
+        let mut rejection = Self::new(kind, challenge);
+        let max_age = match &rejection.kind {
+            RejectionKind::StepUp { max_age, .. } => *max_age,
+            _ => None,
+        };
+        if let Some(login) = login
+            .or(challenge.login_redirect.as_deref())
+            .filter(|_| browser)
+        {
+            let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let target = target.strip_suffix('?').unwrap_or(target);
+            let sep = if login.contains('?') { '&' } else { '?' };
+            let mut location = format!(
+                "{login}{sep}login={}&prompt=login",
+                encode_return_path(target)
+            );
+            if let Some(max_age) = max_age {
+                location.push_str(&format!("&max_age={max_age}"));
+            }
+            rejection.location = Some(location);
+        }
+        rejection
+    }
+
     /// Why the request was refused.
     #[must_use]
     pub fn kind(&self) -> &RejectionKind {
@@ -216,8 +283,13 @@ impl AuthRejection {
     #[must_use]
     pub fn status(&self) -> StatusCode {
         match &self.kind {
-            RejectionKind::MissingCredentials if self.location.is_some() => StatusCode::FOUND,
+            RejectionKind::MissingCredentials | RejectionKind::StepUp { .. }
+                if self.location.is_some() =>
+            {
+                StatusCode::FOUND
+            }
             RejectionKind::MissingCredentials
+            | RejectionKind::StepUp { .. }
             | RejectionKind::InvalidToken
             | RejectionKind::InvalidDpopProof => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
@@ -233,7 +305,9 @@ impl AuthRejection {
     #[must_use]
     pub fn reasons(&self) -> &[String] {
         match &self.kind {
-            RejectionKind::Forbidden { reasons, .. } => reasons,
+            RejectionKind::Forbidden { reasons, .. } | RejectionKind::StepUp { reasons, .. } => {
+                reasons
+            }
             _ => &[],
         }
     }
@@ -252,7 +326,9 @@ impl AuthRejection {
             RejectionKind::InvalidToken => "invalid token".to_owned(),
             RejectionKind::InvalidDpopProof => "invalid DPoP proof".to_owned(),
             RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
-            RejectionKind::Forbidden { reasons, .. } => reasons.join("\n"),
+            RejectionKind::Forbidden { reasons, .. } | RejectionKind::StepUp { reasons, .. } => {
+                reasons.join("\n")
+            }
             RejectionKind::Unavailable => {
                 "authentication backend unavailable, try again later".to_owned()
             }
@@ -298,6 +374,11 @@ impl AuthRejection {
                     ))
                 }
             }
+            RejectionKind::StepUp {
+                max_age,
+                acr_values,
+                ..
+            } if self.location.is_none() => Some(step_up_error(*max_age, acr_values.as_deref())),
             _ => return Vec::new(),
         };
         let in_dpop = self.dpop_scheme || self.kind == RejectionKind::InvalidDpopProof;
@@ -393,6 +474,29 @@ mod tests {
         assert!(!is_scope_token("a\"b"));
         assert!(!is_scope_token("a\\b"));
         assert!(!is_scope_token(""));
+    }
+
+    #[test]
+    fn the_step_up_challenge_follows_rfc_9470() {
+        assert_eq!(
+            step_up_error(Some(300), Some("a b")),
+            "error=\"insufficient_user_authentication\", error_description=\"A more recent authentication is required\", max_age=\"300\", acr_values=\"a b\""
+        );
+        let bad_acr = step_up_error(None, Some("a\"b"));
+        assert!(!bad_acr.contains("acr_values"), "{bad_acr}");
+        assert!(bad_acr.contains("A different authentication level is required"));
+        let r = AuthRejection::from(RejectionKind::StepUp {
+            reasons: vec!["x".into()],
+            max_age: Some(5),
+            acr_values: None,
+        });
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.reasons(), ["x"]);
+        let res = r.into_response();
+        assert!(res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .contains(r#"max_age="5""#));
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub(crate) const fn plaintext_budget(name_len: usize) -> usize {
     (value / 4 * 3).saturating_sub(OVERHEAD)
 }
 
+/// The largest plaintext whose sealed value is at most `value_len` bytes.
+pub(crate) const fn plaintext_budget_of_value(value_len: usize) -> usize {
+    (value_len / 4 * 3).saturating_sub(OVERHEAD)
+}
+
 /// Seals `plaintext` with `key`, binding it to `context`.
 #[cfg(any(test, feature = "test-util", feature = "oauth"))]
 pub(crate) fn seal(key: &Key, context: &str, plaintext: &str) -> String {

@@ -151,15 +151,20 @@ impl TestKit {
     /// A detached cookie session for `identity`, as a handler would see it.
     #[must_use]
     pub fn session(&self, identity: Identity) -> Session {
-        let record = Record::login(identity, self.now());
-        Session::from_cookie(record, self.config.resolver.session)
+        let now = self.now();
+        let record = Record::login(identity, now);
+        Session::from_cookie(record, now, self.config.resolver.session)
     }
 
     /// Opens a sealed cookie value (any key of the ring), without checking expiry.
     #[must_use]
     pub fn open(&self, value: &str) -> Option<Session> {
         let (record, _) = self.config.cookie.open(value)?;
-        Some(Session::from_cookie(record, self.config.resolver.session))
+        Some(Session::from_cookie(
+            record,
+            self.now(),
+            self.config.resolver.session,
+        ))
     }
 
     /// The value of the response's session `Set-Cookie`, if it has one (a deletion has an empty

@@ -27,6 +27,8 @@ use subtle::ConstantTimeEq;
 use crate::identity::Identity;
 use crate::key::sha256;
 
+pub(crate) mod keys;
+
 /// Resolves a bearer token to an [`Identity`].
 ///
 /// An `#[async_trait]` trait, so the layer stores it as a trait object. Return:
@@ -186,9 +188,14 @@ where
 ///
 /// For tokens kept in a database, implement [`TokenHandler`] over the database the same way:
 /// store the digest, look it up by digest.
+///
+/// Keys made of an id and a secret (apicrud, Bitfount) are added with [`ApiKeys::with_key`]:
+/// found by id, revoked by id with [`ApiKeys::revoke`], presented as `<id>.<secret>`.
 #[derive(Clone, Default)]
 pub struct ApiKeys {
     entries: Vec<([u8; 32], Identity)>,
+    /// Id + secret keys (shared by clones); see `keys.rs`.
+    pub(crate) pairs: keys::KeyPairs,
 }
 
 impl ApiKeys {
@@ -219,16 +226,16 @@ impl ApiKeys {
         sha256(token.as_bytes())
     }
 
-    /// The number of tokens.
+    /// The number of tokens and id + secret keys.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.pairs.len()
     }
 
-    /// Whether there are no tokens.
+    /// Whether there are no tokens and no id + secret keys.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     fn find(&self, token: &str) -> Option<&Identity> {
@@ -247,6 +254,9 @@ impl ApiKeys {
 #[async_trait]
 impl TokenHandler for ApiKeys {
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
+        if let Some(answer) = self.pairs.find(token) {
+            return Ok(answer);
+        }
         Ok(self.find(token).cloned())
     }
 }

@@ -74,6 +74,19 @@ pub enum ConfigError {
     InvalidMaxCredentialLength,
     /// The credential-handler concurrency limit must be at least 1.
     InvalidHandlerConcurrency,
+    /// A [`CredentialSource`](crate::CredentialSource) clashes with the layer: a header source
+    /// named `Authorization` or `Cookie`, a key pair of one header twice, or a cookie source
+    /// that is not `tchar` or is the session cookie.
+    InvalidCredentialSource {
+        /// Which rule is broken.
+        reason: &'static str,
+    },
+    /// The number of cookies a session may be split into must be between 1 and
+    /// [`MAX_COOKIE_CHUNKS`](crate::MAX_COOKIE_CHUNKS).
+    InvalidCookieChunks {
+        /// The number as given.
+        chunks: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -132,6 +145,12 @@ impl fmt::Display for ConfigError {
             Self::InvalidHandlerConcurrency => {
                 f.write_str("the credential-handler concurrency limit must be at least 1")
             }
+            Self::InvalidCredentialSource { reason } => write!(f, "{reason}"),
+            Self::InvalidCookieChunks { chunks } => write!(
+                f,
+                "a session may be split into 1 to {} cookies, not {chunks}",
+                crate::cookie::chunk::MAX_COOKIE_CHUNKS
+            ),
         }
     }
 }

@@ -103,6 +103,14 @@ impl Config {
         if budget < MIN_BUDGET {
             return Err(ConfigError::CookieNameTooLong { len: s.name.len() });
         }
+        if s.chunks == 0 || s.chunks > crate::cookie::chunk::MAX_COOKIE_CHUNKS {
+            return Err(ConfigError::InvalidCookieChunks { chunks: s.chunks });
+        }
+        let budget = if s.chunks > 1 {
+            crate::cookie::chunk::budget(s.name.len(), s.chunks)
+        } else {
+            budget
+        };
         if s.path.is_empty()
             || s.path.len() > 1024
             || !s.path.starts_with('/')
@@ -205,6 +213,9 @@ impl Config {
         if s.token_concurrency == 0 || s.token_concurrency > tokio::sync::Semaphore::MAX_PERMITS {
             return Err(ConfigError::InvalidHandlerConcurrency);
         }
+        if let Some(reason) = s.sources.iter().find_map(|source| source.invalid(&s.name)) {
+            return Err(ConfigError::InvalidCredentialSource { reason });
+        }
         let token_timeout = positive_secs_std(s.token_timeout, "the token-handler timeout")?;
         let retry_after = positive_secs(s.retry_after, "the Retry-After delay")?;
         let validation_interval = positive_secs(s.validation_interval, "the validation interval")?;
@@ -234,6 +245,8 @@ impl Config {
             path: s.path.clone(),
         })?;
 
+        let chunks =
+            crate::cookie::chunk::chunks_of(&s.name, &deletion, s.chunks).into_boxed_slice();
         let cookie = CookieSpec {
             keys: match &s.live_keys {
                 Some(live) => KeySource::Live(live.clone()),
@@ -251,6 +264,7 @@ impl Config {
             persistent: s.persistent,
             budget,
             refresh,
+            chunks,
         };
         let resolver = Resolver {
             tokens: s.tokens.clone(),
@@ -279,6 +293,7 @@ impl Config {
                 idle,
                 max_age,
             },
+            sources: s.sources.clone().into_boxed_slice(),
         };
         let challenge = Challenge {
             header: match &s.resource_metadata {

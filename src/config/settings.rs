@@ -102,6 +102,9 @@ pub(crate) struct Settings {
     pub(crate) revocation: Option<Arc<dyn RevocationStore>>,
     pub(crate) recheck: Option<Recheck>,
     pub(crate) active_sessions: bool,
+    pub(crate) sources: Vec<crate::resolve::CredentialSource>,
+    /// How many cookies a session may be split into (1: not split).
+    pub(crate) chunks: usize,
 }
 
 impl Settings {
@@ -141,6 +144,8 @@ impl Settings {
             revocation: None,
             recheck: None,
             active_sessions: false,
+            sources: Vec::new(),
+            chunks: 1,
         }
     }
 }
@@ -175,6 +180,8 @@ impl fmt::Debug for Settings {
             .field("validation_interval", &self.validation_interval)
             .field("not_before", &self.not_before)
             .field("revocation", &self.revocation)
+            .field("sources", &self.sources)
+            .field("chunks", &self.chunks)
             .finish_non_exhaustive()
     }
 }

@@ -13,6 +13,35 @@ use crate::revocation::{NotBefore, SessionValidator};
 use crate::token::TokenHandler;
 
 impl SessionLayer {
+    /// Reads tokens from `source` too, besides `Authorization: Bearer`: a header
+    /// (`X-API-Key`), an id header + key header pair, or a plain cookie. Call it once per
+    /// source. What a source finds goes to the token handler under the same rules as a bearer
+    /// token; see [`CredentialSource`](crate::CredentialSource). Without sources nothing but
+    /// `Authorization` is read.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::{HeaderName, Request}, routing::get, Router};
+    /// use sealed_session::{ApiKeys, CredentialSource, Identity, Key, Session, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let layer = SessionLayer::new(Key::generate())
+    ///     .with_token_handler(ApiKeys::new().with_token("t0ken", Identity::new("ci")))
+    ///     .with_credential_source(CredentialSource::header(HeaderName::from_static("x-api-key")));
+    /// let app = Router::new()
+    ///     .route("/me", get(|s: Session| async move { s.uid().unwrap_or_default() }))
+    ///     .layer(layer);
+    /// let req = Request::get("/me").header("x-api-key", "t0ken").body(Body::empty()).unwrap();
+    /// assert_eq!(app.clone().oneshot(req).await.unwrap().status(), 200);
+    /// let req = Request::get("/me").header("x-api-key", "wrong").body(Body::empty()).unwrap();
+    /// assert_eq!(app.oneshot(req).await.unwrap().status(), 401);
+    /// # }
+    /// ```
+    pub fn with_credential_source(self, source: crate::resolve::CredentialSource) -> Self {
+        self.set(|s| s.sources.push(source))
+    }
+
     /// The handler that resolves `Authorization: Bearer` tokens. Without one, every bearer token
     /// is refused as `invalid_token`. A [`TokenCache`](crate::TokenCache) is recognised: its
     /// hits become sessions without copying the cached identity.

@@ -4,6 +4,7 @@
 //! for an example. The builder methods are grouped by topic: the cookie's attributes, expiry and
 //! the clock, and the credential handlers and rejections.
 
+mod chunk;
 mod cookie;
 mod expiry;
 mod future;

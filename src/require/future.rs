@@ -12,7 +12,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::service::refusal;
+use super::service::{refusal, refusal_seeing};
 use super::RequireAuth;
 use crate::context::RequestContext;
 
@@ -75,6 +75,7 @@ where
         requirements: Arc<RequireAuth>,
         req: Request<ReqBody>,
         inner: S,
+        sees_request: bool,
     ) -> Self
     where
         ReqBody: Send + 'static,
@@ -82,7 +83,14 @@ where
         let resolving = Box::pin(async move {
             let login = requirements.login_redirect.as_deref();
             let session = context.require(req.headers(), login).await;
-            (refusal(&context, &requirements, session), req)
+            if sees_request {
+                refusal_seeing(&context, &requirements, session, req)
+            } else {
+                {
+                    let refused = refusal(&context, &requirements, session, None, req.headers());
+                    (refused, req)
+                }
+            }
         });
         Self {
             state: State::Resolving {

@@ -4,6 +4,13 @@
 //! must hold, and at least one `any_of` requirement when there are any. Every unmet reason is
 //! reported, in declaration order.
 //!
+//! Requirements that see the request (roles or topics built from the path) are in
+//! [`request`]. When the only unmet requirements are [`Requirement::mfa`],
+//! [`Requirement::max_auth_age`] or [`Requirement::max_idle`], logging in again would do: an API
+//! client gets RFC 9470's step-up challenge (401 `insufficient_user_authentication` with
+//! `max_age` and [`acr_values`](RequireAuth::with_acr_values)), and a browser, when there is a
+//! login page, a 302 to `<login>?login=<path>&prompt=login&max_age=N`.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
@@ -48,7 +55,9 @@
 //! # }
 //! ```
 
+mod fresh;
 mod future;
+pub mod request;
 mod service;
 
 use std::fmt;
@@ -59,6 +68,7 @@ use crate::rejection::RejectionKind;
 use crate::session::Session;
 
 pub use future::ResponseFuture;
+pub use request::RouteRequest;
 pub use service::RequireAuthService;
 
 type Predicate = Arc<dyn Fn(&Session) -> bool + Send + Sync>;
@@ -72,7 +82,19 @@ enum Kind {
     RoleAccount,
     Human,
     Mfa,
-    Predicate { message: String, check: Predicate },
+    Predicate {
+        message: String,
+        check: Predicate,
+    },
+    /// Used within this long, in seconds (`fresh.rs`).
+    MaxIdle(i64),
+    /// Authenticated within this long, in seconds (`fresh.rs`).
+    MaxAuthAge(i64),
+    /// Sees the request too (`request.rs`).
+    Request {
+        message: String,
+        check: request::RequestCheck,
+    },
 }
 
 /// One requirement on a session. Combine them with [`RequireAuth::all_of`] and
@@ -154,6 +176,10 @@ impl Requirement {
             Kind::Human => !session.is_role_account(),
             Kind::Mfa => session.mfa(),
             Kind::Predicate { check, .. } => check(session),
+            Kind::MaxIdle(limit) => session.idle_for().whole_seconds() <= *limit,
+            Kind::MaxAuthAge(limit) => session.auth_age().whole_seconds() <= *limit,
+            // Without the request, a request-aware requirement is unmet.
+            Kind::Request { .. } => false,
         }
     }
 
@@ -168,8 +194,27 @@ impl Requirement {
             Kind::RoleAccount => "only role accounts may do this".to_owned(),
             Kind::Human => "role accounts may not do this".to_owned(),
             Kind::Mfa => "multi-factor authentication required".to_owned(),
-            Kind::Predicate { message, .. } => message.clone(),
+            Kind::MaxIdle(limit) => {
+                format!("session unused for more than {limit} seconds: log in again")
+            }
+            Kind::MaxAuthAge(limit) => {
+                format!("authenticated more than {limit} seconds ago: log in again")
+            }
+            Kind::Predicate { message, .. } | Kind::Request { message, .. } => message.clone(),
         }
+    }
+
+    /// `Ok` when met, else the reason; a request-aware requirement is asked with `request`.
+    fn verdict(&self, session: &Session, request: Option<&RouteRequest<'_>>) -> Result<(), String> {
+        match (&self.0, request) {
+            (Kind::Request { check, .. }, Some(request)) => check(session, request),
+            _ if self.check(session) => Ok(()),
+            _ => Err(self.reason()),
+        }
+    }
+
+    fn sees_request(&self) -> bool {
+        matches!(self.0, Kind::Request { .. })
     }
 
     fn missing_scope(&self) -> Option<&str> {
@@ -190,6 +235,8 @@ pub struct RequireAuth {
     all_of: Vec<Requirement>,
     any_of: Vec<Requirement>,
     login_redirect: Option<String>,
+    /// The `acr_values` of a step-up challenge (`fresh.rs`).
+    acr_values: Option<String>,
 }
 
 impl RequireAuth {
@@ -367,21 +414,94 @@ impl RequireAuth {
     /// assert_eq!(missing_scopes, ["admin"]);
     /// ```
     pub fn check(&self, session: &Session) -> Result<(), RejectionKind> {
-        let mut unmet: Vec<&Requirement> =
-            self.all_of.iter().filter(|r| !r.check(session)).collect();
-        if !self.any_of.is_empty() && !self.any_of.iter().any(|r| r.check(session)) {
-            unmet.extend(self.any_of.iter());
+        self.check_with(session, None)
+    }
+
+    /// Checks `session` and the request: as [`RequireAuth::check`], with request-aware
+    /// requirements ([`Requirement::request`]) asked about `request`. The guard calls it.
+    ///
+    /// # Errors
+    ///
+    /// The unmet requirements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// use axum::http::Request;
+    /// use sealed_session::require::RouteRequest;
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::from(Requirement::request("reads only", |_, req| req.method() == "GET"));
+    /// let (mut parts, ()) = Request::get("/x").body(()).unwrap().into_parts();
+    /// let session = kit.session(Identity::new("a"));
+    /// assert!(guard.check_request(&session, &RouteRequest::new(&mut parts)).is_ok());
+    /// assert!(guard.check(&session).is_err(), "unmet without the request");
+    /// ```
+    pub fn check_request(
+        &self,
+        session: &Session,
+        request: &RouteRequest<'_>,
+    ) -> Result<(), RejectionKind> {
+        self.check_with(session, Some(request))
+    }
+
+    /// Whether a requirement needs to see the request.
+    pub(crate) fn sees_request(&self) -> bool {
+        self.all_of
+            .iter()
+            .chain(&self.any_of)
+            .any(Requirement::sees_request)
+    }
+
+    fn check_with(
+        &self,
+        session: &Session,
+        request: Option<&RouteRequest<'_>>,
+    ) -> Result<(), RejectionKind> {
+        match self.evaluate(session, request) {
+            None => Ok(()),
+            Some(unmet) => Err(RejectionKind::Forbidden {
+                reasons: unmet.reasons,
+                missing_scopes: unmet.missing_scopes,
+            }),
+        }
+    }
+
+    /// What is unmet, if anything.
+    pub(crate) fn evaluate(
+        &self,
+        session: &Session,
+        request: Option<&RouteRequest<'_>>,
+    ) -> Option<fresh::Unmet> {
+        let mut unmet: Vec<(&Requirement, String)> = self
+            .all_of
+            .iter()
+            .filter_map(|r| r.verdict(session, request).err().map(|why| (r, why)))
+            .collect();
+        if !self.any_of.is_empty() {
+            let mut failed = Vec::new();
+            for r in &self.any_of {
+                match r.verdict(session, request) {
+                    Ok(()) => {
+                        failed.clear();
+                        break;
+                    }
+                    Err(why) => failed.push((r, why)),
+                }
+            }
+            unmet.extend(failed);
         }
         if unmet.is_empty() {
-            return Ok(());
+            return None;
         }
-        Err(RejectionKind::Forbidden {
-            reasons: unmet.iter().map(|r| r.reason()).collect(),
+        Some(fresh::Unmet {
+            step_up: fresh::step_up_of(unmet.iter().map(|(r, _)| *r)),
             missing_scopes: unmet
                 .iter()
-                .filter_map(|r| r.missing_scope())
+                .filter_map(|(r, _)| r.missing_scope())
                 .map(str::to_owned)
                 .collect(),
+            reasons: unmet.into_iter().map(|(_, why)| why).collect(),
         })
     }
 }

@@ -6,12 +6,12 @@ use std::task::{Context, Poll};
 
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response as AxumResponse};
-use http::{Request, Response};
+use http::{HeaderMap, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::future::ResponseFuture;
-use super::RequireAuth;
+use super::{RequireAuth, RouteRequest};
 use crate::config::ConfigError;
 use crate::context::RequestContext;
 use crate::rejection::{AuthRejection, RejectionKind};
@@ -30,6 +30,7 @@ impl<S> Layer<S> for RequireAuth {
         }
         RequireAuthService {
             inner,
+            sees_request: self.sees_request(),
             requirements: Arc::new(self.clone()),
         }
     }
@@ -44,6 +45,8 @@ impl<S> Layer<S> for RequireAuth {
 pub struct RequireAuthService<S> {
     inner: S,
     requirements: Arc<RequireAuth>,
+    /// A requirement sees the request (computed once, when layered).
+    sees_request: bool,
 }
 
 impl<S: fmt::Debug> fmt::Debug for RequireAuthService<S> {
@@ -59,23 +62,47 @@ impl<S> RequireAuthService<S> {
     define_inner_service_accessors!();
 }
 
-/// The response for a session that `requirements` refuse, if they do.
+/// The response for a session that `requirements` refuse, if they do; request-aware
+/// requirements are asked about `request`.
 pub(super) fn refusal(
     context: &RequestContext,
     requirements: &RequireAuth,
     session: Result<Session, AuthRejection>,
+    request: Option<&RouteRequest<'_>>,
+    headers: &HeaderMap,
 ) -> Option<AxumResponse> {
     let session = match session {
         Ok(session) => session,
         Err(rejection) => return Some(rejection.into_response()),
     };
-    match requirements.check(&session) {
-        Ok(()) => None,
-        Err(kind) => {
-            tracing::info!(target: "sealed_session", reason = "forbidden", uid = ?session.uid(), "requirements unmet");
-            Some(context.reject(kind).into_response())
-        }
-    }
+    let unmet = requirements.evaluate(&session, request)?;
+    Some(super::fresh::answer(
+        context,
+        requirements,
+        &session,
+        unmet,
+        headers,
+    ))
+}
+
+/// [`refusal`] for a guard whose requirements see the request: takes it apart to read the
+/// matched path parameters, and gives it back.
+pub(super) fn refusal_seeing<B>(
+    context: &RequestContext,
+    requirements: &RequireAuth,
+    session: Result<Session, AuthRejection>,
+    req: Request<B>,
+) -> (Option<AxumResponse>, Request<B>) {
+    let (mut parts, body) = req.into_parts();
+    let request = RouteRequest::new(&mut parts);
+    let refused = refusal(
+        context,
+        requirements,
+        session,
+        Some(&request),
+        request.headers(),
+    );
+    (refused, Request::from_parts(parts, body))
 }
 
 /// What the guard decided in `call`, before touching the request again.
@@ -99,7 +126,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let decision = match req.extensions().get::<Arc<RequestContext>>() {
             None => {
                 tracing::error!(target: "sealed_session", reason = "missing_layer", "RequireAuth ran without SessionLayer");
@@ -108,10 +135,24 @@ where
             Some(context) => {
                 let login = self.requirements.login_redirect.as_deref();
                 match context.require_now(req.headers(), login) {
-                    Some(session) => match refusal(context, &self.requirements, session) {
-                        None => Decision::Pass,
-                        Some(response) => Decision::Refuse(response),
-                    },
+                    Some(session) if !self.sees_request => {
+                        match refusal(context, &self.requirements, session, None, req.headers()) {
+                            None => Decision::Pass,
+                            Some(response) => Decision::Refuse(response),
+                        }
+                    }
+                    Some(session) => {
+                        // A request-aware guard takes the request apart: the context is
+                        // borrowed from it, so hold it by its own handle meanwhile.
+                        let context = context.clone();
+                        let (refused, back) =
+                            refusal_seeing(&context, &self.requirements, session, req);
+                        req = back;
+                        match refused {
+                            None => Decision::Pass,
+                            Some(response) => Decision::Refuse(response),
+                        }
+                    }
                     None => Decision::Await(context.clone()),
                 }
             }
@@ -126,7 +167,13 @@ where
                 // https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services
                 let clone = self.inner.clone();
                 let inner = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::resolving(context, self.requirements.clone(), req, inner)
+                ResponseFuture::resolving(
+                    context,
+                    self.requirements.clone(),
+                    req,
+                    inner,
+                    self.sees_request,
+                )
             }
         }
     }

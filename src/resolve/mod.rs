@@ -8,6 +8,7 @@
 
 mod handler;
 mod open;
+mod source;
 mod validate;
 
 use std::sync::Arc;
@@ -25,6 +26,8 @@ use crate::store::RevocationStore;
 
 pub(crate) use handler::{HandlerLimits, InFlight, TokenSource};
 use open::Due;
+pub use source::CredentialSource;
+use source::Found;
 
 /// Who the request turned out to be.
 #[derive(Clone)]
@@ -65,6 +68,8 @@ pub(crate) enum Pending<'h> {
     Basic { user: String, password: String },
     /// Consult the validator about an opened session.
     Validate(Due),
+    /// Call the token handler with an id + key pair joined as `<id>.<key>`.
+    Joined(String),
     /// Check a DPoP-bound token and its proof.
     #[cfg(feature = "jwt")]
     Dpop { token: &'h str, proof: &'h str },
@@ -93,6 +98,8 @@ pub(crate) struct Resolver {
     /// The refresh interval, in seconds: the validator is due before every renewal.
     pub(crate) refresh: i64,
     pub(crate) session: SessionLimits,
+    /// Extra credential sources (`source.rs`); empty unless the app names some.
+    pub(crate) sources: Box<[CredentialSource]>,
 }
 
 impl Resolver {
@@ -104,6 +111,11 @@ impl Resolver {
         clock: &LayerClock,
     ) -> Result<Resolution, Pending<'h>> {
         let credentials = parse::authorization(headers, self.limits.max_len);
+        if !self.sources.is_empty() {
+            if let Some(answer) = self.read_sources(headers, credentials) {
+                return answer;
+            }
+        }
         #[cfg(feature = "jwt")]
         if let Some(dpop) = &self.dpop {
             use crate::jwt::DpopCredentials;
@@ -169,13 +181,46 @@ impl Resolver {
             Pending::Token(token) => self.resolve_token(token, clock).await,
             Pending::Basic { user, password } => self.resolve_basic(&user, &password, clock).await,
             Pending::Validate(due) => self.validate_opened(due).await,
+            Pending::Joined(token) => self.resolve_token(&token, clock).await,
         }
+    }
+
+    /// What the extra credential sources say, when one is present: `None` lets `Authorization`
+    /// and the cookie decide.
+    fn read_sources<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        authorization: Credentials<'h>,
+    ) -> Option<Result<Resolution, Pending<'h>>> {
+        let found = source::find(&self.sources, headers, self.limits.max_len);
+        if matches!(found, Found::Nothing) {
+            return None;
+        }
+        if authorization != Credentials::Absent {
+            tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: credentials in Authorization and in another source");
+            return Some(Ok(Resolution::InvalidRequest));
+        }
+        Some(match found {
+            Found::Nothing | Found::Ambiguous => {
+                tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: a credential source repeated, half a key pair, or two sources");
+                Ok(Resolution::InvalidRequest)
+            }
+            Found::Malformed => {
+                tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed token in a credential source");
+                Ok(Resolution::InvalidToken)
+            }
+            Found::Token(token) => Err(Pending::Token(token)),
+            Found::Joined(token) => Err(Pending::Joined(token)),
+        })
     }
 
     /// Whether the request carries credentials that make a per-request session (bearer, or
     /// Basic when a Basic handler is configured), or bad ones: such a request never starts or
     /// ends the cookie session.
     pub(crate) fn is_credential_request(&self, headers: &HeaderMap) -> bool {
+        if !self.sources.is_empty() && source::any_present(&self.sources, headers) {
+            return true;
+        }
         match parse::authorization(headers, usize::MAX) {
             Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
             #[cfg(feature = "jwt")]

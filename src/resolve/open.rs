@@ -30,6 +30,30 @@ impl Resolver {
         clock: &LayerClock,
     ) -> Result<Resolution, Due> {
         let scan = parse::scan_cookies(headers, cookie.name.as_bytes(), COOKIE_LIMIT);
+        let joined;
+        let one: [&str; 1];
+        let candidates = if cookie.is_chunked() {
+            match crate::cookie::chunk::join(headers, cookie) {
+                crate::cookie::chunk::Joined::Absent => {
+                    return Ok(Resolution::Anonymous {
+                        cookie_invalid: false,
+                    })
+                }
+                crate::cookie::chunk::Joined::Invalid => {
+                    tracing::warn!(target: "sealed_session", reason = "invalid", "session cookie chunks missing, duplicated or unusable");
+                    return Ok(Resolution::Anonymous {
+                        cookie_invalid: true,
+                    });
+                }
+                crate::cookie::chunk::Joined::Value(value) => {
+                    joined = value;
+                    one = [joined.as_str()];
+                    &one[..]
+                }
+            }
+        } else {
+            scan.values()
+        };
         if !scan.present {
             return Ok(Resolution::Anonymous {
                 cookie_invalid: false,
@@ -37,7 +61,7 @@ impl Resolver {
         }
         let mut opened: Option<(&str, Record, OpenedWith)> = None;
         let mut ambiguous = false;
-        for &value in scan.values() {
+        for &value in candidates {
             let Some((record, with)) = cookie.open(value) else {
                 continue;
             };
@@ -107,7 +131,7 @@ impl Resolver {
                     )
                 }));
         tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
-        let session = Session::from_cookie(record, self.session);
+        let session = Session::from_cookie(record, now, self.session);
         let rotated = with == OpenedWith::Previous;
         if due {
             return Err(Due {

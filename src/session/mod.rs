@@ -55,12 +55,17 @@ struct Inner {
     source: SessionSource,
     /// The layer's settings a session reads (copied: no shared reference to count per request).
     limits: SessionLimits,
+    /// The request's time on the layer's clock, in Unix seconds (for `idle_for`, `age`,
+    /// `auth_age`).
+    now: i64,
     // A std mutex: it is never held across an `.await`, and every critical section is short.
     state: Mutex<State>,
 }
 
 mod change;
 mod error;
+mod export;
+mod fresh;
 mod read;
 mod state;
 
@@ -81,18 +86,19 @@ pub(crate) struct SessionLimits {
 }
 
 impl Session {
-    fn new(source: SessionSource, limits: SessionLimits, state: State) -> Self {
+    fn new(source: SessionSource, limits: SessionLimits, now: i64, state: State) -> Self {
         Self {
             inner: Arc::new(Inner {
                 source,
                 limits,
+                now,
                 state: Mutex::new(state),
             }),
         }
     }
 
-    /// A session opened from a cookie, as sealed.
-    pub(crate) fn from_cookie(record: Record, limits: SessionLimits) -> Self {
+    /// A session opened from a cookie, as sealed, by a request at `now`.
+    pub(crate) fn from_cookie(record: Record, now: i64, limits: SessionLimits) -> Self {
         let opened = Opened {
             id: record.id,
             minted_ms: record.minted_ms(),
@@ -109,7 +115,7 @@ impl Session {
             opened: Some(opened),
             denied: false,
         };
-        Self::new(SessionSource::Cookie, limits, state)
+        Self::new(SessionSource::Cookie, limits, now, state)
     }
 
     /// A per-request session from credentials (bearer or Basic), ending at `expires_at`.
@@ -119,6 +125,7 @@ impl Session {
         expires_at: Option<i64>,
         limits: SessionLimits,
     ) -> Self {
+        let now = record.last_seen;
         let state = State {
             record,
             expires_at,
@@ -127,7 +134,7 @@ impl Session {
             opened: None,
             denied: false,
         };
-        Self::new(source, limits, state)
+        Self::new(source, limits, now, state)
     }
 
     /// A fresh cookie session for a login at `now`: new id, creation and auth time.
@@ -158,7 +165,7 @@ impl Session {
             opened: None,
             denied: false,
         };
-        Ok(Self::new(SessionSource::Cookie, limits, state))
+        Ok(Self::new(SessionSource::Cookie, limits, now, state))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

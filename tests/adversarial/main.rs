@@ -42,6 +42,7 @@ mod common;
 use common::*;
 
 mod campaign;
+mod chunks;
 mod homes;
 mod mutant;
 mod ops;
