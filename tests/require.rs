@@ -436,7 +436,17 @@ async fn permits_reads_granted_scopes_as_mqtt_topic_filters() {
         (&["+/#"], "$SYS/uptime", false),
         (&["$SYS/#"], "$SYS/uptime", true),
         (&["$SYS/+"], "$SYS/uptime", true),
-        (&["a/+"], "a/$x", true),
+        // ... and at every other level: neither `+` nor `#` covers a `$` level.
+        (&["a/+"], "a/$x", false),
+        (&["a/#"], "a/b/$x", false),
+        (&["a/$x/#"], "a/$x/y", true),
+        // A path-derived resource never climbs out of its grant: no `.`, `..` or empty levels.
+        (&["scene/#"], "scene/../admin", false),
+        (&["scene/+/objects"], "scene/../objects", false),
+        (&["scene/+"], "scene/.", false),
+        (&["scene/+"], "scene/", false),
+        (&["scene/#"], "scene//x", false),
+        (&["#"], "", false),
         // Case-sensitive; misplaced wildcards grant nothing; wildcards in the resource never match.
         (&["Scene/#"], "scene/lab", false),
         (&["scene/lab#"], "scene/lab", false),
