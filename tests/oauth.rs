@@ -1516,3 +1516,33 @@ async fn a_logout_with_a_bearer_token_leaves_the_cookie_session_alone() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14: security round 2
+
+fn offline_provider() -> Provider {
+    Provider::oidc("https://idp.example.com", CLIENT_ID).with_endpoints(
+        "https://idp.example.com/authorize",
+        "https://idp.example.com/token",
+        "https://idp.example.com/jwks",
+    )
+}
+
+#[test]
+fn an_unbounded_http_timeout_is_refused_at_build_time_not_a_panic_per_callback() {
+    for timeout in [
+        StdDuration::MAX,
+        StdDuration::from_secs(u64::MAX - 1),
+        StdDuration::from_secs(3601),
+    ] {
+        let error = OAuthLogin::new(offline_provider(), BASE)
+            .with_http_timeout(timeout)
+            .service()
+            .unwrap_err();
+        assert!(error.to_string().contains("HTTP timeout"), "{error}");
+    }
+    assert!(OAuthLogin::new(offline_provider(), BASE)
+        .with_http_timeout(StdDuration::from_secs(3600))
+        .service()
+        .is_ok());
+}

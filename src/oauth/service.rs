@@ -37,6 +37,8 @@ pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The least deadline of a whole callback (every provider request and the mapping): asfquart's
 /// 15 s, or the HTTP timeout plus 5 s when that is longer.
 const CALLBACK_DEADLINE: Duration = Duration::from_secs(15);
+/// The longest HTTP timeout accepted: an hour is already far past any provider's answer.
+const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Code exchanges in flight at once; more get a 503.
 const DEFAULT_MAX_EXCHANGES: usize = 64;
 
@@ -127,8 +129,9 @@ impl OAuthLogin {
         self
     }
 
-    /// The timeout of each request to the provider (default 10 s). The whole callback has a
-    /// 15-second deadline on top.
+    /// The timeout of each request to the provider (default 10 s, at most 1 hour: a longer
+    /// one is refused by [`service`](Self::service)). The whole callback has a deadline of 15 s
+    /// or the timeout plus 5 s, whichever is longer.
     #[must_use]
     pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -215,8 +218,10 @@ impl OAuthLogin {
                 "the flow lifetime must be between 1 second and 1 hour",
             ));
         }
-        if self.http_timeout.is_zero() {
-            return Err(OAuthConfigError::new("the HTTP timeout must be positive"));
+        if self.http_timeout.is_zero() || self.http_timeout > MAX_HTTP_TIMEOUT {
+            return Err(OAuthConfigError::new(
+                "the HTTP timeout must be positive and at most 1 hour",
+            ));
         }
         if self.max_exchanges == 0 || self.max_exchanges > tokio::sync::Semaphore::MAX_PERMITS {
             return Err(OAuthConfigError::new(
@@ -635,7 +640,13 @@ impl Inner {
                 Err(()) => Err(Failure::MapPanicked),
             }
         };
-        let deadline = CALLBACK_DEADLINE.max(self.exchanger.timeout + Duration::from_secs(5));
+        // Checked: the timeout is bounded at build time, but an overflow must never panic here.
+        let deadline = CALLBACK_DEADLINE.max(
+            self.exchanger
+                .timeout
+                .checked_add(Duration::from_secs(5))
+                .unwrap_or(MAX_HTTP_TIMEOUT),
+        );
         let identity = match tokio::time::timeout(deadline, work).await {
             Err(_) => Err(Failure::Deadline),
             Ok(result) => result,
