@@ -1546,3 +1546,42 @@ fn an_unbounded_http_timeout_is_refused_at_build_time_not_a_panic_per_callback()
         .service()
         .is_ok());
 }
+
+#[tokio::test]
+async fn a_callback_carrying_credentials_is_refused_and_logs_nobody_in() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        for authorization in ["Bearer robot-token-1234", "Bearer unknown-token", "Bearer"] {
+            let mut browser = Browser::default();
+            let back = browser.callback_url(&app, &mock, "/auth?login=/me").await;
+            let res = browser
+                .send(
+                    &app,
+                    Method::GET,
+                    &back,
+                    &[("authorization", authorization)],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{authorization}");
+            assert!(
+                res.headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .all(|l| !l.to_str().unwrap().starts_with("__Host-session=")),
+                "{authorization}"
+            );
+            assert!(!browser.jar.contains_key("__Host-session"));
+            // The flow was not spent: the same browser can still finish it without the header.
+            let res = browser.get(&app, &back).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+            assert!(browser.jar.contains_key("__Host-session"));
+        }
+        assert_eq!(
+            mock.count("/token").await,
+            3,
+            "one exchange per finished login"
+        );
+    })
+    .await;
+}

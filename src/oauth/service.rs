@@ -580,6 +580,15 @@ impl Inner {
         state: &str,
         query: &Query<'_>,
     ) -> Response<Body> {
+        // A login sets a cookie; a request carrying credentials never gets one (as `Auth::login`).
+        // Refused before the flow is opened, so the same browser can still finish it.
+        if context.is_credential_request(headers) {
+            tracing::info!(target: "sealed_session::oauth", reason = "credential_request", "login callback refused: the request carries credentials");
+            return text(
+                StatusCode::BAD_REQUEST,
+                "A login callback must not carry an Authorization header.\n",
+            );
+        }
         let shared = &context.shared;
         let mut response = match flows.open(shared, &self.flow_binding, headers, state) {
             Err(refusal) => {
