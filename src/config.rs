@@ -299,10 +299,6 @@ pub(crate) struct Shared {
     /// Whether the session cookie is `SameSite=Strict`.
     #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     pub(crate) strict: bool,
-    /// Whether the session cookie is `Secure`, host-only and at `Path=/` (what a `__Host-`
-    /// cookie needs).
-    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
-    pub(crate) host_cookie_ok: bool,
     /// `; Path=…; Secure; HttpOnly; SameSite=…` as written after every session cookie.
     attributes: String,
     pub(crate) deletion: HeaderValue,
@@ -525,7 +521,6 @@ impl Shared {
             purpose: s.purpose.clone(),
             secure: s.secure,
             strict: s.same_site == SameSite::Strict,
-            host_cookie_ok: s.secure && s.domain.is_none() && s.path == "/",
             attributes,
             deletion,
             persistent: s.persistent,

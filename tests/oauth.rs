@@ -1585,3 +1585,49 @@ async fn a_callback_carrying_credentials_is_refused_and_logs_nobody_in() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn flow_cookies_keep_the_host_prefix_whatever_the_session_cookie_scope() {
+    within(async {
+        let mock = Mock::start().await;
+        let layers: [fn(SessionLayer) -> SessionLayer; 2] = [
+            |l| {
+                l.with_cookie_name("__Secure-session")
+                    .with_domain("app.example.org")
+            },
+            |l| l.with_cookie_name("__Secure-session").with_path("/app"),
+        ];
+        for layer in layers {
+            let app = app_with(key(1), OAuthLogin::new(mock.provider(), BASE), layer);
+            let mut browser = Browser::default();
+            let res = browser
+                .send(
+                    &app,
+                    Method::GET,
+                    "/auth?login=/me",
+                    &[("sec-fetch-site", "same-origin")],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::FOUND);
+            let line = res
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .find(|l| l.contains("auth-"))
+                .expect("a flow cookie");
+            assert!(line.starts_with("__Host-auth-"), "{line}");
+            assert!(
+                line.contains("; Path=/; Secure; HttpOnly; SameSite=Lax"),
+                "{line}"
+            );
+            assert!(!line.to_ascii_lowercase().contains("domain="), "{line}");
+            // The callback finds it under that name.
+            let back = mock.visit(&location(&res)).await;
+            let res = browser.get(&app, &back).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+            assert!(browser.jar.contains_key("__Secure-session"));
+        }
+    })
+    .await;
+}

@@ -82,8 +82,9 @@ impl FlowState {
 /// Names, attributes and sealing of flow cookies for one session layer.
 #[derive(Debug, Clone)]
 pub(crate) struct FlowCookies {
-    /// `__Host-auth-` when the session cookie is `Secure`, host-only and at `Path=/`; else
-    /// `auth-`.
+    /// `__Host-auth-` when the session cookie is `Secure`, else `auth-`. A flow cookie is always
+    /// host-only and at `Path=/`, whatever the session cookie's `Domain` and `Path`, so a
+    /// sibling subdomain can never plant one (login CSRF).
     prefix: &'static str,
     /// `; Path=/; Secure; HttpOnly; SameSite=Lax`.
     attributes: &'static str,
@@ -92,10 +93,10 @@ pub(crate) struct FlowCookies {
 }
 
 impl FlowCookies {
-    pub(crate) fn new(secure: bool, host: bool, ttl: i64) -> Self {
+    pub(crate) fn new(secure: bool, ttl: i64) -> Self {
         if secure {
             Self {
-                prefix: if host { "__Host-auth-" } else { "auth-" },
+                prefix: "__Host-auth-",
                 attributes: "; Path=/; Secure; HttpOnly; SameSite=Lax",
                 ttl,
             }
@@ -265,7 +266,7 @@ mod tests {
 
     #[test]
     fn names_need_a_well_formed_state() {
-        let c = FlowCookies::new(true, true, 900);
+        let c = FlowCookies::new(true, 900);
         assert_eq!(
             c.name("abcdEFGH-rest").as_deref(),
             Some("__Host-auth-abcdEFGH")
@@ -273,7 +274,7 @@ mod tests {
         assert_eq!(c.name("short"), None);
         assert_eq!(c.name("abc;EFGH-rest"), None);
         assert_eq!(c.name("é"), None);
-        let plain = FlowCookies::new(false, false, 900);
+        let plain = FlowCookies::new(false, 900);
         assert_eq!(plain.name("abcdEFGHx").as_deref(), Some("auth-abcdEFGH"));
     }
 }

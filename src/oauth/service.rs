@@ -448,11 +448,7 @@ impl Inner {
             );
         };
         let query = Query::parse(parts.uri.query().unwrap_or_default());
-        let flows = FlowCookies::new(
-            context.shared.secure,
-            context.shared.host_cookie_ok,
-            self.flow_ttl,
-        );
+        let flows = FlowCookies::new(context.shared.secure, self.flow_ttl);
         if query.repeated || (query.login.is_some() && query.logout.is_some()) {
             return text(StatusCode::BAD_REQUEST, "Ambiguous request.\n");
         }
