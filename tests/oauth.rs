@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use common::{body, header, key, log_capture};
 use sealed_session::oauth::{
-    HttpTransport, HyperTransport, MapError, OAuthLogin, Provider, ProviderAnswer,
+    HttpTransport, HyperTransport, MapError, MfaPolicy, OAuthLogin, Provider, ProviderAnswer,
 };
 use sealed_session::testing::ManualClock;
 use sealed_session::{token_fn, Identity, Key, RequireAuth, Session, SessionLayer, TokenError};
@@ -448,7 +448,7 @@ async fn claims_map_to_the_session_through_the_closure() {
         let mock = Mock::start().await;
         mock.control(
             "id-claims",
-            json!({"groups": ["dev", "ops"], "amr": ["pwd", "otp"]}),
+            json!({"groups": ["dev", "ops"], "amr": ["pwd", "otp", "mfa"]}),
         )
         .await;
         mock.control(
@@ -1627,6 +1627,60 @@ async fn flow_cookies_keep_the_host_prefix_whatever_the_session_cookie_scope() {
             let res = browser.get(&app, &back).await;
             assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
             assert!(browser.jar.contains_key("__Secure-session"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_distinct_amr_values_are_not_mfa_unless_the_app_says_so() {
+    within(async {
+        let mock = Mock::start().await;
+        let login = |mock: &Mock| OAuthLogin::new(mock.provider(), BASE);
+        let cases: &[(Value, Option<MfaPolicy>, bool)] = &[
+            (json!({"amr": ["pwd", "kba"]}), None, false),
+            (json!({"amr": ["pwd", "otp"]}), None, false),
+            (json!({"amr": ["pwd", "mfa"]}), None, true),
+            (json!({"amr": ["mca"]}), None, true),
+            (
+                json!({"amr": ["pwd", "otp"]}),
+                Some(MfaPolicy::new().with_factors(["pwd", "otp"])),
+                true,
+            ),
+            (
+                json!({"amr": ["otp", "pwd", "kba"]}),
+                Some(MfaPolicy::new().with_factors(["pwd", "otp"])),
+                true,
+            ),
+            (
+                json!({"amr": ["pwd", "kba"]}),
+                Some(MfaPolicy::new().with_factors(["pwd", "otp"])),
+                false,
+            ),
+            (
+                json!({"acr": "urn:example:mfa"}),
+                Some(MfaPolicy::new().with_acr(["urn:example:mfa"])),
+                true,
+            ),
+            (
+                json!({"acr": "urn:example:pwd", "amr": ["pwd"]}),
+                Some(MfaPolicy::new().with_acr(["urn:example:mfa"])),
+                false,
+            ),
+        ];
+        for (claims, policy, expected) in cases {
+            mock.control("id-claims", claims.clone()).await;
+            let mut l = login(&mock);
+            if let Some(policy) = policy {
+                l = l.with_mfa_policy(policy.clone());
+            }
+            let app = app_with(key(1), l, |l| l);
+            let mut browser = Browser::default();
+            let res = browser.login(&app, &mock, "/auth?login=/me").await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+            let status: Value =
+                serde_json::from_str(&body(browser.get(&app, "/auth").await).await).unwrap();
+            assert_eq!(status["mfa"], *expected, "{claims} {policy:?}");
         }
     })
     .await;

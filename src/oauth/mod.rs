@@ -61,7 +61,7 @@ mod return_path;
 mod service;
 mod transport;
 
-pub use answer::{MapError, ProviderAnswer};
+pub use answer::{MapError, MfaPolicy, ProviderAnswer};
 pub use provider::{ClientAuth, ClientSecret, DiscoveryError, Protocol, Provider, ASF_OAUTH_BASE};
 pub use service::{
     AuthService, OAuthConfigError, OAuthLogin, DEFAULT_FLOW_TTL, DEFAULT_HTTP_TIMEOUT,

@@ -18,7 +18,7 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::answer::{MapError, MapErrorKind, ProviderAnswer};
+use super::answer::{MapError, MapErrorKind, MfaPolicy, ProviderAnswer};
 use super::exchange::{safe_error_code, ExchangeError, Exchanger};
 use super::flow::{FlowCookies, FlowState, MAX_FLOWS};
 use super::provider::{Protocol, Provider};
@@ -60,6 +60,7 @@ pub struct OAuthLogin {
     get_logout: bool,
     clear_cookies: bool,
     max_exchanges: usize,
+    mfa_policy: MfaPolicy,
 }
 
 impl fmt::Debug for OAuthLogin {
@@ -90,6 +91,7 @@ impl OAuthLogin {
             get_logout: false,
             clear_cookies: false,
             max_exchanges: DEFAULT_MAX_EXCHANGES,
+            mfa_policy: MfaPolicy::new(),
         }
     }
 
@@ -160,6 +162,16 @@ impl OAuthLogin {
     #[must_use]
     pub fn with_clear_site_cookies(mut self, clear: bool) -> Self {
         self.clear_cookies = clear;
+        self
+    }
+
+    /// What counts as multi-factor authentication for [`ProviderAnswer::mfa_from_amr`] (and so
+    /// for the default mappings and [`RequireAuth::mfa`](crate::RequireAuth::mfa)). Default:
+    /// `amr` lists `mfa` or `mca`; add the factor combinations or `acr` values your provider
+    /// uses.
+    #[must_use]
+    pub fn with_mfa_policy(mut self, policy: MfaPolicy) -> Self {
+        self.mfa_policy = policy;
         self
     }
 
@@ -253,6 +265,7 @@ impl OAuthLogin {
                 origin,
                 mount: self.mount.clone(),
                 mapper,
+                mfa_policy: self.mfa_policy.clone(),
                 flow_ttl: i64::try_from(ttl).unwrap_or(900),
                 get_logout: self.get_logout,
                 clear_site_data: HeaderValue::from_static(if self.clear_cookies {
@@ -346,6 +359,7 @@ struct Inner {
     origin: String,
     mount: String,
     mapper: Mapper,
+    mfa_policy: MfaPolicy,
     flow_ttl: i64,
     get_logout: bool,
     clear_site_data: HeaderValue,
@@ -640,6 +654,7 @@ impl Inner {
                 .await
                 .map_err(Failure::Exchange)?;
             answer.return_to.clone_from(&flow.return_to);
+            answer.mfa_policy = self.mfa_policy.clone();
             match crate::context::CatchUnwind((self.mapper)(answer)).await {
                 Ok(mapped) => mapped.map_err(Failure::Map),
                 Err(()) => Err(Failure::MapPanicked),
