@@ -1685,3 +1685,78 @@ async fn two_distinct_amr_values_are_not_mfa_unless_the_app_says_so() {
     })
     .await;
 }
+
+/// A provider whose discovery document is fixed; every other request fails.
+struct FixedDiscovery(Value);
+
+#[sealed_session::async_trait]
+impl HttpTransport for FixedDiscovery {
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, sealed_session::oauth::TransportError> {
+        assert!(request
+            .uri()
+            .path()
+            .ends_with("/.well-known/openid-configuration"));
+        Ok(Response::new(self.0.to_string().into_bytes()))
+    }
+}
+
+fn discovery_doc(issuer: &str, token: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": token,
+        "jwks_uri": format!("{issuer}/jwks"),
+    })
+}
+
+#[tokio::test]
+async fn discovery_refuses_endpoints_off_the_issuers_origin_unless_allowed() {
+    let issuer = "https://idp.example.com";
+    let ok = FixedDiscovery(discovery_doc(issuer, "https://idp.example.com/oauth/token"));
+    assert!(Provider::discover_with(&ok, issuer, CLIENT_ID)
+        .await
+        .is_ok());
+
+    for foreign in [
+        "https://evil.example/token",
+        "https://idp.example.com:8443/token",
+        "https://sub.idp.example.com/token",
+        "http://127.0.0.1:9000/token",
+        "https://localhost/token",
+    ] {
+        let t = FixedDiscovery(discovery_doc(issuer, foreign));
+        let error = Provider::discover_with(&t, issuer, CLIENT_ID)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("token_endpoint"),
+            "{foreign}: {error}"
+        );
+    }
+    // An explicit allow-list admits another origin, and never a loopback one for a remote issuer.
+    let t = FixedDiscovery(discovery_doc(issuer, "https://login.example.net/token"));
+    assert!(
+        Provider::discover_allowing(&t, issuer, CLIENT_ID, &["https://login.example.net"])
+            .await
+            .is_ok()
+    );
+    let t = FixedDiscovery(discovery_doc(issuer, "https://login.example.net/token"));
+    assert!(
+        Provider::discover_allowing(&t, issuer, CLIENT_ID, &["https://other.example.net"])
+            .await
+            .is_err()
+    );
+    let t = FixedDiscovery(discovery_doc(issuer, "http://127.0.0.1:9000/token"));
+    assert!(
+        Provider::discover_allowing(&t, issuer, CLIENT_ID, &["http://127.0.0.1:9000"])
+            .await
+            .is_err()
+    );
+    // A loopback issuer (local development) may use its own origin.
+    let local = "http://127.0.0.1:9000";
+    let t = FixedDiscovery(discovery_doc(local, "http://127.0.0.1:9000/token"));
+    assert!(Provider::discover_with(&t, local, CLIENT_ID).await.is_ok());
+}

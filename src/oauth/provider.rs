@@ -163,7 +163,9 @@ impl Provider {
 
     /// Fetches `<issuer>/.well-known/openid-configuration` and builds an OIDC provider from it.
     /// The document's `issuer` must equal `issuer`, and it must offer PKCE S256 if it lists
-    /// challenge methods at all.
+    /// challenge methods at all. Every endpoint it names must be on the issuer's origin (the
+    /// client secret is sent to the token endpoint): for a provider whose endpoints live
+    /// elsewhere, use [`discover_allowing`](Self::discover_allowing).
     ///
     /// # Errors
     ///
@@ -185,6 +187,24 @@ impl Provider {
         transport: &dyn super::transport::HttpTransport,
         issuer: impl Into<String>,
         client_id: impl Into<String>,
+    ) -> Result<Self, DiscoveryError> {
+        Self::discover_allowing(transport, issuer, client_id, &[]).await
+    }
+
+    /// [`discover_with`](Self::discover_with), also accepting endpoints on the origins in
+    /// `allowed_origins` (for example `["https://login.example.net"]`). A loopback origin
+    /// (`localhost`, `127.0.0.0/8`, `[::1]`) is accepted only when the issuer itself is on
+    /// loopback, even when listed.
+    ///
+    /// # Errors
+    ///
+    /// [`DiscoveryError`] naming what failed, including an endpoint on an origin neither the
+    /// issuer's nor allowed.
+    pub async fn discover_allowing(
+        transport: &dyn super::transport::HttpTransport,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        allowed_origins: &[&str],
     ) -> Result<Self, DiscoveryError> {
         let issuer = issuer.into();
         super::service::check_endpoint("issuer", &issuer)
@@ -225,8 +245,13 @@ impl Provider {
                 return Err(DiscoveryError(format!("{url}: PKCE S256 is not supported")));
             }
         }
-        let need =
-            |name: &str| text(name).ok_or_else(|| DiscoveryError(format!("{url}: no {name}")));
+        let origins = EndpointOrigins::new(&issuer, allowed_origins)
+            .ok_or_else(|| DiscoveryError(format!("the issuer {issuer:?} is not a URL")))?;
+        let need = |name: &str| {
+            let endpoint = text(name).ok_or_else(|| DiscoveryError(format!("{url}: no {name}")))?;
+            origins.check(name, &endpoint)?;
+            Ok::<_, DiscoveryError>(endpoint)
+        };
         // Userinfo stays off unless asked for with `with_userinfo`: the ID token usually says
         // enough, and it saves a round trip per login.
         Ok(Self::oidc(issuer.clone(), client_id).with_endpoints(
@@ -330,6 +355,57 @@ impl Provider {
             scopes.insert(0, "openid".to_owned());
         }
         scopes.join(" ")
+    }
+}
+
+/// Where a discovered endpoint may live: the issuer's origin, or an allowed one (never a
+/// loopback one unless the issuer is on loopback).
+struct EndpointOrigins {
+    issuer: url::Origin,
+    issuer_loopback: bool,
+    allowed: Vec<url::Origin>,
+}
+
+impl EndpointOrigins {
+    fn new(issuer: &str, allowed: &[&str]) -> Option<Self> {
+        let issuer = url::Url::parse(issuer).ok()?;
+        Some(Self {
+            issuer: issuer.origin(),
+            issuer_loopback: is_loopback(&issuer),
+            allowed: allowed
+                .iter()
+                .filter_map(|a| url::Url::parse(a).ok())
+                .map(|a| a.origin())
+                .collect(),
+        })
+    }
+
+    fn check(&self, name: &str, endpoint: &str) -> Result<(), DiscoveryError> {
+        let url = url::Url::parse(endpoint)
+            .map_err(|_| DiscoveryError(format!("the {name} {endpoint:?} is not a URL")))?;
+        let origin = url.origin();
+        let ok = origin == self.issuer
+            || (self.allowed.contains(&origin) && (self.issuer_loopback || !is_loopback(&url)));
+        if ok {
+            Ok(())
+        } else {
+            Err(DiscoveryError(format!(
+                "the {name} {endpoint} is not on the issuer's origin nor an allowed one"
+            )))
+        }
+    }
+}
+
+/// Whether `url` names a loopback host.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
