@@ -280,9 +280,17 @@ impl Browser {
         self.send(app, Method::GET, target, &[]).await
     }
 
-    /// Starts a login at `target` (a `/auth?login…` path) and returns the provider URL.
+    /// Starts a login at `target` (a `/auth?login…` path), as a navigation on the app's own
+    /// pages, and returns the provider URL.
     async fn start(&mut self, app: &App, target: &str) -> String {
-        let res = self.get(app, target).await;
+        let res = self
+            .send(
+                app,
+                Method::GET,
+                target,
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
         assert_eq!(
             res.status(),
             StatusCode::FOUND,
@@ -1402,6 +1410,7 @@ async fn the_host_header_never_shapes_the_redirect_uri() {
                 Method::GET,
                 "/auth?login=/me",
                 &[
+                    ("sec-fetch-site", "same-origin"),
                     ("host", "evil.example"),
                     ("x-forwarded-host", "evil.example"),
                 ],
@@ -1427,7 +1436,14 @@ async fn the_flow_cookie_is_host_only_http_only_lax_and_short_lived() {
     within(async {
         let mock = Mock::start().await;
         let app = app(&mock);
-        let res = Browser::default().get(&app, "/auth?login=/me").await;
+        let res = Browser::default()
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=/me",
+                &[("sec-fetch-site", "none")],
+            )
+            .await;
         let line = res
             .headers()
             .get_all(header::SET_COOKIE)
@@ -1448,7 +1464,14 @@ async fn the_flow_cookie_is_host_only_http_only_lax_and_short_lived() {
             OAuthLogin::new(mock.provider(), "http://localhost:3000"),
             |l| l.with_cookie_name("session").with_secure(false),
         );
-        let res = Browser::default().get(&plain, "/auth?login=/me").await;
+        let res = Browser::default()
+            .send(
+                &plain,
+                Method::GET,
+                "/auth?login=/me",
+                &[("sec-fetch-site", "none")],
+            )
+            .await;
         let line = header(&res, "set-cookie").unwrap().to_owned();
         assert!(line.starts_with("auth-"), "{line}");
         assert!(
@@ -1759,4 +1782,165 @@ async fn discovery_refuses_endpoints_off_the_issuers_origin_unless_allowed() {
     let local = "http://127.0.0.1:9000";
     let t = FixedDiscovery(discovery_doc(local, "http://127.0.0.1:9000/token"));
     assert!(Provider::discover_with(&t, local, CLIENT_ID).await.is_ok());
+}
+
+#[tokio::test]
+async fn only_a_navigation_started_here_goes_straight_to_the_provider() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let straight: &[&[(&str, &str)]] = &[
+            &[("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "none")],
+            &[("origin", BASE)],
+            &[("referer", "https://app.example.org/secret?x=1")],
+        ];
+        for headers in straight {
+            let res = Browser::default()
+                .send(&app, Method::GET, "/auth?login=/me", headers)
+                .await;
+            assert_eq!(res.status(), StatusCode::FOUND, "{headers:?}");
+            assert!(location(&res).starts_with(&mock.url("/authorize?")));
+        }
+        let page: &[&[(&str, &str)]] = &[
+            &[],
+            &[("sec-fetch-site", "cross-site")],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            &[("sec-fetch-site", "cross-site"), ("origin", BASE)],
+            &[("origin", "https://evil.example")],
+            &[("origin", "null")],
+            &[("referer", "https://evil.example/x")],
+            &[("referer", "https://app.example.org.evil.example/")],
+        ];
+        for headers in page {
+            let mut browser = Browser::default();
+            let res = browser
+                .send(
+                    &app,
+                    Method::GET,
+                    "/auth?login=/me%3Fa%3D%22%3E%3Cx",
+                    headers,
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{headers:?}");
+            assert!(header(&res, "location").is_none());
+            assert!(
+                browser.flow_cookies().is_empty(),
+                "no flow without the user acting"
+            );
+            assert_eq!(
+                header(&res, "content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            assert_eq!(header(&res, "x-frame-options"), Some("DENY"));
+            assert!(header(&res, "content-security-policy")
+                .unwrap()
+                .contains("frame-ancestors 'none'"));
+            assert_eq!(header(&res, "cache-control"), Some("no-store"));
+            let html = body(res).await;
+            assert!(
+                html.contains(r#"<form method="get" action="/auth">"#),
+                "{html}"
+            );
+            assert!(
+                html.contains(r#"name="login" value="/me?a=&quot;&gt;&lt;x""#),
+                "{html}"
+            );
+            assert!(!html.contains("\"><x"), "{html}");
+        }
+        // The page's button (a same-origin form submission) starts the login.
+        let mut browser = Browser::default();
+        let res = browser
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=/me",
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(browser.flow_cookies().len(), 1);
+        // A refused return path is still a 400, whatever the headers.
+        let res = Browser::default()
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=//evil.example",
+                &[("sec-fetch-site", "cross-site")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prompt_and_max_age_pass_through_and_max_age_is_enforced() {
+    within(async {
+        let mock = Mock::start().await;
+        let login = OAuthLogin::new(mock.provider(), BASE)
+            .with_prompt("login")
+            .with_max_age(StdDuration::from_secs(300));
+        let configured = app_with(key(1), login, |l| l);
+        let mut browser = Browser::default();
+        let authorize = browser.start(&configured, "/auth?login=/me").await;
+        assert_eq!(query_param(&authorize, "prompt").as_deref(), Some("login"));
+        assert_eq!(query_param(&authorize, "max_age").as_deref(), Some("300"));
+
+        // Per login: `?login=/x&prompt=…&max_age=…` override the defaults.
+        let app = app(&mock);
+        let authorize = Browser::default()
+            .start(&app, "/auth?login=/me&prompt=login%20consent&max_age=0")
+            .await;
+        assert_eq!(
+            query_param(&authorize, "prompt").as_deref(),
+            Some("login consent")
+        );
+        assert_eq!(query_param(&authorize, "max_age").as_deref(), Some("0"));
+        let authorize = Browser::default().start(&app, "/auth?login=/me").await;
+        assert_eq!(query_param(&authorize, "prompt"), None);
+        assert_eq!(query_param(&authorize, "max_age"), None);
+        for bad in [
+            "prompt=sometimes",
+            "prompt=",
+            "max_age=-1",
+            "max_age=soon",
+            "max_age=99999999999",
+        ] {
+            let res = Browser::default()
+                .send(
+                    &app,
+                    Method::GET,
+                    &format!("/auth?login=/me&{bad}"),
+                    &[("sec-fetch-site", "same-origin")],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+
+        // With max_age, the ID token must say when the user authenticated, recently enough.
+        let fresh = OffsetDateTime::now_utc().unix_timestamp();
+        let cases = [
+            (json!({"auth_time": fresh}), StatusCode::SEE_OTHER),
+            (json!({"auth_time": fresh - 3600}), StatusCode::FORBIDDEN),
+            (json!({}), StatusCode::FORBIDDEN),
+        ];
+        for (claims, expected) in cases {
+            mock.control("id-claims", claims.clone()).await;
+            let mut browser = Browser::default();
+            let res = browser
+                .login(&app, &mock, "/auth?login=/me&max_age=60")
+                .await;
+            assert_eq!(res.status(), expected, "{claims}");
+            assert_eq!(
+                browser.jar.contains_key("__Host-session"),
+                expected == StatusCode::SEE_OTHER
+            );
+        }
+    })
+    .await;
 }

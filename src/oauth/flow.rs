@@ -58,6 +58,9 @@ pub(crate) struct FlowState {
     /// When the flow started, in Unix seconds.
     #[serde(rename = "t")]
     pub(crate) started: i64,
+    /// The `max_age` sent to the provider (OIDC), whose `auth_time` the callback checks.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_age: Option<i64>,
 }
 
 impl FlowState {
@@ -70,6 +73,7 @@ impl FlowState {
             nonce: random_token(16),
             return_to,
             started: now,
+            max_age: None,
         }
     }
 

@@ -6,7 +6,7 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /auth?login` or `?login=/path` | 302 to the provider; the flow state goes into a sealed, 15-minute, single-use cookie |
+//! | `GET /auth?login` or `?login=/path` (optional `&prompt=…&max_age=…`) | 302 to the provider when the user started it on this site (`Sec-Fetch-Site: same-origin` or `none`, or our `Origin`/`Referer` without Fetch Metadata); the flow state goes into a sealed, 15-minute, single-use cookie. Any other request gets a small page with a button that starts the login, so no other site can create a session without the user acting |
 //! | `GET /auth?code=…&state=…` (the callback) | code exchange with PKCE, ID-token check, a fresh session, then 303 to `/path` |
 //! | `POST /auth?logout` or `?logout=/path` | session cookie deleted, `Clear-Site-Data`, then 204 or 303; needs `Sec-Fetch-Site: same-origin` or a matching `Origin` |
 //! | `GET /auth` | the live session as JSON (cookie or bearer), or 404 |
@@ -42,8 +42,14 @@
 //! assert_eq!(res.status(), StatusCode::FOUND);
 //! assert_eq!(res.headers()["location"], "/auth?login=/secret");
 //!
-//! // Starting the login sends the browser to the provider, with PKCE and a flow cookie.
-//! let res = app.oneshot(Request::get("/auth?login=/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! // A login start from another site (or unknown) gets a page with a button, nothing more.
+//! let res = app.clone().oneshot(Request::get("/auth?login=/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert!(res.headers().get("set-cookie").is_none());
+//!
+//! // Started on this site, it sends the browser to the provider, with PKCE and a flow cookie.
+//! let start = Request::get("/auth?login=/secret").header("sec-fetch-site", "same-origin");
+//! let res = app.oneshot(start.body(Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::FOUND);
 //! let to = res.headers()["location"].to_str().unwrap();
 //! assert!(to.starts_with("https://idp.example.com/authorize?response_type=code&client_id=my-app"));

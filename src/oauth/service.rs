@@ -61,6 +61,8 @@ pub struct OAuthLogin {
     clear_cookies: bool,
     max_exchanges: usize,
     mfa_policy: MfaPolicy,
+    prompt: Option<String>,
+    max_age: Option<Duration>,
 }
 
 impl fmt::Debug for OAuthLogin {
@@ -92,6 +94,8 @@ impl OAuthLogin {
             clear_cookies: false,
             max_exchanges: DEFAULT_MAX_EXCHANGES,
             mfa_policy: MfaPolicy::new(),
+            prompt: None,
+            max_age: None,
         }
     }
 
@@ -175,6 +179,27 @@ impl OAuthLogin {
         self
     }
 
+    /// The `prompt` sent with every authorization request (OIDC and OAuth2), for example
+    /// `"login"` to make the provider ask for credentials again, or `"select_account"`. A login
+    /// started with `?login=/path&prompt=…` sends its own instead. Values: `none`, `login`,
+    /// `consent`, `select_account`, space-separated (`none` alone).
+    #[must_use]
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent with every authorization request (OIDC only): the provider must
+    /// authenticate the user again if their last authentication is older (ASVS 7.5.1). The
+    /// callback then requires an ID-token `auth_time` no older than that (plus the layer's
+    /// clock skew), and refuses the login (403) otherwise. A login started with
+    /// `?login=/path&max_age=SECONDS` sends its own instead.
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
     /// How many code exchanges may be in flight at once (default 64); more get a quick 503.
     #[must_use]
     pub fn with_max_exchanges(mut self, limit: usize) -> Self {
@@ -240,6 +265,27 @@ impl OAuthLogin {
                 "max exchanges must be at least 1 and at most Semaphore::MAX_PERMITS",
             ));
         }
+        if let Some(prompt) = &self.prompt {
+            if !is_prompt(prompt) {
+                return Err(OAuthConfigError::new(format!(
+                    "{prompt:?} is not a prompt value"
+                )));
+            }
+        }
+        let max_age = match self.max_age {
+            None => None,
+            Some(_) if p.protocol != Protocol::Oidc => {
+                return Err(OAuthConfigError::new(
+                    "max_age needs an OIDC provider (its ID token's auth_time is checked)",
+                ))
+            }
+            Some(age) => Some(
+                i64::try_from(age.as_secs())
+                    .ok()
+                    .filter(|s| *s <= MAX_MAX_AGE)
+                    .ok_or_else(|| OAuthConfigError::new("max_age must be at most 10 years"))?,
+            ),
+        };
         let redirect_uri = format!("{}{}", base.as_str().trim_end_matches('/'), self.mount);
         let transport = self
             .transport
@@ -266,6 +312,8 @@ impl OAuthLogin {
                 mount: self.mount.clone(),
                 mapper,
                 mfa_policy: self.mfa_policy.clone(),
+                prompt: self.prompt.clone(),
+                max_age,
                 flow_ttl: i64::try_from(ttl).unwrap_or(900),
                 get_logout: self.get_logout,
                 clear_site_data: HeaderValue::from_static(if self.clear_cookies {
@@ -325,6 +373,29 @@ pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConf
     Ok(())
 }
 
+/// The longest `max_age` accepted, in seconds: 10 years.
+const MAX_MAX_AGE: i64 = 10 * 366 * 24 * 3600;
+
+/// An OIDC `prompt` value: `none` alone, or some of `login`, `consent`, `select_account`.
+fn is_prompt(prompt: &str) -> bool {
+    let values: Vec<&str> = prompt.split(' ').collect();
+    if values == ["none"] {
+        return true;
+    }
+    !values.is_empty()
+        && values
+            .iter()
+            .all(|v| matches!(*v, "login" | "consent" | "select_account"))
+}
+
+/// A `max_age` query value: decimal seconds, at most [`MAX_MAX_AGE`].
+fn parse_max_age(value: &str) -> Option<i64> {
+    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok().filter(|s| *s <= MAX_MAX_AGE)
+}
+
 /// An RFC 6749 §3.3 scope token.
 fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
@@ -360,6 +431,8 @@ struct Inner {
     mount: String,
     mapper: Mapper,
     mfa_policy: MfaPolicy,
+    prompt: Option<String>,
+    max_age: Option<i64>,
     flow_ttl: i64,
     get_logout: bool,
     clear_site_data: HeaderValue,
@@ -429,6 +502,8 @@ struct Query<'a> {
     state: Option<Cow<'a, str>>,
     code: Option<Cow<'a, str>>,
     error: Option<Cow<'a, str>>,
+    prompt: Option<Cow<'a, str>>,
+    max_age: Option<Cow<'a, str>>,
     repeated: bool,
 }
 
@@ -442,6 +517,8 @@ impl<'a> Query<'a> {
                 "state" => &mut q.state,
                 "code" => &mut q.code,
                 "error" => &mut q.error,
+                "prompt" => &mut q.prompt,
+                "max_age" => &mut q.max_age,
                 _ => continue,
             };
             if slot.replace(value).is_some() {
@@ -470,7 +547,7 @@ impl Inner {
             if parts.method != Method::GET && parts.method != Method::HEAD {
                 return method_not_allowed("GET");
             }
-            return self.start(&context, &flows, &parts.headers, target);
+            return self.start(&context, &flows, &parts.headers, target, &query);
         }
         if let Some(target) = &query.logout {
             return self.logout(&context, &flows, &parts, target);
@@ -502,13 +579,15 @@ impl Inner {
         )
     }
 
-    /// `?login[=/path]`: a fresh flow, its cookie, and a redirect to the provider.
+    /// `?login[=/path]`: a fresh flow, its cookie, and a redirect to the provider; or, for a
+    /// request this site did not start, a page with a button that does.
     fn start(
         &self,
         context: &RequestContext,
         flows: &FlowCookies,
         headers: &HeaderMap,
         target: &str,
+        query: &Query<'_>,
     ) -> Response<Body> {
         let return_to = match return_path::validate(&self.base, target) {
             Ok(url) => url.map(String::from),
@@ -517,9 +596,34 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
+        let prompt = match query.prompt.as_deref() {
+            None => self.prompt.clone(),
+            Some(p) if is_prompt(p) && self.exchanger.provider.protocol != Protocol::Asf => {
+                Some(p.to_owned())
+            }
+            Some(_) => return text(StatusCode::BAD_REQUEST, "Invalid prompt.\n"),
+        };
+        let max_age = match query.max_age.as_deref() {
+            None => self.max_age,
+            Some(m) if self.exchanger.provider.protocol == Protocol::Oidc => {
+                match parse_max_age(m) {
+                    Some(age) => Some(age),
+                    None => return text(StatusCode::BAD_REQUEST, "Invalid max_age.\n"),
+                }
+            }
+            Some(_) => return text(StatusCode::BAD_REQUEST, "Invalid max_age.\n"),
+        };
+        // A login goes straight to the provider only when the user started it here: otherwise
+        // any site could send a browser to `?login` and, with the user signed in at the
+        // provider, create a session nobody asked for (ASVS 7.6.2).
+        if !started_here(headers, &self.origin) {
+            tracing::info!(target: "sealed_session::oauth", reason = "login_not_started_here", "login start answered with a confirmation page");
+            return self.confirm_page(target, query);
+        }
         let shared = &context.shared;
-        let flow = FlowState::start(return_to, shared.now());
-        let Some(authorize) = self.authorize_url(&flow) else {
+        let mut flow = FlowState::start(return_to, shared.now());
+        flow.max_age = max_age;
+        let Some(authorize) = self.authorize_url(&flow, prompt.as_deref()) else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The authorization endpoint is not a URL.\n",
@@ -551,7 +655,47 @@ impl Inner {
         response
     }
 
-    fn authorize_url(&self, flow: &FlowState) -> Option<String> {
+    /// The page a login start not begun here gets: one button, which starts the login from
+    /// this origin. Nothing is stored; no other site can frame it.
+    fn confirm_page(&self, target: &str, query: &Query<'_>) -> Response<Body> {
+        let mut fields = format!(
+            r#"<input type="hidden" name="login" value="{}">"#,
+            html_escape(target)
+        );
+        for (name, value) in [("prompt", &query.prompt), ("max_age", &query.max_age)] {
+            if let Some(value) = value {
+                fields.push_str(&format!(
+                    r#"<input type="hidden" name="{name}" value="{}">"#,
+                    html_escape(value)
+                ));
+            }
+        }
+        let html = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in</title></head>\n\
+             <body><form method=\"get\" action=\"{}\">{fields}\
+             <p>Continue to log in?</p><button type=\"submit\">Log in</button></form></body></html>\n",
+            html_escape(&self.mount)
+        );
+        let mut response = text(StatusCode::OK, html);
+        let h = response.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+        h.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        response
+    }
+
+    fn authorize_url(&self, flow: &FlowState, prompt: Option<&str>) -> Option<String> {
         let ex = &self.exchanger;
         let p = &ex.provider;
         let mut url = Url::parse(&p.authorize).ok()?;
@@ -575,6 +719,12 @@ impl Inner {
                     .append_pair("code_challenge_method", "S256");
                 if p.protocol == Protocol::Oidc {
                     q.append_pair("nonce", &flow.nonce);
+                }
+                if let Some(prompt) = prompt {
+                    q.append_pair("prompt", prompt);
+                }
+                if let Some(max_age) = flow.max_age {
+                    q.append_pair("max_age", &max_age.to_string());
                 }
             }
         }
@@ -653,6 +803,9 @@ impl Inner {
                 .exchange(code, &flow, shared.now(), shared.skew)
                 .await
                 .map_err(Failure::Exchange)?;
+            if let Some(max_age) = flow.max_age {
+                check_auth_time(&answer, max_age, shared.now(), shared.skew)?;
+            }
             answer.return_to.clone_from(&flow.return_to);
             answer.mfa_policy = self.mfa_policy.clone();
             match crate::context::CatchUnwind((self.mapper)(answer)).await {
@@ -824,12 +977,77 @@ fn session_json(session: &Session) -> Value {
     })
 }
 
+/// With `max_age` asked for, the ID token's `auth_time` must be there and recent enough
+/// (OIDC Core §3.1.2.1, §3.1.3.7).
+fn check_auth_time(
+    answer: &ProviderAnswer,
+    max_age: i64,
+    now: i64,
+    skew: i64,
+) -> Result<(), Failure> {
+    let auth_time = answer
+        .id_claims()
+        .and_then(|c| c.get("auth_time"))
+        .and_then(Value::as_i64);
+    match auth_time {
+        Some(t) if now.saturating_sub(t) <= max_age.saturating_add(skew) => Ok(()),
+        _ => Err(Failure::Stale),
+    }
+}
+
+/// Whether a login start is a navigation the user started on this site: exactly one
+/// `Sec-Fetch-Site` of `same-origin` or `none` (typed, bookmarked), or, from a browser that
+/// sends no Fetch Metadata, an `Origin` or `Referer` on our origin.
+fn started_here(headers: &HeaderMap, origin: &str) -> bool {
+    let one = |name: &str| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(Some(v)),
+            (None, _) => Some(None),
+            _ => None,
+        }
+    };
+    match one("sec-fetch-site") {
+        None => return false,
+        Some(Some(site)) => return matches!(site.as_bytes(), b"same-origin" | b"none"),
+        Some(None) => {}
+    }
+    if let Some(Some(o)) = one(ORIGIN.as_str()) {
+        return o.as_bytes() == origin.as_bytes();
+    }
+    match one(http::header::REFERER.as_str()) {
+        Some(Some(r)) => r
+            .to_str()
+            .ok()
+            .and_then(|r| Url::parse(r).ok())
+            .is_some_and(|r| r.origin().ascii_serialization() == origin),
+        _ => false,
+    }
+}
+
+/// `&`, `<`, `>`, `"` and `'` as HTML character references.
+fn html_escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A failed callback.
 enum Failure {
     Exchange(ExchangeError),
     Map(MapError),
     MapPanicked,
     Deadline,
+    Stale,
 }
 
 impl Failure {
@@ -878,6 +1096,13 @@ impl Failure {
                 text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Login failed: an internal error. Try again later.\n",
+                )
+            }
+            Self::Stale => {
+                tracing::info!(target: "sealed_session::oauth", reason = "max_age", "login failed: no recent enough auth_time for max_age");
+                text(
+                    StatusCode::FORBIDDEN,
+                    "Login failed: the provider did not confirm a recent login. Try again.\n",
                 )
             }
             Self::Deadline => {
