@@ -416,14 +416,14 @@ async fn full_login_round_trip_lands_on_the_return_path() {
         // It lands where it started, logged in.
         let res = browser.get(&app, "/secret?x=1").await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(body(res).await, "uid=johndoe");
+        assert_eq!(body(res).await, format!("uid={}#johndoe", mock.issuer));
 
         // The status endpoint shows the session.
         let res = browser.get(&app, "/auth").await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header(&res, "content-type"), Some("application/json"));
         let status: Value = serde_json::from_str(&body(res).await).unwrap();
-        assert_eq!(status["uid"], "johndoe");
+        assert_eq!(status["uid"], format!("{}#johndoe", mock.issuer));
         assert_eq!(status["source"], "cookie");
         assert_eq!(status["mfa"], false);
         drop(mock);
@@ -441,7 +441,7 @@ async fn a_bare_login_answers_asfquarts_welcome() {
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(
             body(res).await,
-            "Successfully logged in! Welcome, johndoe\n"
+            format!("Successfully logged in! Welcome, {}#johndoe\n", mock.issuer)
         );
         // An empty return path is the same as none.
         let res = browser.login(&app, &mock, "/auth?login=").await;
@@ -704,7 +704,10 @@ async fn two_instances_sharing_a_key_finish_each_others_flows() {
         let res = browser.get(&b, &back).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
         // And the session B wrote opens on A.
-        assert_eq!(body(browser.get(&a, "/me").await).await, "uid=johndoe");
+        assert_eq!(
+            body(browser.get(&a, "/me").await).await,
+            format!("uid={}#johndoe", mock.issuer)
+        );
 
         // An instance with another key, or another purpose, cannot.
         let other_key = app_with(key(8), OAuthLogin::new(mock.provider(), BASE), |l| l);
@@ -1535,7 +1538,10 @@ async fn a_logout_with_a_bearer_token_leaves_the_cookie_session_alone() {
             header(&res, "set-cookie").is_none_or(|l| !l.starts_with("__Host-session=")),
             "a bearer request never touches the session cookie"
         );
-        assert_eq!(body(browser.get(&app, "/me").await).await, "uid=johndoe");
+        assert_eq!(
+            body(browser.get(&app, "/me").await).await,
+            format!("uid={}#johndoe", mock.issuer)
+        );
     })
     .await;
 }
@@ -1941,6 +1947,99 @@ async fn prompt_and_max_age_pass_through_and_max_age_is_enforced() {
                 expected == StatusCode::SEE_OTHER
             );
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_default_uid_names_the_issuer_and_the_session_keeps_it() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let mut browser = Browser::default();
+        let res = browser.login(&app, &mock, "/auth?login=/me").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+        let uid = format!("{}#johndoe", mock.issuer);
+        assert_eq!(
+            body(browser.get(&app, "/me").await).await,
+            format!("uid={uid}")
+        );
+        let status: Value =
+            serde_json::from_str(&body(browser.get(&app, "/auth").await).await).unwrap();
+        assert_eq!(status["uid"], uid);
+        assert_eq!(status["metadata"]["iss"], mock.issuer);
+    })
+    .await;
+}
+
+fn two_logins(first: OAuthLogin, second: OAuthLogin) -> App {
+    let clock = ManualClock::new(now());
+    let router = Router::new()
+        .route("/me", get(me))
+        .route_service(first.mount_path(), first.service().unwrap())
+        .route_service(second.mount_path(), second.service().unwrap())
+        .layer(SessionLayer::new(key(1)).with_clock(clock.clone()));
+    App { router, clock }
+}
+
+#[tokio::test]
+async fn two_login_services_with_bare_uids_on_one_layer_are_refused() {
+    within(async {
+        let mock = Mock::start().await;
+        let asf = || OAuthLogin::new(Provider::asf_at(&mock.issuer), BASE).with_mount_path("/asf");
+        let oidc = || OAuthLogin::new(mock.provider(), BASE);
+        let start = |app: &App, path: &'static str| {
+            let router = app.router.clone();
+            async move {
+                let req = Request::get(path)
+                    .header("sec-fetch-site", "same-origin")
+                    .body(Body::empty())
+                    .unwrap();
+                router.oneshot(req).await.unwrap()
+            }
+        };
+
+        // The ASF default mapping keeps asfquart's bare uids: beside another provider, a uid
+        // could name two people. Once the layer has seen both, both refuse.
+        let app = two_logins(oidc(), asf());
+        let mut early = Browser::default();
+        let back = early.callback_url(&app, &mock, "/auth?login=/me").await;
+        let res = start(&app, "/asf?login=/me").await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body(res).await.contains("uid"));
+        assert_eq!(
+            start(&app, "/auth?login=/me").await.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // A flow started before the second service was seen does not finish either.
+        let res = early.get(&app, &back).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!early.jar.contains_key("__Host-session"));
+
+        // Two services whose default uids name their issuer are fine together...
+        let app = two_logins(oidc(), oidc().with_mount_path("/auth2"));
+        assert_eq!(
+            start(&app, "/auth2?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+        assert_eq!(
+            start(&app, "/auth?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+        // ... and so is a mapping of the app's own: it says how its uids are namespaced.
+        let mapped = asf().with_identity(|a: ProviderAnswer| async move {
+            Ok(a.asf_identity()
+                .map(|i| Identity::new(format!("asf:{}", i.uid().unwrap_or_default()))))
+        });
+        let app = two_logins(oidc(), mapped);
+        assert_eq!(
+            start(&app, "/asf?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+        assert_eq!(
+            start(&app, "/auth?login=/me").await.status(),
+            StatusCode::FOUND
+        );
     })
     .await;
 }

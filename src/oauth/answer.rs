@@ -17,6 +17,7 @@ pub struct ProviderAnswer {
     pub(crate) token_response: Map<String, Value>,
     pub(crate) return_to: Option<String>,
     pub(crate) mfa_policy: MfaPolicy,
+    pub(crate) issuer: String,
 }
 
 impl fmt::Debug for ProviderAnswer {
@@ -84,6 +85,14 @@ impl ProviderAnswer {
         self.strings("amr")
     }
 
+    /// Who answered: the provider's issuer (OIDC, checked against the ID token's `iss`), the
+    /// ASF service's base URL, or, for plain OAuth2, the authorization endpoint's origin. The
+    /// service keeps it in the session's metadata as `iss`.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The authentication context class (`acr`), if the provider sent one.
     #[must_use]
     pub fn acr(&self) -> Option<&str> {
@@ -139,11 +148,20 @@ impl ProviderAnswer {
         self.return_to.as_deref()
     }
 
-    /// The default OIDC mapping: uid = `sub`; groups from a string-array `groups` claim; MFA
-    /// from `amr`; `email` and `name`, when present, in the metadata. `None` without a subject.
+    /// The default OIDC and OAuth2 mapping: uid = `<issuer>#<sub>`, so that two providers'
+    /// subjects never collide (a subject chosen at a weaker provider cannot name a user of
+    /// another); groups from a string-array `groups` claim; MFA from
+    /// [`mfa_from_amr`](Self::mfa_from_amr); `email` and `name`, when present, in the metadata.
+    /// `None` without a subject. For the bare `sub`, write a mapping with
+    /// [`subject`](Self::subject).
     #[must_use]
     pub fn oidc_identity(&self) -> Option<Identity> {
-        let uid = self.subject()?;
+        let sub = self.subject()?;
+        let uid = if self.issuer.is_empty() {
+            sub.to_owned()
+        } else {
+            format!("{}#{sub}", self.issuer)
+        };
         let mut identity = Identity::new(uid)
             .with_groups(self.strings("groups"))
             .with_mfa(self.mfa_from_amr());
@@ -159,6 +177,10 @@ impl ProviderAnswer {
     /// `member`, `chair` and `root` from `isMember`, `isChair` and `isRoot` (only a JSON `true`
     /// counts); MFA = `mfa == true`; metadata = `fullname`, `email` and `dn`. The `projects`
     /// list is left out: it can pass the cookie budget. `None` without a uid.
+    ///
+    /// The uid is the bare ASF id, as in asfquart: a layer that also has another login service
+    /// refuses logins while this mapping is the default (see
+    /// [`OAuthLogin::with_identity`](super::OAuthLogin::with_identity)).
     #[must_use]
     pub fn asf_identity(&self) -> Option<Identity> {
         let user = self.userinfo.as_ref()?;
@@ -324,6 +346,12 @@ mod tests {
         );
         let id = a.oidc_identity().unwrap();
         assert_eq!(id.uid(), Some("alice"));
+        let mut named = a;
+        named.issuer = "https://idp.example".to_owned();
+        assert_eq!(
+            named.oidc_identity().unwrap().uid(),
+            Some("https://idp.example#alice")
+        );
         assert_eq!(id.groups(), ["dev", "ops"]);
         assert!(id.mfa());
         assert_eq!(id.metadata()["email"], "alice@example.org");

@@ -348,6 +348,17 @@ impl Provider {
         &self.issuer
     }
 
+    /// The namespace of this provider's subjects: the issuer (OIDC) or base URL (ASF); for
+    /// plain OAuth2, which has no issuer, the authorization endpoint's origin.
+    pub(crate) fn namespace(&self) -> String {
+        if !self.issuer.is_empty() {
+            return self.issuer.clone();
+        }
+        url::Url::parse(&self.authorize)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
     /// The scopes sent with the authorization request.
     pub(crate) fn scope_param(&self) -> String {
         let mut scopes = self.scopes.clone();

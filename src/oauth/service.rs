@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,6 +24,7 @@ use super::flow::{FlowCookies, FlowState, MAX_FLOWS};
 use super::provider::{Protocol, Provider};
 use super::return_path;
 use super::transport::{HttpTransport, HyperTransport};
+use crate::config::Shared;
 use crate::context::RequestContext;
 use crate::identity::Identity;
 use crate::session::{Session, SessionError, SessionSource};
@@ -116,8 +117,14 @@ impl OAuthLogin {
     /// Maps the provider's answer to the session's [`Identity`]. `Ok(None)` or
     /// [`MapError::denied`] refuse the login (403); [`MapError::backend`] answers 503.
     ///
-    /// The default is [`ProviderAnswer::oidc_identity`] for OIDC and plain OAuth2, and
-    /// [`ProviderAnswer::asf_identity`] for the ASF service.
+    /// The default is [`ProviderAnswer::oidc_identity`] for OIDC and plain OAuth2 (uid
+    /// `<issuer>#<sub>`), and [`ProviderAnswer::asf_identity`] for the ASF service (asfquart's
+    /// bare uid). Whatever the mapping, the session keeps the issuer in its metadata as `iss`.
+    ///
+    /// Several login services under one [`SessionLayer`](crate::SessionLayer) share one uid
+    /// space. While any of them uses the ASF default (bare uids), the layer refuses logins
+    /// (500, logged) once it has seen two services: a mapping of the app's own says how its
+    /// uids are namespaced.
     #[must_use]
     pub fn with_identity<F, Fut>(mut self, map: F) -> Self
     where
@@ -311,6 +318,7 @@ impl OAuthLogin {
                 origin,
                 mount: self.mount.clone(),
                 mapper,
+                bare_uids: self.mapper.is_none() && protocol == Protocol::Asf,
                 mfa_policy: self.mfa_policy.clone(),
                 prompt: self.prompt.clone(),
                 max_age,
@@ -430,6 +438,8 @@ struct Inner {
     origin: String,
     mount: String,
     mapper: Mapper,
+    /// Whether this service's uids are bare (the ASF default mapping).
+    bare_uids: bool,
     mfa_policy: MfaPolicy,
     prompt: Option<String>,
     max_age: Option<i64>,
@@ -438,6 +448,16 @@ struct Inner {
     clear_site_data: HeaderValue,
     exchanges: Arc<tokio::sync::Semaphore>,
 }
+
+/// A login service seen under a session layer.
+struct Registration {
+    layer: Weak<Shared>,
+    binding: String,
+    bare: bool,
+}
+
+/// Every (layer, login service) pair seen, for the shared-uid check; dead layers are dropped.
+static SERVICES: Mutex<Vec<Registration>> = Mutex::new(Vec::new());
 
 /// The `/auth` service. Mount it under a [`SessionLayer`](crate::SessionLayer), at
 /// [`OAuthLogin::mount_path`]. It never reads the request body.
@@ -543,6 +563,15 @@ impl Inner {
         if query.repeated || (query.login.is_some() && query.logout.is_some()) {
             return text(StatusCode::BAD_REQUEST, "Ambiguous request.\n");
         }
+        let logging_in = query.login.is_some() || query.state.is_some();
+        if logging_in && self.uid_conflict(&context.shared) {
+            tracing::error!(target: "sealed_session::oauth", reason = "uid_namespace", "login refused: two login services share this session layer and one keeps bare uids");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Login is misconfigured: two login services share this session layer and one \
+                 keeps bare uids. Give it a mapping (OAuthLogin::with_identity).\n",
+            );
+        }
         if let Some(target) = &query.login {
             if parts.method != Method::GET && parts.method != Method::HEAD {
                 return method_not_allowed("GET");
@@ -570,6 +599,32 @@ impl Inner {
             return method_not_allowed("GET");
         }
         self.status(&context, &parts.headers).await
+    }
+
+    /// Records this service on the request's layer, and whether that layer now has two or
+    /// more login services of which one keeps bare uids.
+    fn uid_conflict(&self, shared: &Arc<Shared>) -> bool {
+        let mut services = SERVICES.lock().unwrap_or_else(PoisonError::into_inner);
+        services.retain(|s| s.layer.strong_count() > 0);
+        let on_layer = |s: &&Registration| std::ptr::eq(s.layer.as_ptr(), Arc::as_ptr(shared));
+        if !services
+            .iter()
+            .filter(on_layer)
+            .any(|s| s.binding == self.flow_binding)
+        {
+            services.push(Registration {
+                layer: Arc::downgrade(shared),
+                binding: self.flow_binding.clone(),
+                bare: self.bare_uids,
+            });
+        }
+        let mut count = 0;
+        let mut bare = false;
+        for s in services.iter().filter(on_layer) {
+            count += 1;
+            bare |= s.bare;
+        }
+        count >= 2 && bare
     }
 
     fn restart_hint(&self) -> String {
@@ -808,6 +863,7 @@ impl Inner {
             }
             answer.return_to.clone_from(&flow.return_to);
             answer.mfa_policy = self.mfa_policy.clone();
+            answer.issuer = self.exchanger.provider.namespace();
             match crate::context::CatchUnwind((self.mapper)(answer)).await {
                 Ok(mapped) => mapped.map_err(Failure::Map),
                 Err(()) => Err(Failure::MapPanicked),
@@ -825,7 +881,8 @@ impl Inner {
             Ok(result) => result,
         };
         let identity = match identity {
-            Ok(Some(identity)) => identity,
+            Ok(Some(identity)) => identity
+                .with_metadata_entry("iss", Value::from(self.exchanger.provider.namespace())),
             Ok(None) => {
                 tracing::info!(target: "sealed_session::oauth", reason = "denied", "the mapping refused the login");
                 return text(
