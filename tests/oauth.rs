@@ -2043,3 +2043,90 @@ async fn two_login_services_with_bare_uids_on_one_layer_are_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn logout_can_end_the_session_at_the_provider_too() {
+    within(async {
+        let mock = Mock::start().await;
+        let provider = Provider::discover(mock.issuer.clone(), CLIENT_ID)
+            .await
+            .unwrap();
+        let login =
+            OAuthLogin::new(provider, BASE).with_provider_logout("https://app.example.org/goodbye");
+        let app = app_with(key(1), login, |l| l);
+        let mut browser = Browser::default();
+        let res = browser.login(&app, &mock, "/auth?login=/me").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+
+        let res = browser
+            .send(
+                &app,
+                Method::POST,
+                "/auth?logout",
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+        let to = location(&res);
+        assert!(to.starts_with(&mock.url("/endsession?")), "{to}");
+        assert_eq!(
+            query_param(&to, "post_logout_redirect_uri").as_deref(),
+            Some("https://app.example.org/goodbye")
+        );
+        assert_eq!(query_param(&to, "client_id").as_deref(), Some(CLIENT_ID));
+        let hint = query_param(&to, "id_token_hint").expect("id_token_hint");
+        assert_eq!(hint.split('.').count(), 3, "a JWT: {hint}");
+        assert!(
+            !browser.jar.contains_key("__Host-session"),
+            "the local session is gone"
+        );
+        assert!(
+            browser.jar.keys().all(|n| !n.starts_with("__Host-auth")),
+            "{:?}",
+            browser.jar
+        );
+        // The provider's logout endpoint answers the browser.
+        let res = mock
+            .transport
+            .send(Request::get(&to).body(Vec::new()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(
+            res.headers()[header::LOCATION],
+            "https://app.example.org/goodbye"
+        );
+
+        // Logout still needs a same-origin request.
+        let mut again = Browser::default();
+        again.login(&app, &mock, "/auth?login=/me").await;
+        let res = again
+            .send(
+                &app,
+                Method::POST,
+                "/auth?logout",
+                &[("sec-fetch-site", "cross-site")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(again.jar.contains_key("__Host-session"));
+
+        // A post-logout URI off the app's origin, or a provider without an end-session
+        // endpoint, is a configuration error.
+        let error = OAuthLogin::new(mock.provider(), BASE)
+            .with_provider_logout("https://app.example.org/bye")
+            .service()
+            .unwrap_err();
+        assert!(error.to_string().contains("end-session"), "{error}");
+        let error = OAuthLogin::new(
+            mock.provider()
+                .with_end_session_endpoint(mock.url("/endsession")),
+            BASE,
+        )
+        .with_provider_logout("https://evil.example/bye")
+        .service()
+        .unwrap_err();
+        assert!(error.to_string().contains("post-logout"), "{error}");
+    })
+    .await;
+}

@@ -197,6 +197,49 @@ impl FlowCookies {
         Ok(flow)
     }
 
+    /// The name of the cookie that keeps the ID token for provider logout's `id_token_hint`.
+    pub(crate) fn hint_name(&self) -> String {
+        format!("{}idt", self.prefix)
+    }
+
+    /// The `Set-Cookie` line that keeps `id_token` for a provider logout, for `max_age`
+    /// seconds (the session's absolute lifetime). `None` when it would not fit a cookie.
+    pub(crate) fn set_hint(
+        &self,
+        shared: &Shared,
+        binding: &str,
+        id_token: &str,
+        max_age: i64,
+    ) -> Option<HeaderValue> {
+        let name = self.hint_name();
+        let value = seal::seal(
+            shared.keys.all().next()?,
+            &Self::context(shared, binding, &name),
+            id_token,
+        );
+        (name.len() + value.len() < MAX_VALUE_LEN).then_some(())?;
+        HeaderValue::from_str(&format!(
+            "{name}={value}{}; Max-Age={max_age}",
+            self.attributes
+        ))
+        .ok()
+    }
+
+    /// The ID token kept by [`set_hint`](Self::set_hint), if the request carries exactly one
+    /// that opens.
+    pub(crate) fn open_hint(
+        &self,
+        shared: &Shared,
+        binding: &str,
+        headers: &HeaderMap,
+    ) -> Option<String> {
+        let name = self.hint_name();
+        let scan = crate::parse::scan_cookies(headers, name.as_bytes(), MAX_VALUE_LEN);
+        let [value] = scan.values() else { return None };
+        let opened = seal::open(&shared.keys, &Self::context(shared, binding, &name), value)?;
+        Some(opened.plaintext().to_owned())
+    }
+
     /// The names of the flow cookies a request carries, at most `limit` of them.
     pub(crate) fn present(&self, headers: &HeaderMap, limit: usize) -> Vec<String> {
         let mut names = Vec::new();

@@ -8,7 +8,7 @@
 //! |---|---|
 //! | `GET /auth?login` or `?login=/path` (optional `&prompt=…&max_age=…`) | 302 to the provider when the user started it on this site (`Sec-Fetch-Site: same-origin` or `none`, or our `Origin`/`Referer` without Fetch Metadata); the flow state goes into a sealed, 15-minute, single-use cookie. Any other request gets a small page with a button that starts the login, so no other site can create a session without the user acting |
 //! | `GET /auth?code=…&state=…` (the callback) | code exchange with PKCE, ID-token check, a fresh session, then 303 to `/path` |
-//! | `POST /auth?logout` or `?logout=/path` | session cookie deleted, `Clear-Site-Data`, then 204 or 303; needs `Sec-Fetch-Site: same-origin` or a matching `Origin` |
+//! | `POST /auth?logout` or `?logout=/path` | session cookie deleted, `Clear-Site-Data`, then 204 or 303 (with [`OAuthLogin::with_provider_logout`], 303 to the provider's end-session endpoint); needs `Sec-Fetch-Site: same-origin` or a matching `Origin` |
 //! | `GET /auth` | the live session as JSON (cookie or bearer), or 404 |
 //!
 //! Return paths must be same-origin relative paths (400 otherwise). The callback URL is built

@@ -102,6 +102,7 @@ pub struct Provider {
     pub(crate) token: String,
     pub(crate) jwks: Option<String>,
     pub(crate) userinfo: Option<String>,
+    pub(crate) end_session: Option<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) client_auth: ClientAuth,
     pub(crate) algorithms: Vec<jsonwebtoken::Algorithm>,
@@ -118,6 +119,7 @@ impl Provider {
             token: String::new(),
             jwks: None,
             userinfo: None,
+            end_session: None,
             scopes: Vec::new(),
             client_auth: ClientAuth::Basic,
             algorithms: vec![jsonwebtoken::Algorithm::RS256],
@@ -252,13 +254,17 @@ impl Provider {
             origins.check(name, &endpoint)?;
             Ok::<_, DiscoveryError>(endpoint)
         };
-        // Userinfo stays off unless asked for with `with_userinfo`: the ID token usually says
-        // enough, and it saves a round trip per login.
-        Ok(Self::oidc(issuer.clone(), client_id).with_endpoints(
+        let mut provider = Self::oidc(issuer.clone(), client_id).with_endpoints(
             need("authorization_endpoint")?,
             need("token_endpoint")?,
             need("jwks_uri")?,
-        ))
+        );
+        if text("end_session_endpoint").is_some() {
+            provider.end_session = Some(need("end_session_endpoint")?);
+        }
+        // Userinfo stays off unless asked for with `with_userinfo`: the ID token usually says
+        // enough, and it saves a round trip per login.
+        Ok(provider)
     }
 
     /// The authorization, token and JWKS endpoints.
@@ -272,6 +278,15 @@ impl Provider {
         self.authorize = authorize_url.into();
         self.token = token_url.into();
         self.jwks = Some(jwks_url.into());
+        self
+    }
+
+    /// The provider's end-session endpoint (OpenID Connect RP-Initiated Logout 1.0), for
+    /// [`OAuthLogin::with_provider_logout`](super::OAuthLogin::with_provider_logout).
+    /// [`discover`](Self::discover) reads it from `end_session_endpoint`.
+    #[must_use]
+    pub fn with_end_session_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.end_session = Some(url.into());
         self
     }
 

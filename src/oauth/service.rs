@@ -64,6 +64,7 @@ pub struct OAuthLogin {
     mfa_policy: MfaPolicy,
     prompt: Option<String>,
     max_age: Option<Duration>,
+    post_logout: Option<String>,
 }
 
 impl fmt::Debug for OAuthLogin {
@@ -97,6 +98,7 @@ impl OAuthLogin {
             mfa_policy: MfaPolicy::new(),
             prompt: None,
             max_age: None,
+            post_logout: None,
         }
     }
 
@@ -207,6 +209,22 @@ impl OAuthLogin {
         self
     }
 
+    /// Also end the session at the provider on logout (OpenID Connect RP-Initiated Logout
+    /// 1.0; ASVS 7.6.1): after deleting the local session, `?logout` answers 303 to the
+    /// provider's end-session endpoint with `id_token_hint`, `client_id` and
+    /// `post_logout_redirect_uri` = `uri`, where the provider sends the browser back. `uri`
+    /// must be an absolute URL on the app's origin, registered at the provider; a return path
+    /// given with `?logout=/path` is then not used. The ID token is kept for the hint in a
+    /// sealed, host-only cookie of its own (`__Host-auth-idt`), deleted at logout.
+    ///
+    /// [`service`](Self::service) refuses this when the provider has no end-session endpoint
+    /// ([`Provider::with_end_session_endpoint`], or discovery).
+    #[must_use]
+    pub fn with_provider_logout(mut self, post_logout_redirect_uri: impl Into<String>) -> Self {
+        self.post_logout = Some(post_logout_redirect_uri.into());
+        self
+    }
+
     /// How many code exchanges may be in flight at once (default 64); more get a quick 503.
     #[must_use]
     pub fn with_max_exchanges(mut self, limit: usize) -> Self {
@@ -293,6 +311,26 @@ impl OAuthLogin {
                     .ok_or_else(|| OAuthConfigError::new("max_age must be at most 10 years"))?,
             ),
         };
+        let provider_logout = match &self.post_logout {
+            None => None,
+            Some(uri) => {
+                let end_session = p.end_session.as_deref().ok_or_else(|| {
+                    OAuthConfigError::new(
+                        "provider logout needs the provider's end-session endpoint",
+                    )
+                })?;
+                check_endpoint("end-session endpoint", end_session)?;
+                let back = Url::parse(uri).ok().filter(|u| {
+                    u.origin() == base.origin() && u.fragment().is_none() && u.username().is_empty()
+                });
+                if back.is_none() {
+                    return Err(OAuthConfigError::new(format!(
+                        "the post-logout redirect URI {uri:?} must be an absolute URL on the app's origin"
+                    )));
+                }
+                Some((end_session.to_owned(), uri.clone()))
+            }
+        };
         let redirect_uri = format!("{}{}", base.as_str().trim_end_matches('/'), self.mount);
         let transport = self
             .transport
@@ -322,6 +360,7 @@ impl OAuthLogin {
                 mfa_policy: self.mfa_policy.clone(),
                 prompt: self.prompt.clone(),
                 max_age,
+                provider_logout,
                 flow_ttl: i64::try_from(ttl).unwrap_or(900),
                 get_logout: self.get_logout,
                 clear_site_data: HeaderValue::from_static(if self.clear_cookies {
@@ -443,6 +482,8 @@ struct Inner {
     mfa_policy: MfaPolicy,
     prompt: Option<String>,
     max_age: Option<i64>,
+    /// The end-session endpoint and the post-logout redirect URI, for provider logout.
+    provider_logout: Option<(String, String)>,
     flow_ttl: i64,
     get_logout: bool,
     clear_site_data: HeaderValue,
@@ -810,7 +851,7 @@ impl Inner {
                 tracing::info!(target: "sealed_session::oauth", reason = refusal.as_str(), "login callback refused");
                 text(StatusCode::FORBIDDEN, self.restart_hint())
             }
-            Ok(flow) => self.finish(context, flow, query).await,
+            Ok(flow) => self.finish(context, flows, flow, query).await,
         };
         // Single use: every callback answer deletes the flow cookie it named.
         if let Some(line) = flows.name(state).and_then(|name| flows.delete(&name)) {
@@ -822,6 +863,7 @@ impl Inner {
     async fn finish(
         &self,
         context: &RequestContext,
+        flows: &FlowCookies,
         flow: FlowState,
         query: &Query<'_>,
     ) -> Response<Body> {
@@ -864,8 +906,13 @@ impl Inner {
             answer.return_to.clone_from(&flow.return_to);
             answer.mfa_policy = self.mfa_policy.clone();
             answer.issuer = self.exchanger.provider.namespace();
+            let id_token = answer
+                .token_response
+                .get("id_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             match crate::context::CatchUnwind((self.mapper)(answer)).await {
-                Ok(mapped) => mapped.map_err(Failure::Map),
+                Ok(mapped) => mapped.map(|m| (m, id_token)).map_err(Failure::Map),
                 Err(()) => Err(Failure::MapPanicked),
             }
         };
@@ -880,10 +927,13 @@ impl Inner {
             Err(_) => Err(Failure::Deadline),
             Ok(result) => result,
         };
-        let identity = match identity {
-            Ok(Some(identity)) => identity
-                .with_metadata_entry("iss", Value::from(self.exchanger.provider.namespace())),
-            Ok(None) => {
+        let (identity, id_token) = match identity {
+            Ok((Some(identity), id_token)) => (
+                identity
+                    .with_metadata_entry("iss", Value::from(self.exchanger.provider.namespace())),
+                id_token,
+            ),
+            Ok((None, _)) => {
                 tracing::info!(target: "sealed_session::oauth", reason = "denied", "the mapping refused the login");
                 return text(
                     StatusCode::FORBIDDEN,
@@ -904,7 +954,15 @@ impl Inner {
         };
         let uid = session.uid().unwrap_or_default();
         tracing::info!(target: "sealed_session::oauth", reason = "login", uid = %uid, "login completed");
-        match &flow.return_to {
+        // Provider logout needs the ID token as its hint: kept in a sealed cookie of its own,
+        // and an older one dropped.
+        let hint = self.provider_logout.as_ref().map(|_| {
+            id_token
+                .as_deref()
+                .and_then(|t| flows.set_hint(shared, &self.flow_binding, t, shared.max_age))
+                .or_else(|| flows.delete(&flows.hint_name()))
+        });
+        let mut response = match &flow.return_to {
             None => text(
                 StatusCode::OK,
                 format!("Successfully logged in! Welcome, {uid}\n"),
@@ -919,7 +977,31 @@ impl Inner {
                 response
             }
             Some(to) => redirect(StatusCode::SEE_OTHER, to),
+        };
+        if let Some(line) = hint.flatten() {
+            response.headers_mut().append(SET_COOKIE, line);
         }
+        response
+    }
+
+    /// The provider's end-session URL for a logout, with the kept ID token as the hint.
+    fn end_session_url(
+        &self,
+        flows: &FlowCookies,
+        context: &RequestContext,
+        headers: &HeaderMap,
+    ) -> Option<String> {
+        let (endpoint, back) = self.provider_logout.as_ref()?;
+        let mut url = Url::parse(endpoint).ok()?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(hint) = flows.open_hint(&context.shared, &self.flow_binding, headers) {
+                q.append_pair("id_token_hint", &hint);
+            }
+            q.append_pair("client_id", &self.exchanger.provider.client_id)
+                .append_pair("post_logout_redirect_uri", back);
+        }
+        Some(url.into())
     }
 
     /// `?logout[=/path]`.
@@ -968,14 +1050,26 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
-        context.logout(context.is_credential_request(headers));
-        let mut response = match (&to, parts.method == Method::POST) {
-            (Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
-            (None, true) => text(StatusCode::NO_CONTENT, ""),
-            (None, false) => text(StatusCode::OK, "Client session removed, goodbye!\n"),
+        let credential_request = context.is_credential_request(headers);
+        context.logout(credential_request);
+        let provider = if credential_request {
+            None
+        } else {
+            self.end_session_url(flows, context, headers)
+        };
+        let mut response = match (&provider, &to, parts.method == Method::POST) {
+            (Some(end_session), _, _) => redirect(StatusCode::SEE_OTHER, end_session),
+            (None, Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
+            (None, None, true) => text(StatusCode::NO_CONTENT, ""),
+            (None, None, false) => text(StatusCode::OK, "Client session removed, goodbye!\n"),
         };
         let h = response.headers_mut();
         h.insert("clear-site-data", self.clear_site_data.clone());
+        if provider.is_some() {
+            if let Some(line) = flows.delete(&flows.hint_name()) {
+                h.append(SET_COOKIE, line);
+            }
+        }
         for name in flows.present(headers, 16) {
             if let Some(line) = flows.delete(&name) {
                 h.append(SET_COOKIE, line);
