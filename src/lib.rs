@@ -102,6 +102,9 @@ pub mod cache;
 mod clock;
 mod config;
 mod context;
+#[cfg(feature = "csrf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csrf")))]
+pub mod csrf;
 mod envelope;
 mod expiry;
 mod extract;

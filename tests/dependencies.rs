@@ -4,14 +4,46 @@
 
 /// (crate, first fixed release, advisory).
 const FIXED: &[(&str, &str, &str)] = &[
-    ("time", "0.3.47", "RUSTSEC-2026-0009: stack exhaustion parsing RFC 2822"),
-    ("rustls", "0.23.18", "RUSTSEC-2024-0399: panic in the server acceptor (and RUSTSEC-2024-0336)"),
-    ("bytes", "1.11.1", "RUSTSEC-2026-0007: integer overflow in BytesMut::reserve"),
-    ("rand", "0.8.6", "RUSTSEC-2026-0097: ThreadRng unsound with a custom logger"),
-    ("tokio", "1.44.2", "RUSTSEC-2025-0023: broadcast channel unsound"),
-    ("url", "2.5.4", "RUSTSEC-2024-0421: idna accepts Punycode labels that decode to ASCII"),
-    ("aes-gcm", "0.10.3", "RUSTSEC-2023-0096: plaintext exposed on a failed tag check"),
-    ("cookie", "0.18.1", "RUSTSEC-2017-0005 and the 0.18 private-jar fixes"),
+    (
+        "time",
+        "0.3.47",
+        "RUSTSEC-2026-0009: stack exhaustion parsing RFC 2822",
+    ),
+    (
+        "rustls",
+        "0.23.18",
+        "RUSTSEC-2024-0399: panic in the server acceptor (and RUSTSEC-2024-0336)",
+    ),
+    (
+        "bytes",
+        "1.11.1",
+        "RUSTSEC-2026-0007: integer overflow in BytesMut::reserve",
+    ),
+    (
+        "rand",
+        "0.8.6",
+        "RUSTSEC-2026-0097: ThreadRng unsound with a custom logger",
+    ),
+    (
+        "tokio",
+        "1.44.2",
+        "RUSTSEC-2025-0023: broadcast channel unsound",
+    ),
+    (
+        "url",
+        "2.5.4",
+        "RUSTSEC-2024-0421: idna accepts Punycode labels that decode to ASCII",
+    ),
+    (
+        "aes-gcm",
+        "0.10.3",
+        "RUSTSEC-2023-0096: plaintext exposed on a failed tag check",
+    ),
+    (
+        "cookie",
+        "0.18.1",
+        "RUSTSEC-2017-0005 and the 0.18 private-jar fixes",
+    ),
 ];
 
 const MANIFEST: &str = include_str!("../Cargo.toml");
@@ -41,7 +73,11 @@ fn lowest(requirement: &str) -> Vec<u64> {
 }
 
 fn at_least(have: &[u64], want: &[u64]) -> bool {
-    let pad = |v: &[u64]| (0..3).map(|i| v.get(i).copied().unwrap_or(0)).collect::<Vec<_>>();
+    let pad = |v: &[u64]| {
+        (0..3)
+            .map(|i| v.get(i).copied().unwrap_or(0))
+            .collect::<Vec<_>>()
+    };
     pad(have) >= pad(want)
 }
 
@@ -51,7 +87,9 @@ fn minimum_versions_are_past_known_advisories() {
     for (name, fixed, advisory) in FIXED {
         let req = requirement(name).unwrap_or_else(|| panic!("{name} is not a dependency"));
         if !at_least(&lowest(&req), &lowest(fixed)) {
-            stale.push(format!("{name} = \"{req}\" admits releases before {fixed} ({advisory})"));
+            stale.push(format!(
+                "{name} = \"{req}\" admits releases before {fixed} ({advisory})"
+            ));
         }
     }
     assert!(stale.is_empty(), "{stale:#?}");

@@ -348,8 +348,12 @@ impl OAuthLogin {
         });
         let origin = base.origin().ascii_serialization();
         let flow_binding = format!("{redirect_uri}\u{1f}{}", p.issuer);
+        let csrf = crate::csrf::CsrfLayer::new()
+            .add_trusted_origin(&origin)
+            .map_err(|e| OAuthConfigError::new(format!("the base URL's origin: {e}")))?;
         Ok(AuthService {
             inner: Arc::new(Inner {
+                csrf,
                 flow_binding,
                 exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri),
                 base,
@@ -471,6 +475,8 @@ impl std::error::Error for OAuthConfigError {}
 
 struct Inner {
     exchanger: Exchanger,
+    /// The CSRF check of unsafe requests, with this app's origin trusted.
+    csrf: crate::csrf::CsrfLayer,
     /// What a flow cookie is bound to: this service's redirect URI and provider.
     flow_binding: String,
     base: Url,
@@ -1021,11 +1027,19 @@ impl Inner {
             _ => false,
         };
         let allowed = if parts.method == Method::POST {
-            match fetch_site.as_slice() {
-                [one] => one.as_bytes() == b"same-origin" && origin_ok(false),
-                [] => origin_ok(true),
-                _ => false,
-            }
+            // The crate's CsrfLayer check (tower-http's Sec-Fetch-Site rules, our origin
+            // trusted), and stricter still: a same-origin signal is required, so neither
+            // `Sec-Fetch-Site: none` nor a request with no Fetch Metadata and no Origin passes.
+            let csrf_ok = self
+                .csrf
+                .check_head(&parts.method, &parts.uri, headers, &parts.extensions)
+                .is_ok();
+            csrf_ok
+                && match fetch_site.as_slice() {
+                    [one] => one.as_bytes() == b"same-origin" && origin_ok(false),
+                    [] => origin_ok(true),
+                    _ => false,
+                }
         } else if parts.method == Method::GET || parts.method == Method::HEAD {
             if !self.get_logout {
                 return method_not_allowed("POST");
