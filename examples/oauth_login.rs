@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let app = Router::new()
         .route("/", get(home))
-        .route("/me", get(me).route_layer(RequireAuth::login()))
+        .route("/me", get(me).route_layer(RequireAuth::authenticated()))
         .route_service(login.mount_path(), login.service()?)
         .layer(layer);
 

@@ -49,7 +49,6 @@ use http::header::AUTHORIZATION;
 use http::HeaderMap;
 
 use crate::identity::Identity;
-use crate::token::TokenError;
 
 /// The longest user name accepted, in bytes.
 pub const MAX_BASIC_USER: usize = 256;
@@ -69,7 +68,59 @@ pub const MAX_BASIC_PASSWORD: usize = 1024;
 #[async_trait]
 pub trait BasicHandler: Send + Sync + 'static {
     /// Checks `user` and `password`.
-    async fn verify(&self, user: &str, password: &str) -> Result<Option<Identity>, TokenError>;
+    async fn verify(&self, user: &str, password: &str) -> Result<Option<Identity>, BasicError>;
+}
+
+/// The Basic backend (a password store, LDAP) could not answer. The client gets 503 with
+/// `Retry-After`.
+///
+/// Its message goes to the `tracing` event, never to the client. Do not put the password in it.
+///
+/// ```
+/// use sealed_session::BasicError;
+///
+/// let error = BasicError::new("directory unavailable");
+/// assert_eq!(error.to_string(), "Basic backend error: directory unavailable");
+/// ```
+#[derive(Debug)]
+pub struct BasicError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BasicError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
+    }
+}
+
+impl fmt::Display for BasicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Basic backend error: {}", self.message)
+    }
+}
+
+impl std::error::Error for BasicError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 /// A [`BasicHandler`] made from an async closure; see [`basic_fn`].
@@ -87,7 +138,7 @@ impl<F> fmt::Debug for BasicFn<F> {
 pub fn basic_fn<F, Fut>(f: F) -> BasicFn<F>
 where
     F: Fn(String, String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Option<Identity>, TokenError>> + Send + 'static,
+    Fut: Future<Output = Result<Option<Identity>, BasicError>> + Send + 'static,
 {
     BasicFn(f)
 }
@@ -96,9 +147,9 @@ where
 impl<F, Fut> BasicHandler for BasicFn<F>
 where
     F: Fn(String, String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Option<Identity>, TokenError>> + Send + 'static,
+    Fut: Future<Output = Result<Option<Identity>, BasicError>> + Send + 'static,
 {
-    async fn verify(&self, user: &str, password: &str) -> Result<Option<Identity>, TokenError> {
+    async fn verify(&self, user: &str, password: &str) -> Result<Option<Identity>, BasicError> {
         (self.0)(user.to_owned(), password.to_owned()).await
     }
 }
@@ -132,7 +183,7 @@ pub(crate) fn parse(headers: &HeaderMap, max_len: usize) -> BasicCredentials {
     if token.is_empty() || token.len() > max_len || !crate::parse::is_token68(token) {
         return BasicCredentials::Malformed;
     }
-    let Ok(decoded) = crate::seal::CANONICAL.decode(token) else {
+    let Ok(decoded) = crate::parse::CANONICAL.decode(token) else {
         return BasicCredentials::Malformed;
     };
     let Ok(text) = String::from_utf8(decoded) else {

@@ -39,26 +39,25 @@
 //! ```
 
 use std::fmt;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::Duration;
 
 use crate::clock::{Clock, ClockSource};
-use crate::identity::{Identity, SharedIdentity};
+use crate::identity::{CachedIdentity, Identity};
 use crate::key::sha256;
 use crate::token::{TokenError, TokenHandler};
 
 /// Default most entries.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
+const DEFAULT_CACHE_CAPACITY: u64 = 10_000;
 /// Default time an entry lives.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
+const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
 
 #[derive(Clone)]
 struct Entry {
     /// Kept with its parts shared, so that a hit is turned into a session without copying them.
-    identity: Option<Arc<SharedIdentity>>,
+    identity: Option<Arc<CachedIdentity>>,
     stored_at: i128,
 }
 
@@ -73,16 +72,19 @@ enum Miss {
 /// A caching [`TokenHandler`] around another one. See the [module docs](crate::cache).
 ///
 /// Clones share one cache: keep a clone to invalidate entries while the layer uses another.
-pub struct TokenCache<H> {
+///
+/// The layer recognises a `TokenCache` given to
+/// [`SessionLayer::with_token_handler`](crate::SessionLayer::with_token_handler) and takes its
+/// hits as the cached identity, its parts shared rather than copied.
+#[derive(Clone)]
+pub struct TokenCache {
     core: Core,
     capacity: u64,
-    handler: PhantomData<fn() -> H>,
 }
 
-/// The cache itself, without the handler's type, so that the layer can find it behind its
-/// `dyn TokenHandler` and take hits as shared identities.
+/// The cache itself.
 #[derive(Clone)]
-pub(crate) struct Core {
+struct Core {
     handler: Arc<dyn TokenHandler>,
     cache: moka::future::Cache<[u8; 32], Entry>,
     ttl: Duration,
@@ -90,17 +92,7 @@ pub(crate) struct Core {
     clock: ClockSource,
 }
 
-impl<H> Clone for TokenCache<H> {
-    fn clone(&self) -> Self {
-        Self {
-            core: self.core.clone(),
-            capacity: self.capacity,
-            handler: PhantomData,
-        }
-    }
-}
-
-impl<H> fmt::Debug for TokenCache<H> {
+impl fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
             .field("capacity", &self.capacity)
@@ -115,11 +107,11 @@ fn to_std(d: Duration) -> std::time::Duration {
     std::time::Duration::try_from(d).unwrap_or(std::time::Duration::ZERO)
 }
 
-impl<H: TokenHandler> TokenCache<H> {
+impl TokenCache {
     /// Caches `handler`'s answers: at most 10,000 entries, each for at most 60 seconds; unknown
     /// tokens are not cached.
     #[must_use]
-    pub fn new(handler: H) -> Self {
+    pub fn new(handler: impl TokenHandler) -> Self {
         Self::build(
             Arc::new(handler),
             DEFAULT_CACHE_CAPACITY,
@@ -128,9 +120,7 @@ impl<H: TokenHandler> TokenCache<H> {
             ClockSource::default(),
         )
     }
-}
 
-impl<H> TokenCache<H> {
     fn build(
         handler: Arc<dyn TokenHandler>,
         capacity: u64,
@@ -152,7 +142,6 @@ impl<H> TokenCache<H> {
                 clock,
             },
             capacity,
-            handler: PhantomData,
         }
     }
 
@@ -222,14 +211,27 @@ impl<H> TokenCache<H> {
 }
 
 #[async_trait]
-impl<H: TokenHandler> TokenHandler for TokenCache<H> {
+impl TokenHandler for TokenCache {
+    /// Resolves `token` through the cache. (The layer does not call this: it takes a hit as the
+    /// cached identity, without the copy this method makes.)
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
-        let shared = self.core.resolve_shared(token).await?;
-        Ok(shared.as_deref().map(SharedIdentity::to_identity))
+        let shared = self.core.resolve_cached(token).await?;
+        Ok(shared.as_deref().map(CachedIdentity::to_identity))
     }
+}
 
-    fn __token_cache(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
-        Some(&self.core)
+impl TokenCache {
+    /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
+    /// its parts shared.
+    ///
+    /// The core's future itself, not wrapped in another state machine: the layer boxes it as
+    /// it is.
+    pub(crate) fn resolve_cached<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> impl std::future::Future<Output = Result<Option<Arc<CachedIdentity>>, TokenError>> + Send + 'a
+    {
+        self.core.resolve_cached(token)
     }
 }
 
@@ -248,10 +250,7 @@ impl Core {
 
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
-    pub(crate) async fn resolve_shared(
-        &self,
-        token: &str,
-    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
+    async fn resolve_cached(&self, token: &str) -> Result<Option<Arc<CachedIdentity>>, TokenError> {
         let key = sha256(token.as_bytes());
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
@@ -273,7 +272,7 @@ impl Core {
         key: [u8; 32],
         token: &str,
         now: i128,
-    ) -> Result<Option<Arc<SharedIdentity>>, TokenError> {
+    ) -> Result<Option<Arc<CachedIdentity>>, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         // One call per token however many requests wait for it; an error or an uncached

@@ -1,7 +1,7 @@
 //! The clock that expiry reads.
 //!
 //! Every expiry decision reads the time from a [`Clock`]. The default is [`SystemClock`]; tests
-//! use [`ManualClock`](crate::testing::ManualClock) to move time without sleeping.
+//! use `testing::ManualClock` (feature `test-util`) to move time without sleeping.
 //!
 //! ```
 //! use sealed_session::{Clock, SystemClock};
@@ -11,6 +11,7 @@
 //! assert!(SystemClock.now() >= before);
 //! ```
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -60,7 +61,7 @@ impl ClockSource {
     }
 
     /// The current time in Unix nanoseconds, as `OffsetDateTime::unix_timestamp_nanos`.
-    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
+    #[cfg(feature = "cache")]
     pub(crate) fn unix_nanos(&self) -> i128 {
         match &self.0 {
             Some(clock) => clock.now().unix_timestamp_nanos(),
@@ -69,6 +70,40 @@ impl ClockSource {
                 Err(e) => -i128::try_from(e.duration().as_nanos()).unwrap_or(i128::MAX),
             },
         }
+    }
+}
+
+/// A layer's "now": its clock's time in Unix seconds, but never earlier than a time this layer
+/// has already read, so that a clock stepping back never logs a session out and last-seen never
+/// moves back.
+pub(crate) struct LayerClock {
+    source: ClockSource,
+    high_water: AtomicI64,
+}
+
+impl LayerClock {
+    pub(crate) fn new(source: ClockSource) -> Self {
+        Self {
+            source,
+            high_water: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// The layer's "now", in Unix seconds.
+    pub(crate) fn now(&self) -> i64 {
+        let now = self.source.unix_seconds();
+        // Read first: the write (shared between cores) happens once a second, not per request.
+        let seen = self.high_water.load(Ordering::Relaxed);
+        if now <= seen {
+            return seen;
+        }
+        self.high_water.fetch_max(now, Ordering::Relaxed).max(now)
+    }
+
+    /// The clock's own time, without the high-water mark (for minting test cookies).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn source(&self) -> &ClockSource {
+        &self.source
     }
 }
 
@@ -95,6 +130,7 @@ mod tests {
             custom.unix_seconds(),
         );
         assert!(a <= b && b <= c);
+        #[cfg(feature = "cache")]
         let (a, b, c) = (
             custom.unix_nanos(),
             system.unix_nanos(),

@@ -96,14 +96,64 @@ impl Auth {
     /// # Errors
     ///
     /// [`SessionError::TooLarge`] when the session would not fit a cookie, and
-    /// [`SessionError::BearerRequest`] on a request with a bearer token (a bearer request never
-    /// sets a cookie).
+    /// [`SessionError::CredentialRequest`] on a request with a bearer token or Basic credentials
+    /// (such a request never sets a cookie).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::post, Router};
+    /// use sealed_session::{Auth, Identity, Key, SessionError, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// async fn login(auth: Auth) -> Result<String, SessionError> {
+    ///     let session = auth.login(Identity::new("alice"))?;
+    ///     Ok(session.uid().unwrap_or_default())
+    /// }
+    ///
+    /// let app = Router::new().route("/login", post(login)).layer(SessionLayer::new(Key::generate()));
+    /// let res = app.clone().oneshot(Request::post("/login").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(res.status(), 200);
+    /// assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("__Host-session="));
+    ///
+    /// // A bearer request never starts a cookie session.
+    /// let bearer = Request::post("/login").header("authorization", "Bearer abc").body(Body::empty()).unwrap();
+    /// let res = app.oneshot(bearer).await.unwrap();
+    /// assert_eq!(res.status(), 500);
+    /// assert!(res.headers().get("set-cookie").is_none());
+    /// # }
+    /// ```
     pub fn login(&self, identity: Identity) -> Result<Session, SessionError> {
         self.context.login(identity, self.bearer_request)
     }
 
     /// Ends the session: the response carries a deletion cookie. On a bearer request it ends
     /// the bearer session for this request only, and sets no cookie.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::post, Router};
+    /// use sealed_session::{testing::TestKit, Auth, Identity, Key, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let layer = SessionLayer::new(Key::generate());
+    /// let kit = TestKit::new(&layer);
+    /// let app = Router::new()
+    ///     .route("/logout", post(|auth: Auth| async move { auth.logout() }))
+    ///     .layer(layer);
+    /// let req = Request::post("/logout")
+    ///     .header("cookie", kit.cookie_header(Identity::new("alice")))
+    ///     .body(Body::empty())
+    ///     .unwrap();
+    /// let res = app.oneshot(req).await.unwrap();
+    /// assert!(kit.is_deletion(&res));
+    /// # }
+    /// ```
     pub fn logout(&self) {
         self.context.logout(self.bearer_request);
     }

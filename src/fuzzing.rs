@@ -1,4 +1,5 @@
-//! Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`; not a public API).
+//! Entry points for the fuzz targets in `fuzz/` (`cfg(fuzzing)`, which cargo-fuzz sets; not a
+//! public API).
 //!
 //! Each function takes arbitrary input, must never panic on it, and asserts the invariants the
 //! fuzzer is looking for: a failed assertion is a finding.
@@ -6,13 +7,12 @@
 use http::header::{HeaderName, HeaderValue, AUTHORIZATION, COOKIE};
 use http::HeaderMap;
 
-use crate::config::Shared;
-use crate::context::open_record;
-use crate::envelope::Record;
+use crate::config::Config;
 use crate::expiry::{Limits, Verdict};
 use crate::key::Key;
 use crate::layer::SessionLayer;
 use crate::parse::{self, Credentials};
+use crate::record::Record;
 use crate::rejection::{AuthRejection, RejectionKind};
 
 fn headers(name: HeaderName, fields: &[u8]) -> HeaderMap {
@@ -61,13 +61,13 @@ pub fn authorization(fields: &[u8], max_len: usize) {
 }
 
 /// A fixed layer for the opener target.
-fn shared() -> std::sync::Arc<Shared> {
+fn config() -> std::sync::Arc<Config> {
     let material: Vec<u8> = (0..64u32).map(|i| (i * 7 + 3) as u8).collect();
     let Ok(key) = Key::try_from(material) else {
         unreachable_key()
     };
-    match SessionLayer::new(key).shared() {
-        Ok(shared) => shared,
+    match SessionLayer::new(key).config() {
+        Ok(config) => config,
         Err(_) => unreachable_key(),
     }
 }
@@ -85,14 +85,14 @@ fn unreachable_challenge() -> ! {
 /// The sealed-value opener: arbitrary values never open (a forgery would be a finding).
 pub fn open_sealed(value: &[u8]) {
     thread_local! {
-        static SHARED: std::sync::Arc<Shared> = shared();
+        static CONFIG: std::sync::Arc<Config> = config();
     }
     let Ok(value) = std::str::from_utf8(value) else {
         return;
     };
-    SHARED.with(|shared| {
+    CONFIG.with(|config| {
         assert!(
-            open_record(shared, value).is_none(),
+            config.cookie.open(value).is_none(),
             "an arbitrary value opened"
         );
     });
@@ -114,7 +114,7 @@ pub fn decode_payload(plaintext: &[u8]) {
 /// valid header naming the realm, and an invalid realm is refused as an error.
 pub fn challenge(realm: &str, scopes: &[String]) {
     let layer = SessionLayer::new(fixed_key()).with_realm(realm);
-    let Ok(shared) = layer.shared() else {
+    let Ok(config) = layer.config() else {
         return;
     };
     for kind in [
@@ -132,7 +132,7 @@ pub fn challenge(realm: &str, scopes: &[String]) {
             &kind,
             RejectionKind::Forbidden { missing_scopes, .. } if missing_scopes.is_empty()
         );
-        let response = AuthRejection::new(kind, &shared).into_response();
+        let response = AuthRejection::new(kind, &config.challenge).into_response();
         let challenge = response
             .headers()
             .get(http::header::WWW_AUTHENTICATE)

@@ -212,8 +212,8 @@ impl std::fmt::Debug for Identity {
 /// An [`Identity`] with its lists and objects behind `Arc`s: what a token cache keeps, so that a
 /// hit becomes a session record without copying them (the record reads them in place and copies
 /// one only when the request changes it).
-#[cfg_attr(not(feature = "cache"), allow(dead_code))]
-pub(crate) struct SharedIdentity {
+#[cfg(feature = "cache")]
+pub(crate) struct CachedIdentity {
     pub(crate) uid: Option<String>,
     pub(crate) role_account: bool,
     pub(crate) mfa: bool,
@@ -224,8 +224,8 @@ pub(crate) struct SharedIdentity {
     pub(crate) expires_at: Option<OffsetDateTime>,
 }
 
-#[cfg_attr(not(feature = "cache"), allow(dead_code))]
-impl SharedIdentity {
+#[cfg(feature = "cache")]
+impl CachedIdentity {
     /// A copy as an owned [`Identity`].
     pub(crate) fn to_identity(&self) -> Identity {
         Identity {
@@ -241,7 +241,8 @@ impl SharedIdentity {
     }
 }
 
-impl From<Identity> for SharedIdentity {
+#[cfg(feature = "cache")]
+impl From<Identity> for CachedIdentity {
     fn from(identity: Identity) -> Self {
         Self {
             uid: identity.uid,

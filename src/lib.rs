@@ -67,6 +67,20 @@
 //! # }
 //! ```
 //!
+//! # Features
+//!
+//! | feature | default | what it enables |
+//! |---|---|---|
+//! | `cache` | yes | [`TokenCache`], a token-lookup cache (moka) |
+//! | `oauth` | no | the `/auth` login service ([`oauth`]) |
+//! | `test-util` | no | the test kit (`testing`): mint cookies, a manual clock; for tests only |
+//!
+//! # Naming
+//!
+//! As in tower-http: [`SessionLayer`] makes the [`SessionManager`] service, whose future is
+//! [`layer::ResponseFuture`]; the [`RequireAuth`] guard makes [`RequireAuthService`], whose
+//! future is [`require::ResponseFuture`].
+//!
 //! # Security
 //!
 //! The cookie is encrypted and authenticated, and bound to its name and purpose; its expiry is
@@ -99,53 +113,55 @@ mod basic;
 #[cfg(feature = "cache")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cache")))]
 pub mod cache;
+#[cfg(feature = "client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "client")))]
+pub mod client;
 mod clock;
 mod config;
 mod context;
+mod cookie;
 #[cfg(feature = "csrf")]
 #[cfg_attr(docsrs, doc(cfg(feature = "csrf")))]
 pub mod csrf;
-mod envelope;
 mod expiry;
 mod extract;
-#[cfg(feature = "fuzzing")]
+mod future;
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
 mod identity;
 mod key;
-mod layer;
-mod lazy;
+pub mod layer;
 #[cfg(feature = "oauth")]
 #[cfg_attr(docsrs, doc(cfg(feature = "oauth")))]
 pub mod oauth;
 mod parse;
+mod record;
 pub mod rejection;
 pub mod require;
+mod resolve;
 pub mod revocation;
 pub mod scope;
 mod seal;
 pub mod session;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod token;
 
 /// Re-exported so a [`TokenHandler`] can be implemented without a direct dependency.
 pub use async_trait::async_trait;
-pub use basic::{basic_fn, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
+pub use basic::{basic_fn, BasicError, BasicFn, BasicHandler, MAX_BASIC_PASSWORD, MAX_BASIC_USER};
 #[cfg(feature = "cache")]
-pub use cache::{TokenCache, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL};
+pub use cache::TokenCache;
 pub use clock::{Clock, SystemClock};
-pub use config::{
-    ConfigError, SameSite, DEFAULT_CLOCK_SKEW, DEFAULT_COOKIE_NAME, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_AGE, DEFAULT_MAX_TOKEN_LEN, DEFAULT_PURPOSE, DEFAULT_REALM,
-    DEFAULT_REFRESH_INTERVAL, DEFAULT_TOKEN_CONCURRENCY, DEFAULT_TOKEN_TIMEOUT,
-    DEFAULT_VALIDATION_INTERVAL,
-};
-pub use context::CookieOverflow;
-pub use envelope::{InvalidSessionId, SessionId};
+pub use config::{ConfigError, SameSite};
+pub use cookie::CookieOverflow;
 pub use extract::Auth;
 pub use identity::{Identity, SCOPE_KEY};
 pub use key::{Key, KeyError, KeyRing, MAX_PREVIOUS_KEYS, MIN_KEY_LEN};
-pub use layer::{ResponseFuture, SessionLayer, SessionManager};
+pub use layer::{SessionLayer, SessionManager};
+pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
 pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};

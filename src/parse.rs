@@ -200,6 +200,24 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     }
 }
 
+/// Whether `path` is a same-origin path that cannot be read as another origin: `/`, then not
+/// `/` or `\`, and only visible ASCII without `#`.
+pub(crate) fn is_local_path(path: &str) -> bool {
+    let b = path.as_bytes();
+    b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && b.iter().all(|&c| c.is_ascii_graphic() && c != b'#')
+}
+
+/// Standard base64 with padding, decoded canonically: padding required and exact, unused bits
+/// zero. Any other spelling of the same bytes is refused.
+pub(crate) const CANONICAL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(false)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,10 +30,20 @@ use axum_core::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode, Uri};
 
-use crate::config::Shared;
-
 /// Shapes rejection bodies; see [`SessionLayer::with_rejection_body`](crate::SessionLayer::with_rejection_body).
 pub(crate) type RejectionBody = Arc<dyn Fn(&AuthRejection) -> Response + Send + Sync>;
+
+/// How a layer challenges: what its rejections carry besides their kind.
+pub(crate) struct Challenge {
+    /// `Bearer realm="…"`.
+    pub(crate) header: String,
+    /// Where anonymous browser requests are sent, when set.
+    pub(crate) login_redirect: Option<String>,
+    /// The app's body hook.
+    pub(crate) body: Option<RejectionBody>,
+    /// The `Retry-After` of a 503.
+    pub(crate) retry_after: HeaderValue,
+}
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,7 +76,7 @@ pub enum RejectionKind {
 #[derive(Clone)]
 pub struct AuthRejection {
     kind: RejectionKind,
-    shared: Option<Arc<Shared>>,
+    challenge: Option<Arc<Challenge>>,
     location: Option<String>,
 }
 
@@ -83,7 +93,7 @@ impl From<RejectionKind> for AuthRejection {
     fn from(kind: RejectionKind) -> Self {
         Self {
             kind,
-            shared: None,
+            challenge: None,
             location: None,
         }
     }
@@ -111,10 +121,10 @@ fn is_scope_token(scope: &str) -> bool {
 }
 
 impl AuthRejection {
-    pub(crate) fn new(kind: RejectionKind, shared: &Arc<Shared>) -> Self {
+    pub(crate) fn new(kind: RejectionKind, challenge: &Arc<Challenge>) -> Self {
         Self {
             kind,
-            shared: Some(shared.clone()),
+            challenge: Some(challenge.clone()),
             location: None,
         }
     }
@@ -124,13 +134,13 @@ impl AuthRejection {
     ///
     /// `login` overrides the layer's login page (a guard's own).
     pub(crate) fn missing_credentials(
-        shared: &Arc<Shared>,
+        challenge: &Arc<Challenge>,
         headers: &HeaderMap,
         uri: &Uri,
         login: Option<&str>,
     ) -> Self {
-        let mut rejection = Self::new(RejectionKind::MissingCredentials, shared);
-        if let Some(login) = login.or(shared.login_redirect.as_deref()) {
+        let mut rejection = Self::new(RejectionKind::MissingCredentials, challenge);
+        if let Some(login) = login.or(challenge.login_redirect.as_deref()) {
             if !headers.contains_key(http::header::AUTHORIZATION)
                 && !headers.contains_key("x-no-redirect")
             {
@@ -204,9 +214,9 @@ impl AuthRejection {
     /// The `WWW-Authenticate` challenge, if this rejection carries one.
     fn challenge(&self) -> Option<HeaderValue> {
         let realm = self
-            .shared
+            .challenge
             .as_ref()
-            .map_or("Bearer realm=\"sealed-session\"", |s| s.challenge.as_str());
+            .map_or("Bearer realm=\"sealed-session\"", |c| c.header.as_str());
         let value = match &self.kind {
             RejectionKind::MissingCredentials if self.location.is_none() => realm.to_owned(),
             RejectionKind::InvalidToken => format!("{realm}, error=\"invalid_token\""),
@@ -251,7 +261,7 @@ impl std::error::Error for AuthRejection {}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let mut response = match self.shared.as_ref().and_then(|s| s.rejection_body.as_ref()) {
+        let mut response = match self.challenge.as_ref().and_then(|c| c.body.as_ref()) {
             Some(shape) => shape(&self),
             None => self.default_response(),
         };
@@ -272,9 +282,9 @@ impl IntoResponse for AuthRejection {
         }
         if self.kind == RejectionKind::Unavailable {
             let retry = self
-                .shared
+                .challenge
                 .as_ref()
-                .map_or(HeaderValue::from_static("5"), |s| s.retry_after.clone());
+                .map_or(HeaderValue::from_static("5"), |c| c.retry_after.clone());
             headers.insert(RETRY_AFTER, retry);
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -8,6 +8,7 @@
 //! cannot swap cookies.
 
 use crate::key::{Key, KeyRing};
+use crate::parse::CANONICAL;
 
 /// The private jar's nonce length.
 const NONCE_LEN: usize = 12;
@@ -20,6 +21,7 @@ const OVERHEAD: usize = NONCE_LEN + TAG_LEN;
 pub(crate) const COOKIE_LIMIT: usize = 4096;
 
 /// The length of the sealed value of a `plaintext_len`-byte plaintext.
+#[cfg(any(test, feature = "test-util", feature = "oauth"))]
 pub(crate) const fn sealed_len(plaintext_len: usize) -> usize {
     (plaintext_len + OVERHEAD).div_ceil(3) * 4
 }
@@ -31,6 +33,7 @@ pub(crate) const fn plaintext_budget(name_len: usize) -> usize {
 }
 
 /// Seals `plaintext` with `key`, binding it to `context`.
+#[cfg(any(test, feature = "test-util", feature = "oauth"))]
 pub(crate) fn seal(key: &Key, context: &str, plaintext: &str) -> String {
     let mut out = Vec::with_capacity(sealed_len(plaintext.len()));
     if let Ok(sealed) = seal_raw(key, context, plaintext.len(), |buf| {
@@ -115,15 +118,6 @@ impl Opened {
         &self.plaintext
     }
 }
-
-/// Standard base64 with padding, decoded canonically: padding required and exact, unused bits
-/// zero. Any other spelling of the same bytes is refused.
-pub(crate) const CANONICAL: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(false)
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
-);
 
 /// Opens a sealed `value` bound to `context`, trying each key of the ring in order.
 ///

@@ -40,13 +40,11 @@ use http::{HeaderValue, Response};
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::Clock;
-use crate::config::Shared;
-use crate::context::open_record;
-use crate::envelope::Record;
+use crate::config::Config;
 use crate::identity::Identity;
 use crate::layer::SessionLayer;
-use crate::seal;
-use crate::session::{Session, SessionSource, State};
+use crate::record::Record;
+use crate::session::Session;
 
 /// A clock that moves only when told to. Clones share the time.
 #[derive(Debug, Clone)]
@@ -99,7 +97,7 @@ impl Clock for ManualClock {
 /// Mints and reads session cookies with a layer's configuration (key, name, purpose, clock).
 #[derive(Debug, Clone)]
 pub struct TestKit {
-    shared: Arc<Shared>,
+    config: Arc<Config>,
 }
 
 impl TestKit {
@@ -111,14 +109,14 @@ impl TestKit {
     #[must_use]
     #[allow(clippy::panic)] // Test set-up only.
     pub fn new(layer: &SessionLayer) -> Self {
-        match layer.shared() {
-            Ok(shared) => Self { shared },
+        match layer.config() {
+            Ok(config) => Self { config },
             Err(error) => panic!("{error}"),
         }
     }
 
     fn now(&self) -> i64 {
-        self.shared.clock.unix_seconds()
+        self.config.clock.source().unix_seconds()
     }
 
     /// The sealed cookie value of a session for `identity`, created and last seen now.
@@ -134,11 +132,7 @@ impl TestKit {
     pub fn cookie_value_at(&self, identity: Identity, created: i64, last_seen: i64) -> String {
         let mut record = Record::login(identity, created);
         record.last_seen = last_seen;
-        seal::seal(
-            self.shared.keys.current(),
-            &self.shared.context,
-            &record.encode(),
-        )
+        self.config.cookie.seal_value(&record)
     }
 
     /// A `Cookie` request header carrying a session for `identity`.
@@ -150,40 +144,29 @@ impl TestKit {
     /// A `Cookie` request header carrying `value` under the layer's cookie name.
     #[must_use]
     pub fn header_for(&self, value: &str) -> HeaderValue {
-        HeaderValue::from_str(&format!("{}={value}", self.shared.name))
+        HeaderValue::from_str(&format!("{}={value}", self.config.cookie.name))
             .unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
     /// A detached cookie session for `identity`, as a handler would see it.
     #[must_use]
     pub fn session(&self, identity: Identity) -> Session {
-        let state = State {
-            record: Record::login(identity, self.now()),
-            expires_at: None,
-            modified: false,
-            ended: false,
-        };
-        Session::new(SessionSource::Cookie, &self.shared, state)
+        let record = Record::login(identity, self.now());
+        Session::from_cookie(record, self.config.resolver.session)
     }
 
     /// Opens a sealed cookie value (any key of the ring), without checking expiry.
     #[must_use]
     pub fn open(&self, value: &str) -> Option<Session> {
-        let (record, _) = open_record(&self.shared, value)?;
-        let state = State {
-            record,
-            expires_at: None,
-            modified: false,
-            ended: false,
-        };
-        Some(Session::new(SessionSource::Cookie, &self.shared, state))
+        let (record, _) = self.config.cookie.open(value)?;
+        Some(Session::from_cookie(record, self.config.resolver.session))
     }
 
     /// The value of the response's session `Set-Cookie`, if it has one (a deletion has an empty
     /// value).
     #[must_use]
     pub fn set_cookie_value<B>(&self, response: &Response<B>) -> Option<String> {
-        let prefix = format!("{}=", self.shared.name);
+        let prefix = format!("{}=", self.config.cookie.name);
         response
             .headers()
             .get_all(SET_COOKIE)
@@ -209,6 +192,6 @@ impl TestKit {
     /// The `Set-Cookie` line that deletes the session cookie.
     #[must_use]
     pub fn deletion_line(&self) -> &HeaderValue {
-        &self.shared.deletion
+        &self.config.cookie.deletion
     }
 }

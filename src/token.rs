@@ -58,23 +58,12 @@ use crate::key::sha256;
 pub trait TokenHandler: Send + Sync + 'static {
     /// Resolves `token`.
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError>;
-
-    /// Not part of the public API: lets the layer take a `TokenCache` hit without copying the
-    /// cached identity. Leave it as it is.
-    #[doc(hidden)]
-    fn __token_cache(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
-        None
-    }
 }
 
 #[async_trait]
 impl<T: TokenHandler + ?Sized> TokenHandler for std::sync::Arc<T> {
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
         (**self).resolve(token).await
-    }
-
-    fn __token_cache(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
-        (**self).__token_cache()
     }
 }
 
@@ -110,7 +99,7 @@ impl TokenError {
 
 impl TokenError {
     /// The message, without the "token backend error" prefix.
-    #[cfg_attr(not(feature = "cache"), allow(dead_code))]
+    #[cfg(feature = "cache")]
     pub(crate) fn message(&self) -> &str {
         &self.message
     }

@@ -4,15 +4,14 @@
 mod common;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Response, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
-use common::{body, header, key};
+use common::{body, header, key, request, send};
 use sealed_session::{
-    basic_fn, Auth, Identity, Session, SessionError, SessionLayer, SessionSource, TokenError,
+    basic_fn, Auth, BasicError, Identity, Session, SessionError, SessionLayer, SessionSource,
 };
-use tower::ServiceExt as _;
 
 fn basic(user_password: &str) -> String {
     format!(
@@ -52,7 +51,7 @@ fn with_handler() -> Router {
     let handler = basic_fn(|user: String, password: String| async move {
         match (user.as_str(), password.as_str()) {
             ("alice", "correct horse") => Ok(Some(Identity::new("alice"))),
-            ("down", _) => Err(TokenError::new("directory unavailable")),
+            ("down", _) => Err(BasicError::new("directory unavailable")),
             ("panic", _) => panic!("handler bug"),
             _ => Ok(None),
         }
@@ -60,26 +59,25 @@ fn with_handler() -> Router {
     router(SessionLayer::new(key(1)).with_basic_handler(handler))
 }
 
-async fn send(
-    app: &Router,
-    method: &str,
-    path: &str,
-    auth: Option<&str>,
-) -> axum::response::Response {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(auth) = auth {
-        req = req.header("authorization", auth);
-    }
-    app.clone()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap()
+/// A request to `path` with an optional `Authorization` field, sent through the harness.
+async fn call(app: &Router, method: Method, path: &str, auth: Option<&str>) -> Response<Body> {
+    let headers: Vec<(&str, &[u8])> = auth
+        .map(|auth| ("authorization", auth.as_bytes()))
+        .into_iter()
+        .collect();
+    send(app, request(method, path, &headers)).await
 }
 
 #[tokio::test]
 async fn without_a_handler_basic_is_an_unknown_scheme() {
     let app = router(SessionLayer::new(key(1)));
-    let res = send(&app, "GET", "/who", Some(&basic("alice:correct horse"))).await;
+    let res = call(
+        &app,
+        Method::GET,
+        "/who",
+        Some(&basic("alice:correct horse")),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, "anonymous");
 }
@@ -87,7 +85,13 @@ async fn without_a_handler_basic_is_an_unknown_scheme() {
 #[tokio::test]
 async fn good_credentials_make_a_per_request_session_without_a_cookie() {
     let app = with_handler();
-    let res = send(&app, "GET", "/who", Some(&basic("alice:correct horse"))).await;
+    let res = call(
+        &app,
+        Method::GET,
+        "/who",
+        Some(&basic("alice:correct horse")),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("set-cookie").is_none());
     assert_eq!(body(res).await, "alice:basic");
@@ -96,7 +100,7 @@ async fn good_credentials_make_a_per_request_session_without_a_cookie() {
 #[tokio::test]
 async fn wrong_malformed_failing_and_panicking_handlers_get_typed_answers() {
     let app = with_handler();
-    let res = send(&app, "GET", "/who", Some(&basic("alice:wrong"))).await;
+    let res = call(&app, Method::GET, "/who", Some(&basic("alice:wrong"))).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     for malformed in [
@@ -106,27 +110,33 @@ async fn wrong_malformed_failing_and_panicking_handlers_get_typed_answers() {
         basic(":no-user"),
         "Basic YWxpY2U6cHc".to_owned(), // "alice:pw" without its padding
     ] {
-        let res = send(&app, "GET", "/who", Some(&malformed)).await;
+        let res = call(&app, Method::GET, "/who", Some(&malformed)).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{malformed}");
     }
 
-    let res = send(&app, "GET", "/who", Some(&basic("down:x"))).await;
+    let res = call(&app, Method::GET, "/who", Some(&basic("down:x"))).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(header(&res, "retry-after").is_some());
     assert!(!body(res).await.contains("directory"));
 
-    let res = send(&app, "GET", "/who", Some(&basic("panic:x"))).await;
+    let res = call(&app, Method::GET, "/who", Some(&basic("panic:x"))).await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
 #[tokio::test]
 async fn a_basic_request_cannot_start_a_cookie_session() {
     let app = with_handler();
-    let res = send(&app, "POST", "/login", Some(&basic("alice:correct horse"))).await;
+    let res = call(
+        &app,
+        Method::POST,
+        "/login",
+        Some(&basic("alice:correct horse")),
+    )
+    .await;
     assert!(res.headers().get("set-cookie").is_none());
     assert_ne!(res.status(), StatusCode::OK);
     // Without credentials the same route logs in.
-    let res = send(&app, "POST", "/login", None).await;
+    let res = call(&app, Method::POST, "/login", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("set-cookie").is_some());
 }
@@ -141,7 +151,7 @@ async fn the_password_never_reaches_the_log() {
         "alice:hunter2-secret",
         "down:s3cr3t-pw",
     ] {
-        send(&app, "GET", "/who", Some(&basic(creds))).await;
+        call(&app, Method::GET, "/who", Some(&basic(creds))).await;
     }
     let log = capture.since(start);
     assert!(

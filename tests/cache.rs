@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use common::*;
 use sealed_session::{SessionLayer, TokenCache};
 use time::Duration;
-use tower::ServiceExt;
 
 #[tokio::test]
 async fn cached_tokens_call_the_handler_once_across_requests() {
@@ -22,7 +21,7 @@ async fn cached_tokens_call_the_handler_once_across_requests() {
                 .header("authorization", format!("Bearer {token}"))
                 .body(axum::body::Body::empty())
                 .unwrap();
-            router.oneshot(req).await.unwrap()
+            send(&router, req).await
         }
     };
     for _ in 0..10 {
@@ -70,7 +69,7 @@ async fn changes_to_a_cached_bearer_session_stay_in_their_request() {
                 .header("authorization", format!("Bearer {token}"))
                 .body(axum::body::Body::empty())
                 .unwrap();
-            let res = router.oneshot(req).await.unwrap();
+            let res = send(&router, req).await;
             let status = res.status();
             let body = axum::body::to_bytes(res.into_body(), 1 << 16)
                 .await

@@ -112,7 +112,7 @@ fn contradictions_are_refused_with_a_clear_message() {
             "must be positive",
         ),
         (
-            base().with_token_timeout(Duration::ZERO),
+            base().with_handler_timeout(Duration::ZERO),
             ConfigError::NonPositiveDuration {
                 setting: "the token-handler timeout",
             },
@@ -157,8 +157,8 @@ fn contradictions_are_refused_with_a_clear_message() {
             "purpose",
         ),
         (
-            base().with_max_token_length(0),
-            ConfigError::InvalidMaxTokenLength,
+            base().with_max_credential_length(0),
+            ConfigError::InvalidMaxCredentialLength,
             "bearer token",
         ),
     ];
@@ -308,4 +308,101 @@ fn skew_fractions_domains_and_fragments_are_checked() {
         base().with_login_redirect("/auth?next=1").validate(),
         Ok(())
     );
+}
+
+/// An unset idle timeout is the smaller of 7 days and the max age: a short max age alone is a
+/// valid layer, the router builds, and sessions end at the max age.
+#[tokio::test]
+async fn a_short_max_age_alone_just_works_through_a_router() {
+    assert_eq!(base().with_max_age(Duration::hours(24)).validate(), Ok(()));
+    // Shorter than the default refresh interval and skew allowance: they shrink with it.
+    assert_eq!(
+        base().with_max_age(Duration::seconds(60)).validate(),
+        Ok(())
+    );
+    assert_eq!(base().with_max_age(Duration::seconds(1)).validate(), Ok(()));
+
+    let app = app_with(key(1), |l| l.with_max_age(Duration::hours(24)));
+    let cookie = app.login("uid=alice").await;
+    app.clock.advance(Duration::hours(23));
+    let res = app.get_with_cookie("/me", &cookie).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(body(res).await, "alice");
+    // Past the max age (and so past the idle timeout it implies): the session is over.
+    app.clock.advance(Duration::hours(1));
+    let res = app.get_with_cookie("/me", &cookie).await;
+    assert_eq!(res.status(), 401);
+    assert_deletion(&res);
+}
+
+/// The implied idle timeout is the max age, not 7 days: a session idle for most of a short max
+/// age still opens, and the cookie's `Max-Age` never passes the max age.
+#[tokio::test]
+async fn the_implied_idle_timeout_follows_the_max_age() {
+    let app = app_with(key(1), |l| {
+        l.with_max_age(Duration::hours(2)).with_persistent(true)
+    });
+    let res = app
+        .send(
+            axum::http::Request::post("/login?uid=bob")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let line = set_cookies(&res).join("\n");
+    assert!(line.contains("; Max-Age=7200"), "{line}");
+}
+
+/// Explicit settings that contradict each other are still refused, by `validate` and when the
+/// router is built, never per request.
+#[test]
+fn explicit_contradictions_are_still_refused() {
+    assert_eq!(
+        base()
+            .with_max_age(Duration::hours(1))
+            .with_idle_timeout(Duration::hours(2))
+            .validate(),
+        Err(ConfigError::IdleAboveMaxAge)
+    );
+    assert_eq!(
+        base()
+            .with_max_age(Duration::seconds(60))
+            .with_refresh_interval(Duration::seconds(60))
+            .validate(),
+        Err(ConfigError::RefreshNotBelowIdle)
+    );
+    assert_eq!(
+        base()
+            .with_max_age(Duration::seconds(60))
+            .with_clock_skew(Duration::seconds(90))
+            .validate(),
+        Err(ConfigError::SkewNotBelowIdle)
+    );
+}
+
+#[test]
+fn require_auth_validates_its_login_redirect() {
+    use sealed_session::RequireAuth;
+    assert_eq!(RequireAuth::authenticated().validate(), Ok(()));
+    assert_eq!(
+        RequireAuth::authenticated()
+            .with_login_redirect("/auth")
+            .validate(),
+        Ok(())
+    );
+    for bad in [
+        "//evil.example",
+        "https://evil.example",
+        "/a b",
+        "/x#y",
+        "auth",
+    ] {
+        assert_eq!(
+            RequireAuth::authenticated()
+                .with_login_redirect(bad)
+                .validate(),
+            Err(ConfigError::InvalidLoginRedirect { path: bad.into() }),
+            "{bad}"
+        );
+    }
 }

@@ -13,7 +13,6 @@ use common::*;
 use sealed_session::testing::TestKit;
 use sealed_session::{Identity, KeyRing, SameSite, Session, SessionLayer};
 use time::Duration;
-use tower::ServiceExt;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -427,15 +426,14 @@ async fn the_app_cannot_make_a_second_session_set_cookie_line() {
         )
         .layer(app.layer.clone());
     let cookie = app.kit.cookie_header(Identity::new("alice"));
-    let res = router
-        .oneshot(
-            Request::get("/both")
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &router,
+        Request::get("/both")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     let ours = session_cookies(&res, "__Host-session");
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert!(!ours[0].starts_with("__Host-session=forged"));
@@ -523,27 +521,24 @@ async fn typed_remove_and_removing_a_missing_key_seals_nothing() {
     let cookie = app
         .kit
         .cookie_header(Identity::new("a").with_json_value("n", serde_json::json!(7)));
-    let res = router
-        .clone()
-        .oneshot(
-            Request::get("/rm")
-                .header(header::COOKIE, cookie.clone())
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &router,
+        Request::get("/rm")
+            .header(header::COOKIE, cookie.clone())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_no_set_cookie(&res);
     assert_eq!(body(res).await, "None");
-    let res = router
-        .oneshot(
-            Request::get("/take")
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &router,
+        Request::get("/take")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     let session = app
         .kit
         .session_from_response(&res)
@@ -565,15 +560,14 @@ async fn a_type_mismatch_error_never_shows_the_stored_value() {
     let cookie = app
         .kit
         .cookie_header(Identity::new("a").with_json_value("secret", serde_json::json!(secret)));
-    let res = router
-        .oneshot(
-            Request::get("/wrong-type")
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &router,
+        Request::get("/wrong-type")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let text = body(res).await;
     assert!(!text.contains(secret), "{text}");
@@ -606,15 +600,14 @@ async fn after_login_the_old_session_handle_refuses_changes() {
         )
         .layer(app.layer.clone());
     let cookie = app.kit.cookie_header(Identity::new("old"));
-    let res = router
-        .oneshot(
-            Request::get("/relogin")
-                .header(header::COOKIE, cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &router,
+        Request::get("/relogin")
+            .header(header::COOKIE, cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     let session = app.kit.session_from_response(&res).unwrap();
     assert_eq!(session.uid().as_deref(), Some("new"));
     assert_eq!(session.get::<String>("k").unwrap(), None);

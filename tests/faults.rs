@@ -155,8 +155,8 @@ async fn run(fault: Fault, limit: usize, requests: usize, concurrency: usize) ->
     };
     let layer = SessionLayer::new(key(1))
         .with_token_handler(handler)
-        .with_token_timeout(Duration::milliseconds(250))
-        .with_token_concurrency(limit);
+        .with_handler_timeout(Duration::milliseconds(250))
+        .with_handler_concurrency(limit);
     let kit = TestKit::new(&layer);
     let cookie = format!(
         "Cookie: {}",

@@ -182,7 +182,7 @@ fn app_with(key: Key, login: OAuthLogin, layer: impl FnOnce(SessionLayer) -> Ses
         }
     });
     let router = Router::new()
-        .route("/secret", get(me).route_layer(RequireAuth::login()))
+        .route("/secret", get(me).route_layer(RequireAuth::authenticated()))
         .route("/me", get(me))
         .route(
             "/remember",

@@ -13,7 +13,6 @@ use sealed_session::testing::{ManualClock, TestKit};
 use sealed_session::{
     Auth, AuthRejection, Identity, RequireAuth, Requirement, Session, SessionLayer,
 };
-use tower::ServiceExt;
 
 const BARE: &str = r#"Bearer realm="sealed-session""#;
 const INVALID_TOKEN: &str = r#"Bearer realm="sealed-session", error="invalid_token""#;
@@ -30,14 +29,14 @@ fn guarded_with(guard: RequireAuth, tweak: impl FnOnce(SessionLayer) -> SessionL
         SessionLayer::new(key(1))
             .with_clock(ManualClock::new(T0))
             .with_token_handler(tokens)
-            .with_token_timeout(time::Duration::milliseconds(300)),
+            .with_handler_timeout(time::Duration::milliseconds(300)),
     );
     let kit = TestKit::new(&layer);
     let router = routes()
         .route("/g", get(|| async { "granted" }).route_layer(guard))
         .route(
             "/secret",
-            get(|| async { "secret" }).route_layer(RequireAuth::login()),
+            get(|| async { "secret" }).route_layer(RequireAuth::authenticated()),
         )
         .layer(layer);
     Guarded { router, kit }
@@ -49,7 +48,7 @@ fn guarded(guard: RequireAuth) -> Guarded {
 
 impl Guarded {
     async fn send(&self, req: Request<Body>) -> Response<Body> {
-        self.router.clone().oneshot(req).await.expect("infallible")
+        send(&self.router, req).await
     }
 
     async fn as_(&self, who: Identity) -> Response<Body> {
@@ -71,10 +70,6 @@ impl Guarded {
         }
         self.send(req.body(Body::empty()).expect("request")).await
     }
-}
-
-fn www(res: &Response<Body>) -> Option<&str> {
-    header(res, "www-authenticate")
 }
 
 /// Asserts a 403 whose text/plain body is exactly `reasons`, one per line.
@@ -205,8 +200,8 @@ async fn reasons_follow_declaration_order_not_kind_order() {
     .await;
     let g = guarded(
         RequireAuth::role("ops")
-            .and(Requirement::group("wheel"))
-            .and(Requirement::mfa()),
+            .with_all_of([Requirement::group("wheel")])
+            .with_all_of([Requirement::mfa()]),
     );
     let res = g.as_(Identity::new("alice")).await;
     assert_forbidden(
@@ -242,7 +237,7 @@ async fn any_of_alone_passes_when_one_passes() {
 
 #[tokio::test]
 async fn login_only_admits_any_session_including_one_without_uid() {
-    let g = guarded(RequireAuth::login());
+    let g = guarded(RequireAuth::authenticated());
     assert_eq!(
         g.as_(Identity::new("anyone")).await.status(),
         StatusCode::OK
@@ -272,7 +267,7 @@ async fn anonymous_is_401_not_403_whatever_the_requirements() {
 
 #[tokio::test]
 async fn role_account_and_human() {
-    let g = guarded(RequireAuth::role_account());
+    let g = guarded(RequireAuth::from(Requirement::role_account()));
     assert_eq!(
         g.as_(Identity::new("ci").with_role_account(true))
             .await
@@ -291,7 +286,7 @@ async fn role_account_and_human() {
         .await;
     assert_forbidden(res, &["only role accounts may do this"]).await;
 
-    let g = guarded(RequireAuth::human());
+    let g = guarded(RequireAuth::from(Requirement::human()));
     assert_eq!(g.as_(Identity::new("alice")).await.status(), StatusCode::OK);
     let res = g.as_(Identity::new("ci").with_role_account(true)).await;
     assert_forbidden(res, &["role accounts may not do this"]).await;
@@ -303,7 +298,7 @@ async fn role_account_and_human() {
 
 #[tokio::test]
 async fn mfa() {
-    let g = guarded(RequireAuth::mfa());
+    let g = guarded(RequireAuth::from(Requirement::mfa()));
     assert_eq!(
         g.as_(Identity::new("alice").with_mfa(true)).await.status(),
         StatusCode::OK
@@ -320,7 +315,7 @@ async fn mfa() {
 
 #[tokio::test]
 async fn group_and_role_match_exactly() {
-    let g = guarded(RequireAuth::group("infra"));
+    let g = guarded(RequireAuth::from(Requirement::group("infra")));
     assert_eq!(
         g.as_(Identity::new("a").with_groups(["web", "infra"]))
             .await
@@ -341,10 +336,10 @@ async fn group_and_role_match_exactly() {
 
 #[tokio::test]
 async fn a_predicate_reports_its_message() {
-    let g = guarded(RequireAuth::predicate(
+    let g = guarded(RequireAuth::from(Requirement::predicate(
         "account must be verified",
         |s: &Session| s.metadata().get("verified") == Some(&serde_json::Value::Bool(true)),
-    ));
+    )));
     let ok = Identity::new("a").with_metadata_entry("verified", serde_json::Value::Bool(true));
     assert_eq!(g.as_(ok).await.status(), StatusCode::OK);
     let res = g.as_(Identity::new("a")).await;
@@ -354,7 +349,9 @@ async fn a_predicate_reports_its_message() {
 
 #[tokio::test]
 async fn scopes_are_exact_and_report_insufficient_scope() {
-    let g = guarded(RequireAuth::scopes(["repo:read", "repo:write"]));
+    let g = guarded(RequireAuth::all_of(
+        ["repo:read", "repo:write"].map(Requirement::scope),
+    ));
     let both = Identity::new("a").with_scopes(["repo:read", "repo:write"]);
     assert_eq!(g.as_(both).await.status(), StatusCode::OK);
 
@@ -363,6 +360,11 @@ async fn scopes_are_exact_and_report_insufficient_scope() {
         www(&res),
         Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="repo:write""#)
     );
+    let parsed = challenge(&res).expect("a challenge");
+    assert_eq!(parsed.scheme, "Bearer");
+    assert_eq!(parsed.param("realm"), Some("sealed-session"));
+    assert_eq!(parsed.param("error"), Some("insufficient_scope"));
+    assert_eq!(parsed.param("scope"), Some("repo:write"));
     assert_forbidden(res, &["missing scope: repo:write"]).await;
 
     for scopes in [
@@ -407,7 +409,7 @@ async fn a_missing_scope_with_other_reasons_keeps_the_challenge_and_lists_all_re
 // ---------------------------------------------------------------------------------------------
 
 async fn permits(scopes: &[&str], resource: &str) -> StatusCode {
-    let g = guarded(RequireAuth::permits(resource));
+    let g = guarded(RequireAuth::from(Requirement::permits(resource)));
     g.as_(Identity::new("t").with_scopes(scopes.iter().copied()))
         .await
         .status()
@@ -473,7 +475,7 @@ async fn permits_reads_granted_scopes_as_mqtt_topic_filters() {
 
 #[tokio::test]
 async fn permits_reports_the_resource_and_scope_stays_exact() {
-    let g = guarded(RequireAuth::permits("builds/42/write"));
+    let g = guarded(RequireAuth::from(Requirement::permits("builds/42/write")));
     let res = g
         .get("/g", &[("authorization", "Bearer ci-token-123")])
         .await;
@@ -727,7 +729,7 @@ async fn the_body_hook_shapes_bodies_but_not_the_matrix() {
 
 #[tokio::test]
 async fn the_body_hook_keeps_the_redirect() {
-    let g = guarded_with(RequireAuth::login(), |l| {
+    let g = guarded_with(RequireAuth::authenticated(), |l| {
         l.with_login_redirect("/auth")
             .with_rejection_body(problem_json)
     });
@@ -766,7 +768,7 @@ async fn a_missing_session_layer_is_a_500_naming_it() {
         )
         .route(
             "/g",
-            get(|| async { "granted" }).route_layer(RequireAuth::login()),
+            get(|| async { "granted" }).route_layer(RequireAuth::authenticated()),
         )
         .route(
             "/admin",
@@ -784,7 +786,7 @@ async fn a_missing_session_layer_is_a_500_naming_it() {
     for req in requests {
         let req = req.expect("request");
         let path = req.uri().path().to_owned();
-        let res = router.clone().oneshot(req).await.expect("infallible");
+        let res = send(&router, req).await;
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
         assert_no_set_cookie(&res);
         let text = body(res).await;
@@ -795,7 +797,7 @@ async fn a_missing_session_layer_is_a_500_naming_it() {
 #[tokio::test]
 async fn the_extractor_401_carries_the_same_challenge_as_the_guard() {
     for realm in [None, Some("example.org")] {
-        let g = guarded_with(RequireAuth::login(), |l| match realm {
+        let g = guarded_with(RequireAuth::authenticated(), |l| match realm {
             Some(r) => l.with_realm(r),
             None => l,
         });
@@ -838,7 +840,7 @@ async fn the_extractor_401_carries_the_same_challenge_as_the_guard() {
 
 #[tokio::test]
 async fn a_valid_session_passes_the_guard_and_reaches_the_handler() {
-    let g = guarded(RequireAuth::login());
+    let g = guarded(RequireAuth::authenticated());
     let res = g.get_as("/secret", Identity::new("alice")).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, "secret");
@@ -855,10 +857,11 @@ async fn the_login_redirect_keeps_the_prefix_of_a_nested_router() {
         get(|s: Session| async move { s.uid().unwrap_or_default() }),
     );
     let app = Router::new().nest("/api", inner).layer(layer);
-    let res = app
-        .oneshot(Request::get("/api/me?x=1").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(
+        &app,
+        Request::get("/api/me?x=1").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
@@ -872,38 +875,34 @@ async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
     let app = Router::new()
         .route(
             "/dash",
-            get(|| async { "dash" }).route_layer(RequireAuth::login().with_login_redirect("/auth")),
+            get(|| async { "dash" })
+                .route_layer(RequireAuth::authenticated().with_login_redirect("/auth")),
         )
         .route(
             "/api",
-            get(|| async { "api" }).route_layer(RequireAuth::login()),
+            get(|| async { "api" }).route_layer(RequireAuth::authenticated()),
         )
         .layer(layer);
-    let res = app
-        .clone()
-        .oneshot(Request::get("/dash?tab=2").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(
+        &app,
+        Request::get("/dash?tab=2").body(Body::empty()).unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
         Some("/auth?login=/dash%3Ftab%3D2")
     );
-    let res = app
-        .clone()
-        .oneshot(
-            Request::get("/dash")
-                .header("x-no-redirect", "1")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let res = send(
+        &app,
+        Request::get("/dash")
+            .header("x-no-redirect", "1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = app
-        .oneshot(Request::get("/api").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    let res = send(&app, Request::get("/api").body(Body::empty()).unwrap()).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -915,7 +914,7 @@ fn a_guard_refuses_an_off_site_login_redirect_before_serving() {
         .route(
             "/x",
             get(|| async { "x" })
-                .route_layer(RequireAuth::login().with_login_redirect("/\\evil.example")),
+                .route_layer(RequireAuth::authenticated().with_login_redirect("/\\evil.example")),
         )
         .with_state(());
 }

@@ -23,7 +23,7 @@ async fn guard_and_layer_call_the_inner_service_they_readied() {
     let inner = Buffer::new(service_fn(ok), 4);
     let mut svc = ServiceBuilder::new()
         .layer(app.layer.clone())
-        .layer(RequireAuth::login())
+        .layer(RequireAuth::authenticated())
         .service(inner);
     let cookie = app.kit.cookie_header(Identity::new("alice"));
     let mut calls = Vec::new();

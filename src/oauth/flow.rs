@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
-use crate::config::Shared;
+use crate::config::OAuthView;
 use crate::seal;
 
 /// Flow cookies a request may carry before a new login start deletes them all.
@@ -124,24 +124,24 @@ impl FlowCookies {
     /// The AEAD context of a flow cookie: distinct from the session cookie's, and bound to the
     /// login service (`binding`: its redirect URI and provider), so two services under one layer
     /// never accept each other's flows.
-    fn context(shared: &Shared, binding: &str, name: &str) -> String {
+    fn context(layer: &OAuthView<'_>, binding: &str, name: &str) -> String {
         format!(
             "sealed-session/flow/1\u{1f}{}\u{1f}{binding}\u{1f}{name}",
-            shared.purpose
+            layer.settings.purpose
         )
     }
 
     /// The `Set-Cookie` line that stores `flow`.
     pub(crate) fn set(
         &self,
-        shared: &Shared,
+        layer: &OAuthView<'_>,
         binding: &str,
         flow: &FlowState,
     ) -> Option<HeaderValue> {
         let name = self.name(&flow.state)?;
         let plaintext = serde_json::to_string(flow).ok()?;
-        let key = shared.keys.all().next()?;
-        let value = seal::seal(key, &Self::context(shared, binding, &name), &plaintext);
+        let key = layer.keys.all().next()?;
+        let value = seal::seal(key, &Self::context(layer, binding, &name), &plaintext);
         HeaderValue::from_str(&format!(
             "{name}={value}{}; Max-Age={}",
             self.attributes, self.ttl
@@ -163,7 +163,7 @@ impl FlowCookies {
     /// flow.
     pub(crate) fn open(
         &self,
-        shared: &Shared,
+        layer: &OAuthView<'_>,
         binding: &str,
         headers: &HeaderMap,
         state: &str,
@@ -177,7 +177,7 @@ impl FlowCookies {
                 FlowRefusal::NoCookie
             });
         };
-        let opened = seal::open(&shared.keys, &Self::context(shared, binding, &name), value)
+        let opened = seal::open(layer.keys, &Self::context(layer, binding, &name), value)
             .ok_or(FlowRefusal::Unreadable)?;
         let flow: FlowState =
             serde_json::from_str(opened.plaintext()).map_err(|_| FlowRefusal::Unreadable)?;
@@ -187,8 +187,8 @@ impl FlowCookies {
         if !flow.matches(state) {
             return Err(FlowRefusal::StateMismatch);
         }
-        let now = shared.now();
-        if flow.started > now.saturating_add(shared.skew) {
+        let now = layer.clock.now();
+        if flow.started > now.saturating_add(layer.settings.skew) {
             return Err(FlowRefusal::Future);
         }
         if now.saturating_sub(flow.started) >= self.ttl {
@@ -202,41 +202,36 @@ impl FlowCookies {
         format!("{}idt", self.prefix)
     }
 
-    /// The `Set-Cookie` line that keeps `id_token` for a provider logout, for `max_age`
-    /// seconds (the session's absolute lifetime). `None` when it would not fit a cookie.
+    /// The `Set-Cookie` line that keeps `id_token` for a provider logout, until the browser
+    /// closes (no `Max-Age`). `None` when it would not fit a cookie.
     pub(crate) fn set_hint(
         &self,
-        shared: &Shared,
+        layer: &OAuthView<'_>,
         binding: &str,
         id_token: &str,
-        max_age: i64,
     ) -> Option<HeaderValue> {
         let name = self.hint_name();
         let value = seal::seal(
-            shared.keys.all().next()?,
-            &Self::context(shared, binding, &name),
+            layer.keys.all().next()?,
+            &Self::context(layer, binding, &name),
             id_token,
         );
         (name.len() + value.len() < MAX_VALUE_LEN).then_some(())?;
-        HeaderValue::from_str(&format!(
-            "{name}={value}{}; Max-Age={max_age}",
-            self.attributes
-        ))
-        .ok()
+        HeaderValue::from_str(&format!("{name}={value}{}", self.attributes)).ok()
     }
 
     /// The ID token kept by [`set_hint`](Self::set_hint), if the request carries exactly one
     /// that opens.
     pub(crate) fn open_hint(
         &self,
-        shared: &Shared,
+        layer: &OAuthView<'_>,
         binding: &str,
         headers: &HeaderMap,
     ) -> Option<String> {
         let name = self.hint_name();
         let scan = crate::parse::scan_cookies(headers, name.as_bytes(), MAX_VALUE_LEN);
         let [value] = scan.values() else { return None };
-        let opened = seal::open(&shared.keys, &Self::context(shared, binding, &name), value)?;
+        let opened = seal::open(layer.keys, &Self::context(layer, binding, &name), value)?;
         Some(opened.plaintext().to_owned())
     }
 

@@ -33,7 +33,7 @@
 //! let login = OAuthLogin::new(provider, "https://app.example.org")
 //!     .with_identity(|answer| async move { Ok(answer.oidc_identity()) });
 //! let app = Router::new()
-//!     .route("/secret", get(|| async { "secret" }).route_layer(RequireAuth::login()))
+//!     .route("/secret", get(|| async { "secret" }).route_layer(RequireAuth::authenticated()))
 //!     .route_service(login.mount_path(), login.service().unwrap())
 //!     .layer(SessionLayer::new(Key::generate()).with_login_redirect("/auth"));
 //!
@@ -68,10 +68,12 @@ mod service;
 mod transport;
 
 pub use answer::{MapError, MfaPolicy, ProviderAnswer};
-pub use provider::{ClientAuth, ClientSecret, DiscoveryError, Protocol, Provider, ASF_OAUTH_BASE};
+pub use provider::{
+    ClientAuth, ClientSecret, DiscoveryError, OAuthConfigError, Protocol, Provider, ASF_OAUTH_BASE,
+};
+pub(crate) use service::LoginSeen;
 pub use service::{
-    AuthService, OAuthConfigError, OAuthLogin, DEFAULT_FLOW_TTL, DEFAULT_HTTP_TIMEOUT,
-    DEFAULT_MOUNT_PATH,
+    AuthService, OAuthLogin, DEFAULT_FLOW_TTL, DEFAULT_HTTP_TIMEOUT, DEFAULT_MOUNT_PATH,
 };
 pub use transport::{
     HttpTransport, HyperTransport, TransportError, TransportErrorKind, MAX_RESPONSE_BODY,

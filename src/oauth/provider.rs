@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use url::Url;
+
 use subtle::ConstantTimeEq as _;
 
 /// How the login talks to the provider.
@@ -209,8 +211,7 @@ impl Provider {
         allowed_origins: &[&str],
     ) -> Result<Self, DiscoveryError> {
         let issuer = issuer.into();
-        super::service::check_endpoint("issuer", &issuer)
-            .map_err(|e| DiscoveryError(e.to_string()))?;
+        check_endpoint("issuer", &issuer).map_err(|e| DiscoveryError(e.to_string()))?;
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')
@@ -446,3 +447,49 @@ impl fmt::Display for DiscoveryError {
 }
 
 impl std::error::Error for DiscoveryError {}
+/// `https`, or plain `http` on a loopback host.
+pub(crate) fn check_scheme(what: &str, url: &Url) -> Result<(), OAuthConfigError> {
+    let loopback = matches!(
+        url.host(),
+        Some(url::Host::Domain("localhost"))
+            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
+            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
+    );
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(OAuthConfigError::new(format!(
+            "the {what} must be https (plain http only on localhost): {url}"
+        ))),
+    }
+}
+
+pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConfigError> {
+    let url = Url::parse(endpoint)
+        .map_err(|_| OAuthConfigError::new(format!("the {what} {endpoint:?} is not a URL")))?;
+    check_scheme(what, &url)?;
+    if url.fragment().is_some() {
+        return Err(OAuthConfigError::new(format!(
+            "the {what} must not have a fragment"
+        )));
+    }
+    Ok(())
+}
+
+/// The login configuration is invalid. The message names the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthConfigError(String);
+
+impl OAuthConfigError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+impl fmt::Display for OAuthConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid OAuth login configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for OAuthConfigError {}

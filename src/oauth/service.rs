@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -21,10 +21,10 @@ use url::Url;
 use super::answer::{MapError, MapErrorKind, MfaPolicy, ProviderAnswer};
 use super::exchange::{safe_error_code, ExchangeError, Exchanger};
 use super::flow::{FlowCookies, FlowState, MAX_FLOWS};
-use super::provider::{Protocol, Provider};
+use super::provider::{check_endpoint, check_scheme, OAuthConfigError, Protocol, Provider};
 use super::return_path;
 use super::transport::{HttpTransport, HyperTransport};
-use crate::config::Shared;
+use crate::config::OAuthView;
 use crate::context::RequestContext;
 use crate::identity::Identity;
 use crate::session::{Session, SessionError, SessionSource};
@@ -239,7 +239,7 @@ impl OAuthLogin {
     /// [`OAuthConfigError`] naming the first setting that is wrong.
     pub fn service(&self) -> Result<AuthService, OAuthConfigError> {
         let base = parse_base(&self.base)?;
-        if !crate::config::is_local_path(&self.mount) || self.mount.contains('?') {
+        if !crate::parse::is_local_path(&self.mount) || self.mount.contains('?') {
             return Err(OAuthConfigError::new(format!(
                 "the mount path {:?} must be a plain absolute path",
                 self.mount
@@ -395,35 +395,6 @@ fn parse_base(base: &str) -> Result<Url, OAuthConfigError> {
     Ok(url)
 }
 
-/// `https`, or plain `http` on a loopback host.
-fn check_scheme(what: &str, url: &Url) -> Result<(), OAuthConfigError> {
-    let loopback = matches!(
-        url.host(),
-        Some(url::Host::Domain("localhost"))
-            | Some(url::Host::Ipv4(std::net::Ipv4Addr::LOCALHOST))
-            | Some(url::Host::Ipv6(std::net::Ipv6Addr::LOCALHOST))
-    );
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(OAuthConfigError::new(format!(
-            "the {what} must be https (plain http only on localhost): {url}"
-        ))),
-    }
-}
-
-pub(crate) fn check_endpoint(what: &str, endpoint: &str) -> Result<(), OAuthConfigError> {
-    let url = Url::parse(endpoint)
-        .map_err(|_| OAuthConfigError::new(format!("the {what} {endpoint:?} is not a URL")))?;
-    check_scheme(what, &url)?;
-    if url.fragment().is_some() {
-        return Err(OAuthConfigError::new(format!(
-            "the {what} must not have a fragment"
-        )));
-    }
-    Ok(())
-}
-
 /// The longest `max_age` accepted, in seconds: 10 years.
 const MAX_MAX_AGE: i64 = 10 * 366 * 24 * 3600;
 
@@ -455,24 +426,6 @@ fn is_scope_token(scope: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
-/// The login configuration is invalid. The message names the setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuthConfigError(String);
-
-impl OAuthConfigError {
-    fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
-    }
-}
-
-impl fmt::Display for OAuthConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid OAuth login configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for OAuthConfigError {}
-
 struct Inner {
     exchanger: Exchanger,
     /// The CSRF check of unsafe requests, with this app's origin trusted.
@@ -496,15 +449,13 @@ struct Inner {
     exchanges: Arc<tokio::sync::Semaphore>,
 }
 
-/// A login service seen under a session layer.
-struct Registration {
-    layer: Weak<Shared>,
+/// A login service seen under a session layer: its flow binding, and whether its uids are
+/// bare. Kept in the layer's own configuration, so it lives and dies with the layer.
+#[derive(Debug)]
+pub(crate) struct LoginSeen {
     binding: String,
     bare: bool,
 }
-
-/// Every (layer, login service) pair seen, for the shared-uid check; dead layers are dropped.
-static SERVICES: Mutex<Vec<Registration>> = Mutex::new(Vec::new());
 
 /// The `/auth` service. Mount it under a [`SessionLayer`](crate::SessionLayer), at
 /// [`OAuthLogin::mount_path`]. It never reads the request body.
@@ -606,12 +557,12 @@ impl Inner {
             );
         };
         let query = Query::parse(parts.uri.query().unwrap_or_default());
-        let flows = FlowCookies::new(context.shared.secure, self.flow_ttl);
+        let flows = FlowCookies::new(context.oauth().settings.secure, self.flow_ttl);
         if query.repeated || (query.login.is_some() && query.logout.is_some()) {
             return text(StatusCode::BAD_REQUEST, "Ambiguous request.\n");
         }
         let logging_in = query.login.is_some() || query.state.is_some();
-        if logging_in && self.uid_conflict(&context.shared) {
+        if logging_in && self.uid_conflict(&context.oauth()) {
             tracing::error!(target: "sealed_session::oauth", reason = "uid_namespace", "login refused: two login services share this session layer and one keeps bare uids");
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -650,28 +601,19 @@ impl Inner {
 
     /// Records this service on the request's layer, and whether that layer now has two or
     /// more login services of which one keeps bare uids.
-    fn uid_conflict(&self, shared: &Arc<Shared>) -> bool {
-        let mut services = SERVICES.lock().unwrap_or_else(PoisonError::into_inner);
-        services.retain(|s| s.layer.strong_count() > 0);
-        let on_layer = |s: &&Registration| std::ptr::eq(s.layer.as_ptr(), Arc::as_ptr(shared));
-        if !services
-            .iter()
-            .filter(on_layer)
-            .any(|s| s.binding == self.flow_binding)
-        {
-            services.push(Registration {
-                layer: Arc::downgrade(shared),
+    fn uid_conflict(&self, layer: &OAuthView<'_>) -> bool {
+        let mut seen = layer
+            .settings
+            .logins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !seen.iter().any(|s| s.binding == self.flow_binding) {
+            seen.push(LoginSeen {
                 binding: self.flow_binding.clone(),
                 bare: self.bare_uids,
             });
         }
-        let mut count = 0;
-        let mut bare = false;
-        for s in services.iter().filter(on_layer) {
-            count += 1;
-            bare |= s.bare;
-        }
-        count >= 2 && bare
+        seen.len() >= 2 && seen.iter().any(|s| s.bare)
     }
 
     fn restart_hint(&self) -> String {
@@ -722,8 +664,8 @@ impl Inner {
             tracing::info!(target: "sealed_session::oauth", reason = "login_not_started_here", "login start answered with a confirmation page");
             return self.confirm_page(target, query);
         }
-        let shared = &context.shared;
-        let mut flow = FlowState::start(return_to, shared.now());
+        let layer = context.oauth();
+        let mut flow = FlowState::start(return_to, layer.clock.now());
         flow.max_age = max_age;
         let Some(authorize) = self.authorize_url(&flow, prompt.as_deref()) else {
             return text(
@@ -742,7 +684,7 @@ impl Inner {
                 }
             }
         }
-        match flows.set(shared, &self.flow_binding, &flow) {
+        match flows.set(&layer, &self.flow_binding, &flow) {
             Some(line) => {
                 h.append(SET_COOKIE, line);
             }
@@ -851,8 +793,8 @@ impl Inner {
                 "A login callback must not carry an Authorization header.\n",
             );
         }
-        let shared = &context.shared;
-        let mut response = match flows.open(shared, &self.flow_binding, headers, state) {
+        let layer = context.oauth();
+        let mut response = match flows.open(&layer, &self.flow_binding, headers, state) {
             Err(refusal) => {
                 tracing::info!(target: "sealed_session::oauth", reason = refusal.as_str(), "login callback refused");
                 text(StatusCode::FORBIDDEN, self.restart_hint())
@@ -899,15 +841,15 @@ impl Inner {
                 .insert(RETRY_AFTER, HeaderValue::from_static("5"));
             return response;
         };
-        let shared = &context.shared;
+        let layer = context.oauth();
         let work = async {
             let mut answer = self
                 .exchanger
-                .exchange(code, &flow, shared.now(), shared.skew)
+                .exchange(code, &flow, layer.clock.now(), layer.settings.skew)
                 .await
                 .map_err(Failure::Exchange)?;
             if let Some(max_age) = flow.max_age {
-                check_auth_time(&answer, max_age, shared.now(), shared.skew)?;
+                check_auth_time(&answer, max_age, layer.clock.now(), layer.settings.skew)?;
             }
             answer.return_to.clone_from(&flow.return_to);
             answer.mfa_policy = self.mfa_policy.clone();
@@ -917,7 +859,7 @@ impl Inner {
                 .get("id_token")
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            match crate::context::CatchUnwind((self.mapper)(answer)).await {
+            match crate::future::CatchUnwind((self.mapper)(answer)).await {
                 Ok(mapped) => mapped.map(|m| (m, id_token)).map_err(Failure::Map),
                 Err(()) => Err(Failure::MapPanicked),
             }
@@ -965,7 +907,7 @@ impl Inner {
         let hint = self.provider_logout.as_ref().map(|_| {
             id_token
                 .as_deref()
-                .and_then(|t| flows.set_hint(shared, &self.flow_binding, t, shared.max_age))
+                .and_then(|t| flows.set_hint(&layer, &self.flow_binding, t))
                 .or_else(|| flows.delete(&flows.hint_name()))
         });
         let mut response = match &flow.return_to {
@@ -975,7 +917,7 @@ impl Inner {
             ),
             // A Strict cookie set at the end of a cross-site redirect chain is not sent on the
             // landing request: land with a same-site refresh instead.
-            Some(to) if shared.strict => {
+            Some(to) if layer.settings.strict => {
                 let mut response = text(StatusCode::OK, format!("Logged in. Continue to {to}\n"));
                 if let Ok(refresh) = HeaderValue::from_str(&format!("0; url={to}")) {
                     response.headers_mut().insert(REFRESH, refresh);
@@ -1001,7 +943,7 @@ impl Inner {
         let mut url = Url::parse(endpoint).ok()?;
         {
             let mut q = url.query_pairs_mut();
-            if let Some(hint) = flows.open_hint(&context.shared, &self.flow_binding, headers) {
+            if let Some(hint) = flows.open_hint(&context.oauth(), &self.flow_binding, headers) {
                 q.append_pair("id_token_hint", &hint);
             }
             q.append_pair("client_id", &self.exchanger.provider.client_id)

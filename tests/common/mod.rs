@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::Query;
-use axum::http::{header, HeaderValue, Request, Response, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -226,7 +226,7 @@ pub fn routes() -> Router {
         )
         .route(
             "/guarded",
-            get(|| async { "guarded" }).route_layer(RequireAuth::login()),
+            get(|| async { "guarded" }).route_layer(RequireAuth::authenticated()),
         )
 }
 
@@ -251,7 +251,7 @@ pub fn app_with(keys: impl Into<KeyRing>, tweak: impl FnOnce(SessionLayer) -> Se
         SessionLayer::new(keys)
             .with_clock(clock.clone())
             .with_token_handler(tokens.clone())
-            .with_token_timeout(Duration::milliseconds(300)),
+            .with_handler_timeout(Duration::milliseconds(300)),
     );
     let kit = TestKit::new(&layer);
     App {
@@ -346,30 +346,103 @@ fn secrets_of(req: &Request<Body>) -> Vec<String> {
     secrets
 }
 
-impl App {
-    /// Sends a request, and checks that none of its secrets, nor the new cookie of the response,
-    /// reached any `tracing` output: every request of the suite that goes through the harness
-    /// is checked.
-    pub async fn send(&self, req: Request<Body>) -> Response<Body> {
-        let log = log_capture();
-        let mut secrets = secrets_of(&req);
-        let start = log.len();
-        let res = self.router.clone().oneshot(req).await.expect("infallible");
-        for line in set_cookies(&res) {
-            if let Some(value) = line.split(';').next().and_then(|p| p.split_once('=')) {
-                if value.1.len() >= 16 {
-                    secrets.push(value.1.to_owned());
-                }
+/// Sends `req` through `router`, and checks that none of its secrets, nor the new cookie of the
+/// response, reached any `tracing` output. Every test file sends through here.
+pub async fn send(router: &Router, req: Request<Body>) -> Response<Body> {
+    let log = log_capture();
+    let mut secrets = secrets_of(&req);
+    let start = log.len();
+    let res = router.clone().oneshot(req).await.expect("infallible");
+    for line in set_cookies(&res) {
+        if let Some(value) = line.split(';').next().and_then(|p| p.split_once('=')) {
+            if value.1.len() >= 16 {
+                secrets.push(value.1.to_owned());
             }
         }
-        let logged = log.since(start);
-        for secret in &secrets {
-            assert!(
-                !logged.contains(secret.as_str()),
-                "a secret reached the logs: {secret}"
-            );
-        }
-        res
+    }
+    let logged = log.since(start);
+    for secret in &secrets {
+        assert!(
+            !logged.contains(secret.as_str()),
+            "a secret reached the logs: {secret}"
+        );
+    }
+    res
+}
+
+/// A request with raw header values (bytes, so non-ASCII and HTAB can be sent).
+pub fn request(method: Method, path: &str, headers: &[(&str, &[u8])]) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, HeaderValue::from_bytes(value).expect("header value"));
+    }
+    builder.body(Body::empty()).expect("request")
+}
+
+/// The response's `WWW-Authenticate` field, as sent.
+pub fn www(res: &Response<Body>) -> Option<&str> {
+    header(res, "www-authenticate")
+}
+
+/// A parsed `WWW-Authenticate` challenge (RFC 9110 §11.6.1): the scheme and its auth-params,
+/// quoted values unquoted, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Challenge {
+    pub scheme: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// The value of the auth-param `name` (case-insensitive), if present.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses the response's single `WWW-Authenticate` challenge. Panics on a malformed one: the
+/// layer must only ever send well-formed challenges.
+pub fn challenge(res: &Response<Body>) -> Option<Challenge> {
+    let text = www(res)?;
+    let (scheme, mut rest) = text.split_once(' ').unwrap_or((text, ""));
+    let mut params = Vec::new();
+    while !rest.trim().is_empty() {
+        let (name, after) = rest.trim_start().split_once('=').expect("auth-param name");
+        let (value, after) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next().expect("closing quote") {
+                    (i, '"') => break i,
+                    (_, '\\') => value.push(chars.next().expect("escaped char").1),
+                    (_, c) => value.push(c),
+                }
+            };
+            (value, &quoted[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_owned(), &after[end..])
+        };
+        params.push((name.trim().to_owned(), value));
+        let after = after.trim_start();
+        rest = after.strip_prefix(',').unwrap_or(after);
+        assert!(
+            rest.len() < after.len() || rest.trim().is_empty(),
+            "auth-params are separated by commas: {text}"
+        );
+    }
+    Some(Challenge {
+        scheme: scheme.to_owned(),
+        params,
+    })
+}
+
+impl App {
+    /// Sends a request through the app's router; see [`send`].
+    pub async fn send(&self, req: Request<Body>) -> Response<Body> {
+        send(&self.router, req).await
     }
 
     pub async fn get(&self, path: &str) -> Response<Body> {

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use sealed_session::csrf::CsrfLayer;
 use sealed_session::{
-    Clock, KeyRing, NotBefore, RequireAuth, SessionLayer, SessionSource, TokenCache,
+    Clock, KeyRing, NotBefore, RequireAuth, Requirement, SessionLayer, SessionSource, TokenCache,
 };
 use time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -30,7 +30,7 @@ pub(crate) struct AppState {
     pub(crate) config: Arc<Config>,
     pub(crate) db: Db,
     /// The PAT store behind the crate's token cache: revocation drops the cache entry.
-    pub(crate) tokens: TokenCache<TokenStore>,
+    pub(crate) tokens: TokenCache,
     pub(crate) not_before: NotBefore,
     pub(crate) jobs: Jobs,
     /// Non-secret fingerprints of the key ring, current key first.
@@ -95,18 +95,18 @@ pub(crate) fn session_layer(state: &AppState, ring: KeyRing) -> SessionLayer {
 /// The whole app for one key ring. A key rotation builds a new one (see `main.rs`).
 pub(crate) fn router(state: AppState, ring: KeyRing) -> Router {
     let layer = session_layer(&state, ring);
-    let signed_in = RequireAuth::login().with_login_redirect(LOGIN_PATH);
+    let signed_in = RequireAuth::authenticated().with_login_redirect(LOGIN_PATH);
     // Managing tokens and sessions needs the browser's cookie session, not a bearer token.
-    let browser = RequireAuth::predicate(
+    let browser = RequireAuth::from(Requirement::predicate(
         "sign in with a password: a bearer token cannot manage tokens or sessions",
         |s| s.source() == SessionSource::Cookie,
-    )
+    ))
     .with_login_redirect(LOGIN_PATH);
     let admin = RequireAuth::role("admin")
-        .and(sealed_session::Requirement::predicate(
+        .with_all_of([Requirement::predicate(
             "sign in with a password: a bearer token cannot use the admin page",
             |s| s.source() == SessionSource::Cookie,
-        ))
+        )])
         .with_login_redirect(LOGIN_PATH);
 
     let pages = Router::new()

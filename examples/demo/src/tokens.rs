@@ -144,7 +144,7 @@ pub(crate) async fn list(db: &Db, uid: String) -> Result<Vec<TokenRow>, DbError>
 /// with it is refused. Returns whether a live token was revoked.
 pub(crate) async fn revoke(
     db: &Db,
-    cache: &TokenCache<TokenStore>,
+    cache: &TokenCache,
     uid: String,
     id: i64,
     now: OffsetDateTime,
@@ -285,7 +285,7 @@ mod tests {
     use sealed_session::testing::ManualClock;
     use time::macros::datetime;
 
-    fn setup(dir: &TestDir) -> (Db, ManualClock, TokenCache<TokenStore>) {
+    fn setup(dir: &TestDir) -> (Db, ManualClock, TokenCache) {
         let db = Db::open(&dir.path().join("db.sqlite3")).unwrap();
         db.call_blocking(accounts::seed).unwrap();
         let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));

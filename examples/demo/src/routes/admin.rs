@@ -61,7 +61,7 @@ pub(crate) async fn page(
 {accounts}</table>
 <h2>Role-account tokens (<code>{ROLE_ACCOUNT}</code>)</h2>
 <p>A role account is a robot: it has no password, only tokens, and its sessions say so
-(<code>Session::is_role_account</code>, <code>RequireAuth::human()</code> refuses them).</p>
+(<code>Session::is_role_account</code>, <code>Requirement::human()</code> refuses them).</p>
 {table}{form}
 <h2>Key ring</h2><ul id="keys">{keys}</ul>
 <p>Rotate from a shell in the repository with <code id="rotate-command">{rotate}</code>.

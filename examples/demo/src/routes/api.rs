@@ -58,7 +58,7 @@ pub(crate) async fn info(State(state): State<AppState>) -> Json<Value> {
     Json(json!({
         "idle_timeout_seconds": state.config.idle_timeout.whole_seconds(),
         "max_age_seconds": state.config.max_age.whole_seconds(),
-        "cookie": sealed_session::DEFAULT_COOKIE_NAME,
+        "cookie": "__Host-session",
         "oauth": {
             "configured": state.oauth.is_some(),
             "available": oauth::AVAILABLE,

@@ -168,7 +168,7 @@ pub(crate) async fn submit(
     }
     match auth.login(user.identity()) {
         Ok(_) => {}
-        Err(SessionError::BearerRequest) => {
+        Err(SessionError::CredentialRequest) => {
             return Err(AppError::BadRequest(
                 "A request with a bearer token cannot start a cookie session.".into(),
             ))

@@ -4,7 +4,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use sealed_session::{Session, SessionError, SessionSource, DEFAULT_COOKIE_NAME};
+use sealed_session::{Session, SessionError, SessionSource};
+
+/// The session cookie's name: the layer's default.
+const DEFAULT_COOKIE_NAME: &str = "__Host-session";
 use serde::Deserialize;
 
 use crate::accounts::words;

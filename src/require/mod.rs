@@ -48,20 +48,18 @@
 //! # }
 //! ```
 
+mod future;
+mod service;
+
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum_core::response::{IntoResponse, Response};
-use http::Request;
-use tower_layer::Layer;
-use tower_service::Service;
-
-use crate::context::RequestContext;
-use crate::rejection::{AuthRejection, RejectionKind};
+use crate::config::ConfigError;
+use crate::rejection::RejectionKind;
 use crate::session::Session;
+
+pub use future::ResponseFuture;
+pub use service::RequireAuthService;
 
 type Predicate = Arc<dyn Fn(&Session) -> bool + Send + Sync>;
 
@@ -184,7 +182,8 @@ impl Requirement {
 
 /// A guard for a route: use it as a `route_layer`. See the [module docs](crate::require).
 ///
-/// With no requirements it asks only for a session ([`RequireAuth::login`]).
+/// With no requirements it asks only for a session ([`RequireAuth::authenticated`]). A single
+/// [`Requirement`] converts into a guard: `RequireAuth::from(Requirement::mfa())`.
 #[derive(Clone, Debug, Default)]
 #[must_use]
 pub struct RequireAuth {
@@ -194,28 +193,77 @@ pub struct RequireAuth {
 }
 
 impl RequireAuth {
-    /// Any live session.
-    pub fn login() -> Self {
+    /// Any live session, whatever it may do.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// assert!(RequireAuth::authenticated().check(&kit.session(Identity::new("a"))).is_ok());
+    /// ```
+    pub fn authenticated() -> Self {
         Self::default()
     }
 
     /// Every one of `requirements`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::all_of([Requirement::mfa(), Requirement::role("ops")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_mfa(true).with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b").with_roles(["ops"]))).is_err());
+    /// ```
     pub fn all_of(requirements: impl IntoIterator<Item = Requirement>) -> Self {
         Self::default().with_all_of(requirements)
     }
 
     /// At least one of `requirements`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::any_of([Requirement::role("ops"), Requirement::group("infra")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_groups(["infra"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
     pub fn any_of(requirements: impl IntoIterator<Item = Requirement>) -> Self {
         Self::default().with_any_of(requirements)
     }
 
     /// Adds to the requirements that must all hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::scope("deploy").with_all_of([Requirement::human()]);
+    /// let ci = Identity::new("ci").with_scopes(["deploy"]).with_role_account(true);
+    /// assert!(guard.check(&kit.session(ci)).is_err());
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_scopes(["deploy"]))).is_ok());
+    /// ```
     pub fn with_all_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
         self.all_of.extend(requirements);
         self
     }
 
     /// Adds to the requirements of which at least one must hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::from(Requirement::mfa())
+    ///     .with_any_of([Requirement::role("ops"), Requirement::group("infra")]);
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_mfa(true).with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b").with_mfa(true))).is_err());
+    /// ```
     pub fn with_any_of(mut self, requirements: impl IntoIterator<Item = Requirement>) -> Self {
         self.any_of.extend(requirements);
         self
@@ -227,71 +275,76 @@ impl RequireAuth {
     /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect), which
     /// sets it for every guard and the `Session` extractor.
     ///
-    /// # Panics
+    /// `login` must be a same-origin path: `/` then not `/` or `\`, visible ASCII only, no
+    /// `#`. [`RequireAuth::validate`] checks it; layering a guard with an invalid one panics
+    /// while the router is built, before any request.
     ///
-    /// When the guard is layered (before any request), if `login` is not a same-origin path:
-    /// `/` then not `/` or `\`, visible ASCII only, no `#`.
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::authenticated().with_login_redirect("/auth");
+    /// assert_eq!(guard.validate(), Ok(()));
+    /// assert!(RequireAuth::authenticated().with_login_redirect("//evil.example").validate().is_err());
+    /// ```
     pub fn with_login_redirect(mut self, login: impl Into<String>) -> Self {
         self.login_redirect = Some(login.into());
         self
     }
 
-    /// Adds one requirement that must hold.
-    pub fn and(mut self, requirement: Requirement) -> Self {
-        self.all_of.push(requirement);
-        self
+    /// Checks the guard's configuration.
+    ///
+    /// ```
+    /// use sealed_session::{ConfigError, RequireAuth};
+    ///
+    /// assert_eq!(RequireAuth::authenticated().with_login_redirect("/auth").validate(), Ok(()));
+    /// assert!(matches!(
+    ///     RequireAuth::authenticated().with_login_redirect("//evil.example").validate(),
+    ///     Err(ConfigError::InvalidLoginRedirect { .. })
+    /// ));
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidLoginRedirect`] when the login redirect is not a same-origin path.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.login_redirect.as_deref() {
+            Some(login) if !crate::parse::is_local_path(login) => {
+                Err(ConfigError::InvalidLoginRedirect {
+                    path: login.to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
-    /// The scope, exactly.
+    /// The scope, exactly: `RequireAuth::all_of([Requirement::scope(scope)])`.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::scope("admin");
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_scopes(["admin"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
     pub fn scope(scope: impl Into<String>) -> Self {
-        Self::all_of([Requirement::scope(scope)])
+        Self::from(Requirement::scope(scope))
     }
 
-    /// Every one of the scopes.
-    pub fn scopes<I, S>(scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        Self::all_of(scopes.into_iter().map(Requirement::scope))
-    }
-
-    /// A granted topic filter permits this resource.
-    pub fn permits(resource: impl Into<String>) -> Self {
-        Self::all_of([Requirement::permits(resource)])
-    }
-
-    /// The role.
+    /// The role: `RequireAuth::all_of([Requirement::role(role)])`.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::role("ops");
+    /// assert!(guard.check(&kit.session(Identity::new("a").with_roles(["ops"]))).is_ok());
+    /// assert!(guard.check(&kit.session(Identity::new("b"))).is_err());
+    /// ```
     pub fn role(role: impl Into<String>) -> Self {
-        Self::all_of([Requirement::role(role)])
-    }
-
-    /// The group.
-    pub fn group(group: impl Into<String>) -> Self {
-        Self::all_of([Requirement::group(group)])
-    }
-
-    /// Role accounts only.
-    pub fn role_account() -> Self {
-        Self::all_of([Requirement::role_account()])
-    }
-
-    /// People only, no role accounts.
-    pub fn human() -> Self {
-        Self::all_of([Requirement::human()])
-    }
-
-    /// Multi-factor authentication.
-    pub fn mfa() -> Self {
-        Self::all_of([Requirement::mfa()])
-    }
-
-    /// A custom check with the reason reported when it fails.
-    pub fn predicate<F>(message: impl Into<String>, check: F) -> Self
-    where
-        F: Fn(&Session) -> bool + Send + Sync + 'static,
-    {
-        Self::all_of([Requirement::predicate(message, check)])
+        Self::from(Requirement::role(role))
     }
 
     /// Checks `session`: `Ok` when the requirements hold, else a
@@ -300,6 +353,19 @@ impl RequireAuth {
     /// # Errors
     ///
     /// The unmet requirements.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, Requirement, SessionLayer};
+    /// # let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// use sealed_session::RejectionKind;
+    /// let guard = RequireAuth::all_of([Requirement::scope("admin"), Requirement::mfa()]);
+    /// let err = guard.check(&kit.session(Identity::new("bob"))).unwrap_err();
+    /// let RejectionKind::Forbidden { reasons, missing_scopes } = err else { unreachable!() };
+    /// assert_eq!(reasons, ["missing scope: admin", "multi-factor authentication required"]);
+    /// assert_eq!(missing_scopes, ["admin"]);
+    /// ```
     pub fn check(&self, session: &Session) -> Result<(), RejectionKind> {
         let mut unmet: Vec<&Requirement> =
             self.all_of.iter().filter(|r| !r.check(session)).collect();
@@ -320,87 +386,9 @@ impl RequireAuth {
     }
 }
 
-impl<S> Layer<S> for RequireAuth {
-    type Service = RequireAuthService<S>;
-
-    #[allow(clippy::panic)] // When the router is built, before any request.
-    fn layer(&self, inner: S) -> Self::Service {
-        if let Some(login) = self.login_redirect.as_deref() {
-            if !crate::config::is_local_path(login) {
-                panic!("invalid RequireAuth login redirect {login:?}: it must be a same-origin path (`/` then not `/` or `\\`, no spaces, control characters or `#`)");
-            }
-        }
-        RequireAuthService {
-            inner,
-            requirements: Arc::new(self.clone()),
-        }
-    }
-}
-
-/// The service [`RequireAuth`] makes.
-#[derive(Clone)]
-pub struct RequireAuthService<S> {
-    inner: S,
-    requirements: Arc<RequireAuth>,
-}
-
-impl<S: fmt::Debug> fmt::Debug for RequireAuthService<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequireAuthService")
-            .field("inner", &self.inner)
-            .field("requirements", &self.requirements)
-            .finish()
-    }
-}
-
-impl<S> RequireAuthService<S> {
-    define_inner_service_accessors!();
-}
-
-/// Response future for [`RequireAuthService`].
-///
-/// Boxed: the session may have to be resolved through the token handler (itself a boxed
-/// `async_trait` future) before the inner service is called, and a hand-written state machine
-/// over that would save nothing.
-pub type ResponseFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
-
-impl<S, B> Service<Request<B>> for RequireAuthService<S>
-where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        // Call the instance `poll_ready` readied, and leave a clone for the next request:
-        // https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let requirements = self.requirements.clone();
-        Box::pin(async move {
-            let Some(context) = req.extensions().get::<Arc<RequestContext>>().cloned() else {
-                tracing::error!(target: "sealed_session", reason = "missing_layer", "RequireAuth ran without SessionLayer");
-                return Ok(AuthRejection::from(RejectionKind::MissingLayer).into_response());
-            };
-            let session = match context
-                .require(req.headers(), requirements.login_redirect.as_deref())
-                .await
-            {
-                Ok(session) => session,
-                Err(rejection) => return Ok(rejection.into_response()),
-            };
-            if let Err(kind) = requirements.check(&session) {
-                tracing::info!(target: "sealed_session", reason = "forbidden", uid = ?session.uid(), "requirements unmet");
-                return Ok(AuthRejection::new(kind, &context.shared).into_response());
-            }
-            inner.call(req).await
-        })
+impl From<Requirement> for RequireAuth {
+    /// A guard with this one requirement.
+    fn from(requirement: Requirement) -> Self {
+        Self::all_of([requirement])
     }
 }

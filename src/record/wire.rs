@@ -1,166 +1,14 @@
-//! The versioned plaintext sealed inside a session cookie (wire format version 1).
-//!
-//! The plaintext is a compact JSON object with short keys, chosen for size (a cookie holds about
-//! 3,000 bytes of plaintext) and for speed (one `serde_json` pass, no second base64 layer):
-//!
-//! | key | meaning | type |
-//! |---|---|---|
-//! | `v` | format version, always `1` | integer |
-//! | `i` | session id: 128 random bits, base64url without padding | string (22) |
-//! | `u` | uid, absent for a session without one | string |
-//! | `c` | created at, Unix seconds; never changes | integer |
-//! | `l` | last seen, Unix seconds; never moves back | integer |
-//! | `a` | authenticated at, Unix seconds | integer |
-//! | `ra` | role account, absent when false | bool |
-//! | `mf` | MFA, absent when false | bool |
-//! | `r` | roles, absent when empty | array of strings |
-//! | `g` | groups, absent when empty | array of strings |
-//! | `m` | metadata (scopes under `m.scope`), absent when empty | object |
-//! | `d` | typed application values, absent when empty | object |
-//! | `k` | last checked by the session validator, Unix seconds; absent when never | integer |
-//!
-//! The envelope is bound to its purpose by the AEAD associated data (see
-//! [`SessionLayer::with_purpose`](crate::SessionLayer::with_purpose)), not by a field, so a
-//! cookie sealed for one purpose does not open for another. Unknown keys are ignored, so later
-//! versions of the crate can add optional keys without a format bump; a change of meaning bumps
-//! `v`, and a cookie of an unknown version does not open.
+//! The record's wire encoding: compact JSON, keys as in the table of the [module docs](super).
 
-use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
 use base64::Engine as _;
-use serde::de::Visitor;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
-pub(crate) use crate::lazy::{Object, Strings};
-
-/// The only format version this crate writes and reads.
-pub(crate) const VERSION: u8 = 1;
-
-const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-/// A session id: 128 random bits, minted at login.
-///
-/// It identifies a session for logs and revocation lists; it is not a credential on its own (the
-/// sealed cookie is). Displays as 22 characters of base64url.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SessionId([u8; 16]);
-
-impl SessionId {
-    /// A fresh random id from a CSPRNG.
-    pub(crate) fn random() -> Self {
-        use rand::RngCore as _;
-        let mut bytes = [0u8; 16];
-        rand::thread_rng().fill_bytes(&mut bytes);
-        Self(bytes)
-    }
-
-    /// The id's 16 bytes.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
-}
-
-impl fmt::Display for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut buf = [0u8; 22];
-        match B64URL.encode_slice(self.0, &mut buf) {
-            Ok(n) => f.write_str(
-                std::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or_default(),
-            ),
-            Err(_) => Err(fmt::Error),
-        }
-    }
-}
-
-impl fmt::Debug for SessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId({self})")
-    }
-}
-
-impl std::str::FromStr for SessionId {
-    type Err = InvalidSessionId;
-
-    /// Parses the 22-character base64url form that [`Display`](fmt::Display) writes.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.len() != 22 {
-            return Err(InvalidSessionId);
-        }
-        // `decode_slice` wants room for its estimate (18 bytes for 22 characters).
-        let mut buf = [0u8; 18];
-        let mut bytes = [0u8; 16];
-        match B64URL.decode_slice(s, &mut buf) {
-            Ok(16) => {
-                bytes.copy_from_slice(buf.get(..16).ok_or(InvalidSessionId)?);
-                Ok(Self(bytes))
-            }
-            _ => Err(InvalidSessionId),
-        }
-    }
-}
-
-/// The string was not a session id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidSessionId;
-
-impl fmt::Display for InvalidSessionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a session id: expected 22 characters of base64url")
-    }
-}
-
-impl std::error::Error for InvalidSessionId {}
-
-impl Serialize for SessionId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for SessionId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // A visitor rather than `Cow<str>`, whose `Deserialize` always allocates.
-        struct Id;
-        impl Visitor<'_> for Id {
-            type Value = SessionId;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a session id")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<SessionId, E> {
-                s.parse().map_err(E::custom)
-            }
-        }
-        d.deserialize_str(Id)
-    }
-}
-
-/// The session record: what the sealed cookie carries, and what a bearer token resolves to.
-///
-/// Roles, groups, metadata and values stay the sealed text until read or changed (see
-/// [`crate::lazy`]); they share the opened plaintext, so a decoded record allocates for its uid
-/// and that text only.
-#[derive(Clone, PartialEq)]
-pub(crate) struct Record {
-    pub(crate) version: u8,
-    pub(crate) id: SessionId,
-    pub(crate) uid: Option<String>,
-    pub(crate) created: i64,
-    pub(crate) last_seen: i64,
-    pub(crate) auth_time: i64,
-    pub(crate) role_account: bool,
-    pub(crate) mfa: bool,
-    pub(crate) roles: Strings,
-    pub(crate) groups: Strings,
-    pub(crate) metadata: Object,
-    pub(crate) values: Object,
-    pub(crate) checked: Option<i64>,
-}
+use super::id::{SessionId, B64URL};
+use super::{Object, Record, Strings, VERSION};
 
 /// The plaintext as read: the lazy parts borrowed from it. Repeated keys are refused, unknown
 /// keys ignored; `null` is refused for the lazy parts, as for the typed fields they replaced.
@@ -194,24 +42,9 @@ fn raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, 
     <&RawValue>::deserialize(d).map(Some)
 }
 
-impl fmt::Debug for Record {
-    /// Names, flags and timestamps; metadata and values by key only.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Record")
-            .field("uid", &self.uid)
-            .field("created", &self.created)
-            .field("last_seen", &self.last_seen)
-            .field("auth_time", &self.auth_time)
-            .field("roles", &self.roles)
-            .field("groups", &self.groups)
-            .field("metadata_keys", &self.metadata.keys())
-            .field("value_keys", &self.values.keys())
-            .finish_non_exhaustive()
-    }
-}
-
 impl Record {
     /// The plaintext of this record.
+    #[cfg(any(test, fuzzing, feature = "test-util"))]
     pub(crate) fn encode(&self) -> String {
         let mut buf = Vec::with_capacity(512);
         self.encode_into(&mut buf);
@@ -257,7 +90,7 @@ impl Record {
         // The id's 22 base64url characters, without the formatting machinery of `Display`.
         let mut id = [0u8; 22];
         let n = B64URL
-            .encode_slice(self.id.0, &mut id)
+            .encode_slice(self.id.as_bytes(), &mut id)
             .map_err(io::Error::other)?;
         w.write_all(b",\"i\":\"")?;
         w.write_all(id.get(..n).unwrap_or_default())?;

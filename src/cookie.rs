@@ -1,0 +1,275 @@
+//! The cookie writer: the session cookie's spec, and writing the session (or its deletion) into
+//! a response with `Set-Cookie`, `Vary` and `Cache-Control`.
+
+use http::header::Entry;
+use http::header::{CACHE_CONTROL, SET_COOKIE, VARY};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+
+use crate::clock::LayerClock;
+use crate::expiry::{Limits, Verdict};
+use crate::key::KeyRing;
+use crate::record::{self, Record};
+use crate::revocation::NotBefore;
+use crate::seal::{self, OpenedWith, COOKIE_LIMIT};
+use crate::session::State;
+
+/// Inserted into the response extensions when a session cookie could not be written because it
+/// would pass the 4,096-byte browser limit. The response is then a 500 and carries no cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieOverflow {
+    /// The size the cookie's name and value would have had, in bytes.
+    pub size: usize,
+}
+
+/// Browsers clamp `Max-Age` to 400 days (RFC 6265bis).
+const MAX_AGE_CAP: i64 = 400 * 24 * 60 * 60;
+
+/// The buffer reserved for a plaintext before it is written (it grows past this if needed):
+/// room for a typical session, and with the nonce and tag under 512 bytes, which allocators
+/// serve from their fast per-thread caches (glibc's stops at 1,032).
+const PLAINTEXT_HINT: usize = 512 - 12 - 16;
+
+/// The session cookie as configured: how it is opened, sealed, written and deleted.
+pub(crate) struct CookieSpec {
+    pub(crate) keys: KeyRing,
+    pub(crate) name: String,
+    /// The AEAD associated data: format version, purpose and cookie name.
+    pub(crate) aad: String,
+    /// `; Path=…; Secure; HttpOnly; SameSite=…` as written after every session cookie.
+    pub(crate) attributes: String,
+    /// The whole `Set-Cookie` line that deletes the cookie.
+    pub(crate) deletion: HeaderValue,
+    /// Whether the cookie carries `Max-Age`.
+    pub(crate) persistent: bool,
+    /// The most plaintext a cookie with this name holds, in bytes.
+    pub(crate) budget: usize,
+    /// How stale last-seen must be before a live cookie is re-sealed, in seconds.
+    pub(crate) refresh: i64,
+}
+
+/// Why no `Set-Cookie` line was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineError {
+    /// The cookie's name and value would pass the browser limit.
+    TooLarge {
+        /// Their size, in bytes.
+        size: usize,
+    },
+    /// The nonce or the encryption failed (not expected to happen).
+    Seal,
+}
+
+impl CookieSpec {
+    /// Opens a session cookie value with any key of the ring.
+    pub(crate) fn open(&self, value: &str) -> Option<(Record, OpenedWith)> {
+        record::open(&self.keys, &self.aad, value)
+    }
+
+    /// The sealed value of `record`, with the current key (for minting test cookies).
+    #[cfg(feature = "test-util")]
+    pub(crate) fn seal_value(&self, record: &Record) -> String {
+        seal::seal(self.keys.current(), &self.aad, &record.encode())
+    }
+
+    /// The `Set-Cookie` value of a session cookie holding `record`, sealed with the current key,
+    /// with `Max-Age` when persistent.
+    ///
+    /// # Errors
+    ///
+    /// [`LineError::TooLarge`] when the cookie's name and value would pass the browser limit.
+    pub(crate) fn seal_line(
+        &self,
+        record: &Record,
+        max_age: i64,
+    ) -> Result<HeaderValue, LineError> {
+        let sealed = seal::seal_raw(
+            self.keys.current(),
+            &self.aad,
+            PLAINTEXT_HINT.min(self.budget),
+            |buf| record.encode_into(buf),
+        )
+        .map_err(|_| LineError::Seal)?;
+        let size = self.name.len() + seal::value_len(&sealed);
+        if size > COOKIE_LIMIT {
+            return Err(LineError::TooLarge { size });
+        }
+        // One buffer for the whole line, sized up front; it becomes the header's bytes as is
+        // (`HeaderValue` checks them).
+        let mut line = Vec::with_capacity(size + 1 + self.attributes.len() + 32);
+        line.extend_from_slice(self.name.as_bytes());
+        line.push(b'=');
+        seal::encode_into(&sealed, &mut line);
+        line.extend_from_slice(self.attributes.as_bytes());
+        if self.persistent {
+            use std::io::Write as _;
+            let _ = write!(line, "; Max-Age={}", max_age.clamp(0, MAX_AGE_CAP));
+        }
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(line)).map_err(|_| LineError::Seal)
+    }
+
+    /// Writes the deletion line.
+    pub(crate) fn delete(&self, headers: &mut HeaderMap) {
+        set_session_cookie(headers, &self.name, self.deletion.clone());
+    }
+}
+
+impl CookieSpec {
+    /// Seals the session into the response when it must be (login, change, renewal, rotation),
+    /// or deletes the cookie when the session expired or was revoked while the handler ran. A
+    /// server-error response is never given a session cookie. An overflow makes the response a
+    /// typed 500 without a cookie.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn write<B: Default>(
+        &self,
+        state: &mut State,
+        is_login: bool,
+        rotated: bool,
+        limits: &Limits,
+        not_before: Option<&NotBefore>,
+        clock: &LayerClock,
+        response: &mut Response<B>,
+    ) {
+        if response.status().is_server_error() {
+            tracing::debug!(target: "sealed_session", reason = "not_sealed_5xx", "session not sealed: the response is a server error");
+            return;
+        }
+        let now = clock.now();
+        let record = state.record();
+        let refused =
+            not_before.is_some_and(|nb| nb.refuses(record.uid.as_deref(), record.created));
+        if refused
+            || (!is_login && limits.check(now, record.created, record.last_seen) != Verdict::Live)
+        {
+            // It expired, or was revoked, while the handler ran: delete rather than renew.
+            self.delete(response.headers_mut());
+            return;
+        }
+        let modified = state.is_modified();
+        let renew = now.saturating_sub(record.last_seen) >= self.refresh;
+        if !(is_login || modified || rotated || renew) {
+            return;
+        }
+        let reason = if is_login {
+            "login"
+        } else if modified {
+            "modified"
+        } else if renew {
+            "renewed"
+        } else {
+            "rotated"
+        };
+        // Updated in place: the lock is held, and a failed seal replaces the response anyway.
+        if is_login || modified || renew {
+            state.touch(now);
+        }
+        let record = state.record();
+        let max_age = limits.remaining(now, record.created, record.last_seen);
+        let line = match self.seal_line(record, max_age) {
+            Ok(line) => line,
+            Err(error) => {
+                *response = Response::new(B::default());
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                match error {
+                    LineError::TooLarge { size } => {
+                        tracing::error!(target: "sealed_session", reason = "too_large", size, limit = COOKIE_LIMIT, "session cookie would pass the browser limit: not sent");
+                        response.extensions_mut().insert(CookieOverflow { size });
+                    }
+                    LineError::Seal => {
+                        tracing::error!(target: "sealed_session", reason = "seal_failed", "session cookie could not be sealed: not sent");
+                    }
+                }
+                return;
+            }
+        };
+        if rotated {
+            tracing::info!(target: "sealed_session", reason = "rotated", uid = ?record.uid, "session re-sealed with the current key");
+        }
+        tracing::debug!(target: "sealed_session", reason, uid = ?record.uid, "session sealed");
+        state.sealed();
+        set_session_cookie(response.headers_mut(), &self.name, line);
+    }
+}
+
+/// Sets the one session `Set-Cookie` line (dropping any other line for the same cookie), with
+/// `Cache-Control: no-store` and `Vary: Cookie`.
+fn set_session_cookie(headers: &mut HeaderMap, name: &str, line: HeaderValue) {
+    // Most responses carry no other `Set-Cookie`: nothing to filter.
+    if let Entry::Vacant(entry) = headers.entry(SET_COOKIE) {
+        entry.insert(line);
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        add_vary(headers, "Cookie");
+        return;
+    }
+    let others: Vec<HeaderValue> = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter(|v| {
+            let b = v.as_bytes();
+            !(b.starts_with(name.as_bytes()) && b.get(name.len()) == Some(&b'='))
+        })
+        .cloned()
+        .collect();
+    headers.remove(SET_COOKIE);
+    for other in others {
+        headers.append(SET_COOKIE, other);
+    }
+    headers.append(SET_COOKIE, line);
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    add_vary(headers, "Cookie");
+}
+
+/// Adds `field` to `Vary` unless it is there (or `Vary: *`).
+pub(crate) fn add_vary(headers: &mut HeaderMap, field: &'static str) {
+    // One lookup: most responses have no `Vary` yet.
+    match headers.entry(VARY) {
+        Entry::Vacant(entry) => {
+            entry.insert(HeaderValue::from_static(field));
+        }
+        Entry::Occupied(mut entry) => {
+            let present = entry.iter().any(|v| {
+                v.to_str().is_ok_and(|s| {
+                    s.split(',')
+                        .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
+                })
+            });
+            if !present {
+                entry.append(HeaderValue::from_static(field));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Identity;
+    use crate::key::Key;
+    use crate::layer::SessionLayer;
+    use crate::session::Session;
+
+    /// A change that slipped past the size check (for example, timestamps that grew a digit)
+    /// must not reach the browser: the response becomes a typed 500 without a cookie.
+    #[test]
+    fn an_oversized_cookie_at_response_time_is_a_typed_500_without_a_cookie() {
+        let config = SessionLayer::new(Key::generate()).config().unwrap();
+        let now = config.clock.now();
+        let session = Session::login(Identity::new("a"), now, config.resolver.session).unwrap();
+        // Past the size check: the value goes in as a change that slipped past it would.
+        session.force_value_for_test("big", "x".repeat(4000));
+        let mut response = Response::new(String::from("handler body"));
+        config.cookie.write(
+            &mut session.lock(),
+            true,
+            false,
+            &config.resolver.expiry,
+            None,
+            &config.clock,
+            &mut response,
+        );
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(SET_COOKIE).is_none());
+        assert!(response.body().is_empty(), "the handler's body is not sent");
+        let overflow = response.extensions().get::<CookieOverflow>().unwrap();
+        assert!(overflow.size > COOKIE_LIMIT);
+    }
+}

@@ -1,0 +1,334 @@
+//! Byte scans of the JSON text of a record's lazy parts: finding a top-level key, checking a
+//! string array, splicing one entry, without building a `serde_json` value.
+
+use std::fmt;
+
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Deserializer;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+/// The JSON object `text` with `key` set to `value`: the last entry named `key` gets the new
+/// value in place, or the entry is appended. Every other byte stays as it was.
+pub(super) fn splice(text: &str, key: &str, value: &Value) -> Result<String, serde_json::Error> {
+    use serde::de::Error as _;
+    let mut out: Vec<u8> = Vec::with_capacity(text.len() + key.len() + 32);
+    match find_text(text, key)? {
+        Some(old) => {
+            // `old` borrows from `text`: its offset in `text` is where the value starts.
+            let start = (old.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+            let end = start.saturating_add(old.len());
+            let (Some(before), Some(was), Some(after)) =
+                (text.get(..start), text.get(start..end), text.get(end..))
+            else {
+                return Err(serde_json::Error::custom("value outside its object"));
+            };
+            if !std::ptr::eq(was.as_ptr(), old.as_ptr()) {
+                return Err(serde_json::Error::custom("value outside its object"));
+            }
+            out.extend_from_slice(before.as_bytes());
+            serde_json::to_writer(&mut out, value)?;
+            out.extend_from_slice(after.as_bytes());
+        }
+        None => {
+            let Some(body) = text.strip_suffix('}') else {
+                return Err(serde_json::Error::custom("not an object"));
+            };
+            out.extend_from_slice(body.as_bytes());
+            if !is_empty_object(text) {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, key)?;
+            out.push(b':');
+            serde_json::to_writer(&mut out, value)?;
+            out.push(b'}');
+        }
+    }
+    // Valid JSON by construction: a valid object, with one value replaced by, or one entry of,
+    // serde_json's own output.
+    String::from_utf8(out).map_err(serde_json::Error::custom)
+}
+
+/// Whether the JSON object `text` has no entries.
+pub(super) fn is_empty_object(text: &str) -> bool {
+    text.strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .is_some_and(|s| s.trim_ascii().is_empty())
+}
+
+/// The text of the value of the last entry named `key` in the JSON object `text`, the object's
+/// syntax already checked: a byte scan of the top level, with serde_json's walk ([`find`]) when
+/// the scan cannot decide (an escaped key, anything unexpected).
+pub(super) fn find_text<'a>(
+    text: &'a str,
+    key: &str,
+) -> Result<Option<&'a str>, serde_json::Error> {
+    match scan_entries(text.as_bytes(), key.as_bytes()) {
+        Some(Some((start, end))) => Ok(text.get(start..end)),
+        Some(None) => Ok(None),
+        None => find(text, key).map(|found| found.map(RawValue::get)),
+    }
+}
+
+/// The byte range of the value of the last top-level entry named `key` in the JSON object
+/// `text`; `Some(None)` when there is none, `None` when this scan cannot tell.
+fn scan_entries(text: &[u8], key: &[u8]) -> Option<Option<(usize, usize)>> {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&b'}') {
+        return Some(None);
+    }
+    let mut found = None;
+    loop {
+        if text.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let end = start + memchr::memchr2(b'"', b'\\', text.get(start..)?)?;
+        if text.get(end) != Some(&b'"') {
+            // An escape in a key: compare it unescaped, as serde_json does.
+            return None;
+        }
+        let name = text.get(start..end)?;
+        i = skip_ws(text, end + 1);
+        if text.get(i) != Some(&b':') {
+            return None;
+        }
+        let value = skip_ws(text, i + 1);
+        i = skip_value(text, value)?;
+        if name == key {
+            found = Some((value, i));
+        }
+        i = skip_ws(text, i);
+        match text.get(i) {
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(b'}') => return Some(found),
+            _ => return None,
+        }
+    }
+}
+
+/// Whether the JSON value `text` (its syntax already checked) is an array of strings: a byte
+/// scan of its top level.
+pub(super) fn is_string_array(text: &[u8]) -> bool {
+    let mut i = skip_ws(text, 0);
+    if text.get(i) != Some(&b'[') {
+        return false;
+    }
+    i = skip_ws(text, i + 1);
+    if text.get(i) == Some(&b']') {
+        return skip_ws(text, i + 1) == text.len();
+    }
+    loop {
+        if text.get(i) != Some(&b'"') {
+            return false;
+        }
+        let Some(end) = skip_string(text, i) else {
+            return false;
+        };
+        i = skip_ws(text, end);
+        match text.get(i) {
+            Some(b',') => i = skip_ws(text, i + 1),
+            Some(b']') => return skip_ws(text, i + 1) == text.len(),
+            _ => return false,
+        }
+    }
+}
+
+fn skip_ws(text: &[u8], mut i: usize) -> usize {
+    while matches!(text.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the JSON value starting at `i`.
+fn skip_value(text: &[u8], i: usize) -> Option<usize> {
+    match text.get(i)? {
+        b'"' => skip_string(text, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match text.get(j)? {
+                    b'"' => {
+                        j = skip_string(text, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while let Some(c) = text.get(j) {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+/// The end of the JSON string starting at `i` (its opening quote).
+fn skip_string(text: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', text.get(j..)?)?;
+        match text.get(j)? {
+            b'\\' => j += 2,
+            _ => return Some(j + 1),
+        }
+    }
+}
+
+/// The raw value of the last entry named `key` in the JSON object `text`.
+fn find<'a>(text: &'a str, key: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let found = Find(key).deserialize(&mut de)?;
+    de.end()?;
+    Ok(found)
+}
+
+/// Walks an object's entries, keeping the raw value of the last one named `.0`.
+struct Find<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Find<'_> {
+    type Value = Option<&'de RawValue>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(is_key) = entries.next_key_seed(KeyIs(self.0))? {
+            if is_key {
+                found = Some(entries.next_value::<&'de RawValue>()?);
+            } else {
+                entries.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Reads an object key and tells whether it is `.0`, without allocating.
+struct KeyIs<'k>(&'k str);
+
+impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeyIs<'_> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
+        Ok(key == self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_string_array_scan_agrees_with_serde_json() {
+        let cases = [
+            "[]",
+            "[ ]",
+            r#"["a"]"#,
+            r#"[ "a" , "b\"]" ]"#,
+            r#"["\\",""]"#,
+            r#"["a",1]"#,
+            r#"[1,"a"]"#,
+            r#"["a",["b"]]"#,
+            r#"[["a"]]"#,
+            r#"["a",null]"#,
+            r#"["a",{}]"#,
+            "{}",
+            "null",
+            r#""a""#,
+            "[true]",
+            r#"["a","b","c"]"#,
+        ];
+        for case in cases {
+            serde_json::from_str::<&RawValue>(case).expect("valid JSON");
+            let typed = serde_json::from_str::<Vec<String>>(case).is_ok();
+            assert_eq!(is_string_array(case.as_bytes()), typed, "{case}");
+        }
+    }
+
+    #[test]
+    fn the_key_scan_agrees_with_serde_json() {
+        let values = [
+            "1",
+            "-2.5e3",
+            "true",
+            "null",
+            r#""s""#,
+            r#""a\"b\\""#,
+            r#""}]{[,:""#,
+            "[]",
+            "{}",
+            r#"[1,{"k":[2,"]"]}]"#,
+            r#"{"k":{"k":1},"x":"\\"}"#,
+            "[ 1 , 2 ]",
+        ];
+        let keys = ["k", "x", "k\"", "", "kk"];
+        let spellings = [
+            r#""k""#,
+            r#""x""#,
+            r#""k\"""#,
+            r#""""#,
+            r#""\u006b""#,
+            r#""kk""#,
+        ];
+        let mut cases = vec![String::from("{}"), String::from(" { } ")];
+        for (n, v) in values.iter().enumerate() {
+            for (m, k) in spellings.iter().enumerate() {
+                let other = values[(n + m) % values.len()];
+                cases.push(format!("{{{k}:{v}}}"));
+                cases.push(format!(r#"{{"a":{other},{k}:{v},"z":{other}}}"#));
+                cases.push(format!("{{ {k} : {v} , {k} :{other} }}"));
+                cases.push(format!("{{\n\t{k}:\r{other},\"k\":{v}}}"));
+            }
+        }
+        for case in &cases {
+            serde_json::from_str::<&RawValue>(case).expect("valid JSON");
+            for key in keys {
+                let walked = find(case, key).unwrap().map(RawValue::get);
+                assert_eq!(find_text(case, key).unwrap(), walked, "{case} {key}");
+            }
+        }
+    }
+}

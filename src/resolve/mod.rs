@@ -1,0 +1,133 @@
+//! Who a request is: what credential it carries, opening the cookie, calling the token or Basic
+//! handler and the validator, and the [`Resolution`].
+//!
+//! Detection is in one place ([`Resolver::compute`] and [`Resolver::is_credential_request`]
+//! read the same `Authorization` parse). The common cookie path needs no waiting and is answered
+//! by [`Resolver::compute`] alone; what must be awaited comes back as [`Pending`] for
+//! [`Resolver::finish`].
+
+mod handler;
+mod open;
+mod validate;
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::basic::BasicHandler;
+use crate::clock::LayerClock;
+use crate::cookie::CookieSpec;
+use crate::expiry::Limits;
+use crate::parse::{self, Credentials};
+use crate::revocation::{NotBefore, SessionValidator};
+use crate::session::{Session, SessionLimits};
+
+pub(crate) use handler::{HandlerLimits, InFlight, TokenSource};
+use open::Due;
+
+/// Who the request turned out to be.
+#[derive(Clone)]
+pub(crate) enum Resolution {
+    /// No credentials. `cookie_invalid`: a session cookie was sent but was expired, tampered,
+    /// undecodable or ambiguous; the response deletes it.
+    Anonymous {
+        cookie_invalid: bool,
+    },
+    /// `Authorization` with a scheme other than Bearer: anonymous, and the cookie is not read.
+    OtherScheme,
+    /// A live cookie session, and whether a previous key opened it.
+    Cookie {
+        session: Session,
+        rotated: bool,
+    },
+    /// A per-request session from credentials: a bearer token or, with a Basic handler, Basic.
+    PerRequest(Session),
+    InvalidToken,
+    InvalidRequest,
+    Unavailable,
+    Panicked,
+}
+
+/// What is left to do, awaiting, before the caller is known.
+pub(crate) enum Pending<'h> {
+    /// Call the token handler.
+    Token(&'h str),
+    /// Call the Basic handler.
+    Basic { user: String, password: String },
+    /// Consult the validator about an opened session.
+    Validate(Due),
+}
+
+/// The resolver's configuration: credential handlers, their limits, revocation, and the expiry
+/// and session limits it applies to what it opens.
+pub(crate) struct Resolver {
+    pub(crate) tokens: Option<TokenSource>,
+    pub(crate) basic: Option<Arc<dyn BasicHandler>>,
+    pub(crate) limits: HandlerLimits,
+    pub(crate) validator: Option<Arc<dyn SessionValidator>>,
+    /// The longest time between two validator checks, in seconds.
+    pub(crate) validation_interval: i64,
+    pub(crate) not_before: Option<NotBefore>,
+    pub(crate) expiry: Limits,
+    /// The refresh interval, in seconds: the validator is due before every renewal.
+    pub(crate) refresh: i64,
+    pub(crate) session: SessionLimits,
+}
+
+impl Resolver {
+    /// The resolution, when it needs no waiting; else what is left to await.
+    pub(crate) fn compute<'h>(
+        &self,
+        headers: &'h HeaderMap,
+        cookie: &CookieSpec,
+        clock: &LayerClock,
+    ) -> Result<Resolution, Pending<'h>> {
+        Ok(match parse::authorization(headers, self.limits.max_len) {
+            Credentials::Absent => {
+                return self
+                    .open_cookie(headers, cookie, clock)
+                    .map_err(Pending::Validate)
+            }
+            Credentials::OtherScheme if self.basic.is_some() => {
+                return self.basic_credentials(headers)
+            }
+            Credentials::OtherScheme => Resolution::OtherScheme,
+            Credentials::Repeated => {
+                tracing::info!(target: "sealed_session", reason = "invalid_request", "refused: more than one Authorization credential");
+                Resolution::InvalidRequest
+            }
+            Credentials::Malformed => {
+                tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed bearer token");
+                Resolution::InvalidToken
+            }
+            Credentials::Bearer(token) => return Err(Pending::Token(token)),
+        })
+    }
+
+    /// Awaits what [`Resolver::compute`] left.
+    pub(crate) async fn finish(&self, pending: Pending<'_>, clock: &LayerClock) -> Resolution {
+        match pending {
+            Pending::Token(token) => self.resolve_token(token, clock).await,
+            Pending::Basic { user, password } => self.resolve_basic(&user, &password, clock).await,
+            Pending::Validate(due) => self.validate_opened(due).await,
+        }
+    }
+
+    /// Whether the request carries credentials that make a per-request session (bearer, or
+    /// Basic when a Basic handler is configured), or bad ones: such a request never starts or
+    /// ends the cookie session.
+    pub(crate) fn is_credential_request(&self, headers: &HeaderMap) -> bool {
+        match parse::authorization(headers, usize::MAX) {
+            Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
+            Credentials::OtherScheme => self.basic.is_some() && crate::basic::is_basic(headers),
+            Credentials::Absent => false,
+        }
+    }
+
+    /// Whether the not-before times refuse a session.
+    pub(crate) fn is_refused(&self, uid: Option<&str>, created: i64) -> bool {
+        self.not_before
+            .as_ref()
+            .is_some_and(|not_before| not_before.refuses(uid, created))
+    }
+}
