@@ -229,6 +229,30 @@ async fn two_authorization_fields_are_400_invalid_request() {
 }
 
 #[tokio::test]
+async fn a_comma_inside_one_token_is_401_invalid_token_not_a_repeated_credential() {
+    // RFC 6750 §2.1: a bearer token has no comma; RFC 9110 §11.6.2: one credential per field.
+    // Only a second auth-scheme after the comma is a second credential (400, above).
+    let app = app();
+    for value in [
+        &b"Bearer a,b"[..],
+        b"Bearer good-token-abc,",
+        b"Bearer a, b",
+        b"Bearer a,,b",
+        b"Bearer a ,b",
+    ] {
+        let res = app.send(get_req("/guarded", &[("authorization", value)])).await;
+        let label = String::from_utf8_lossy(value).into_owned();
+        assert_401(res, INVALID_TOKEN, &label).await;
+    }
+    for value in [&b"Bearer a, Bearer b"[..], b"Bearer a,Basic YWxpY2U6c2VjcmV0", b"Bearer a,  bearer b"] {
+        let res = app.send(get_req("/guarded", &[("authorization", value)])).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(value));
+        assert_eq!(www(&res), Some(INVALID_REQUEST));
+    }
+    assert_eq!(app.tokens.calls(), 0, "neither reaches the handler");
+}
+
+#[tokio::test]
 async fn a_missing_scope_is_403_insufficient_scope() {
     let app = app();
     let res = app.get_with_bearer("/admin", GOOD).await;
