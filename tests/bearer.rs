@@ -240,13 +240,26 @@ async fn a_comma_inside_one_token_is_401_invalid_token_not_a_repeated_credential
         b"Bearer a,,b",
         b"Bearer a ,b",
     ] {
-        let res = app.send(get_req("/guarded", &[("authorization", value)])).await;
+        let res = app
+            .send(get_req("/guarded", &[("authorization", value)]))
+            .await;
         let label = String::from_utf8_lossy(value).into_owned();
         assert_401(res, INVALID_TOKEN, &label).await;
     }
-    for value in [&b"Bearer a, Bearer b"[..], b"Bearer a,Basic YWxpY2U6c2VjcmV0", b"Bearer a,  bearer b"] {
-        let res = app.send(get_req("/guarded", &[("authorization", value)])).await;
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{}", String::from_utf8_lossy(value));
+    for value in [
+        &b"Bearer a, Bearer b"[..],
+        b"Bearer a,Basic YWxpY2U6c2VjcmV0",
+        b"Bearer a,  bearer b",
+    ] {
+        let res = app
+            .send(get_req("/guarded", &[("authorization", value)]))
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(value)
+        );
         assert_eq!(www(&res), Some(INVALID_REQUEST));
     }
     assert_eq!(app.tokens.calls(), 0, "neither reaches the handler");
