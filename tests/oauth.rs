@@ -2130,3 +2130,27 @@ async fn logout_can_end_the_session_at_the_provider_too() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn callback_answers_are_nosniff_and_never_leak_their_url_as_a_referrer() {
+    within(async {
+        let mock = Mock::start().await;
+        // The welcome text reflects the uid: never sniffed as HTML.
+        let app = app(&mock);
+        let res = Browser::default().login(&app, &mock, "/auth?login").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&res, "referrer-policy"), Some("no-referrer"));
+        // The Strict-mode landing page's URL holds the code: no Referer carries it away.
+        let strict = app_with(key(1), OAuthLogin::new(mock.provider(), BASE), |l| {
+            l.with_same_site(sealed_session::SameSite::Strict)
+        });
+        let res = Browser::default()
+            .login(&strict, &mock, "/auth?login=/me")
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "referrer-policy"), Some("no-referrer"));
+        assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"));
+    })
+    .await;
+}

@@ -499,6 +499,11 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Some answers reflect the uid or a return path: never sniffed as HTML.
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -805,6 +810,11 @@ impl Inner {
         if let Some(line) = flows.name(state).and_then(|name| flows.delete(&name)) {
             response.headers_mut().append(SET_COOKIE, line);
         }
+        // The callback URL holds the code and state: no page reached from this answer (the
+        // Strict-mode landing page's link, a redirect) sends it on as a Referer.
+        response
+            .headers_mut()
+            .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         response
     }
 
