@@ -297,6 +297,30 @@ async fn role_account_and_human() {
 }
 
 #[tokio::test]
+async fn human_passes_a_persons_bearer_token_interactive_needs_a_browser_session() {
+    // `human`: the identity is a person (not a role account), whatever the credential.
+    let g = guarded(RequireAuth::from(Requirement::human()));
+    let res = g
+        .get("/g", &[("authorization", "Bearer good-token-abc")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // `interactive`: a person at a browser, with a cookie session.
+    let g = guarded(RequireAuth::interactive());
+    assert_eq!(g.as_(Identity::new("alice")).await.status(), StatusCode::OK);
+    let res = g
+        .get("/g", &[("authorization", "Bearer good-token-abc")])
+        .await;
+    assert_forbidden(res, &["needs an interactive browser session"]).await;
+    let res = g.as_(Identity::new("ci").with_role_account(true)).await;
+    assert_forbidden(res, &["needs an interactive browser session"]).await;
+    let g = guarded(RequireAuth::from(Requirement::interactive()));
+    let res = g
+        .get("/g", &[("authorization", "Bearer ci-token-123")])
+        .await;
+    assert_forbidden(res, &["needs an interactive browser session"]).await;
+}
+
+#[tokio::test]
 async fn mfa() {
     let g = guarded(RequireAuth::from(Requirement::mfa()));
     assert_eq!(

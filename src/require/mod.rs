@@ -71,6 +71,7 @@ enum Kind {
     Group(String),
     RoleAccount,
     Human,
+    Interactive,
     Mfa,
     Predicate { message: String, check: Predicate },
 }
@@ -118,10 +119,20 @@ impl Requirement {
         Self(Kind::RoleAccount)
     }
 
-    /// The session is a person, not a role account.
+    /// The session is a person, not a role account, whatever the credential: a person's own
+    /// bearer token (a personal access token) passes. For "a person at a browser", use
+    /// [`interactive`](Self::interactive).
     #[must_use]
     pub fn human() -> Self {
         Self(Kind::Human)
+    }
+
+    /// The session is a person at a browser: a cookie session (not a bearer or Basic
+    /// credential) of an account that is not a role account. For actions a script holding a
+    /// token must not take, such as changing the account's credentials or minting tokens.
+    #[must_use]
+    pub fn interactive() -> Self {
+        Self(Kind::Interactive)
     }
 
     /// The session used more than one factor.
@@ -152,6 +163,10 @@ impl Requirement {
             Kind::Group(g) => session.in_group(g),
             Kind::RoleAccount => session.is_role_account(),
             Kind::Human => !session.is_role_account(),
+            Kind::Interactive => {
+                session.source() == crate::session::SessionSource::Cookie
+                    && !session.is_role_account()
+            }
             Kind::Mfa => session.mfa(),
             Kind::Predicate { check, .. } => check(session),
         }
@@ -167,6 +182,7 @@ impl Requirement {
             Kind::Group(g) => format!("not in group: {g}"),
             Kind::RoleAccount => "only role accounts may do this".to_owned(),
             Kind::Human => "role accounts may not do this".to_owned(),
+            Kind::Interactive => "needs an interactive browser session".to_owned(),
             Kind::Mfa => "multi-factor authentication required".to_owned(),
             Kind::Predicate { message, .. } => message.clone(),
         }
@@ -345,6 +361,22 @@ impl RequireAuth {
     /// ```
     pub fn role(role: impl Into<String>) -> Self {
         Self::from(Requirement::role(role))
+    }
+
+    /// A person at a browser: `RequireAuth::all_of([Requirement::interactive()])`. A bearer or
+    /// Basic credential, or a role account, gets a 403.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::interactive();
+    /// assert!(guard.check(&kit.session(Identity::new("alice"))).is_ok());
+    /// let robot = Identity::new("ci").with_role_account(true);
+    /// assert!(guard.check(&kit.session(robot)).is_err());
+    /// ```
+    pub fn interactive() -> Self {
+        Self::from(Requirement::interactive())
     }
 
     /// Checks `session`: `Ok` when the requirements hold, else a
