@@ -5,7 +5,7 @@
 //! | no credentials, or a scheme other than Bearer | 401, `WWW-Authenticate: Bearer realm="…"` (no error), or a 302 to the login page when configured |
 //! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` |
 //! | two `Authorization` fields | 400, `error="invalid_request"` |
-//! | missing scope | 403, `error="insufficient_scope", scope="…"` |
+//! | missing scope | 403, `error="insufficient_scope", scope="…"` (the scopes the route requires; of an any-of group, one alternative) |
 //! | any other unmet requirement | 403, the reasons as text/plain, one per line |
 //! | token backend error or timeout | 503 with `Retry-After` |
 //! | token handler panicked | 500 |
@@ -57,12 +57,17 @@ pub enum RejectionKind {
     /// More than one credential (two `Authorization` fields): 400 `invalid_request`.
     InvalidRequest,
     /// Logged in, but requirements are unmet: 403. With `insufficient_scope` when any missing
-    /// requirement is a scope.
+    /// requirement is a scope; its `scope` parameter lists `required_scopes`.
     Forbidden {
         /// Every unmet requirement, in declaration order.
         reasons: Vec<String>,
         /// The missing scopes, in declaration order (empty when no scope is missing).
         missing_scopes: Vec<String>,
+        /// The scopes the resource requires (RFC 6750 §3), for the challenge: every `all_of`
+        /// scope, met or not, and of an `any_of` group, one acceptable alternative (the first
+        /// scope alternative, or the one the session holds), never the whole group, which
+        /// would read as "all of these".
+        required_scopes: Vec<String>,
     },
     /// The token handler failed or timed out: 503 with `Retry-After`.
     Unavailable,
@@ -221,8 +226,12 @@ impl AuthRejection {
             RejectionKind::MissingCredentials if self.location.is_none() => realm.to_owned(),
             RejectionKind::InvalidToken => format!("{realm}, error=\"invalid_token\""),
             RejectionKind::InvalidRequest => format!("{realm}, error=\"invalid_request\""),
-            RejectionKind::Forbidden { missing_scopes, .. } if !missing_scopes.is_empty() => {
-                let scopes: Vec<&str> = missing_scopes
+            RejectionKind::Forbidden {
+                missing_scopes,
+                required_scopes,
+                ..
+            } if !missing_scopes.is_empty() => {
+                let scopes: Vec<&str> = required_scopes
                     .iter()
                     .map(String::as_str)
                     .filter(|s| is_scope_token(s))

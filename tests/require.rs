@@ -379,16 +379,19 @@ async fn scopes_are_exact_and_report_insufficient_scope() {
     let both = Identity::new("a").with_scopes(["repo:read", "repo:write"]);
     assert_eq!(g.as_(both).await.status(), StatusCode::OK);
 
+    // The challenge names the scope the route requires (RFC 6750 §3), the body what is missing.
     let res = g.as_(Identity::new("a").with_scopes(["repo:read"])).await;
     assert_eq!(
         www(&res),
-        Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="repo:write""#)
+        Some(
+            r#"Bearer realm="sealed-session", error="insufficient_scope", scope="repo:read repo:write""#
+        )
     );
     let parsed = challenge(&res).expect("a challenge");
     assert_eq!(parsed.scheme, "Bearer");
     assert_eq!(parsed.param("realm"), Some("sealed-session"));
     assert_eq!(parsed.param("error"), Some("insufficient_scope"));
-    assert_eq!(parsed.param("scope"), Some("repo:write"));
+    assert_eq!(parsed.param("scope"), Some("repo:read repo:write"));
     assert_forbidden(res, &["missing scope: repo:write"]).await;
 
     for scopes in [

@@ -394,7 +394,7 @@ impl RequireAuth {
     /// use sealed_session::RejectionKind;
     /// let guard = RequireAuth::all_of([Requirement::scope("admin"), Requirement::mfa()]);
     /// let err = guard.check(&kit.session(Identity::new("bob"))).unwrap_err();
-    /// let RejectionKind::Forbidden { reasons, missing_scopes } = err else { unreachable!() };
+    /// let RejectionKind::Forbidden { reasons, missing_scopes, .. } = err else { unreachable!() };
     /// assert_eq!(reasons, ["missing scope: admin", "multi-factor authentication required"]);
     /// assert_eq!(missing_scopes, ["admin"]);
     /// ```
@@ -407,6 +407,22 @@ impl RequireAuth {
         if unmet.is_empty() {
             return Ok(());
         }
+        let mut required_scopes: Vec<String> = self
+            .all_of
+            .iter()
+            .filter_map(Requirement::missing_scope)
+            .map(str::to_owned)
+            .collect();
+        let alternatives = || self.any_of.iter().filter(|r| r.missing_scope().is_some());
+        if let Some(one) = alternatives()
+            .find(|r| r.check(session))
+            .or_else(|| alternatives().next())
+            .and_then(Requirement::missing_scope)
+        {
+            if !required_scopes.iter().any(|s| s == one) {
+                required_scopes.push(one.to_owned());
+            }
+        }
         Err(RejectionKind::Forbidden {
             reasons: unmet.iter().map(|r| r.reason()).collect(),
             missing_scopes: unmet
@@ -414,6 +430,7 @@ impl RequireAuth {
                 .filter_map(|r| r.missing_scope())
                 .map(str::to_owned)
                 .collect(),
+            required_scopes,
         })
     }
 }
