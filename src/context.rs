@@ -116,6 +116,9 @@ impl RequestContext {
             }
             Resolution::Anonymous { .. } | Resolution::OtherScheme => None,
             Resolution::InvalidToken => return Err(self.reject(RejectionKind::InvalidToken)),
+            Resolution::InvalidCredentials => {
+                return Err(self.reject(RejectionKind::InvalidCredentials))
+            }
             Resolution::InvalidRequest => return Err(self.reject(RejectionKind::InvalidRequest)),
             Resolution::Unavailable => return Err(self.reject(RejectionKind::Unavailable)),
             Resolution::Panicked => return Err(self.reject(RejectionKind::HandlerPanicked)),

@@ -43,6 +43,9 @@ pub(crate) struct Challenge {
     pub(crate) body: Option<RejectionBody>,
     /// The `Retry-After` of a 503.
     pub(crate) retry_after: HeaderValue,
+    /// `Basic realm="…", charset="UTF-8"` when the layer takes Basic credentials: sent beside
+    /// the Bearer challenge on every 401 (RFC 7617 §2).
+    pub(crate) basic: Option<HeaderValue>,
 }
 
 /// Why a request was refused.
@@ -54,6 +57,9 @@ pub enum RejectionKind {
     MissingCredentials,
     /// A malformed, unknown, expired or revoked bearer token: 401 `invalid_token`.
     InvalidToken,
+    /// Basic credentials the Basic handler refused (unknown, or expired): 401 with a bare
+    /// Bearer challenge and the Basic one (RFC 7617), never `invalid_token`.
+    InvalidCredentials,
     /// More than one credential (two `Authorization` fields): 400 `invalid_request`.
     InvalidRequest,
     /// Logged in, but requirements are unmet: 403. With `insufficient_scope` when any missing
@@ -170,9 +176,9 @@ impl AuthRejection {
     pub fn status(&self) -> StatusCode {
         match &self.kind {
             RejectionKind::MissingCredentials if self.location.is_some() => StatusCode::FOUND,
-            RejectionKind::MissingCredentials | RejectionKind::InvalidToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            RejectionKind::MissingCredentials
+            | RejectionKind::InvalidToken
+            | RejectionKind::InvalidCredentials => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
             RejectionKind::Forbidden { .. } => StatusCode::FORBIDDEN,
             RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -203,6 +209,7 @@ impl AuthRejection {
         match &self.kind {
             RejectionKind::MissingCredentials => "authentication required".to_owned(),
             RejectionKind::InvalidToken => "invalid token".to_owned(),
+            RejectionKind::InvalidCredentials => "invalid credentials".to_owned(),
             RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
             RejectionKind::Forbidden { reasons, .. } => reasons.join("\n"),
             RejectionKind::Unavailable => {
@@ -224,6 +231,7 @@ impl AuthRejection {
             .map_or("Bearer realm=\"sealed-session\"", |c| c.header.as_str());
         let value = match &self.kind {
             RejectionKind::MissingCredentials if self.location.is_none() => realm.to_owned(),
+            RejectionKind::InvalidCredentials => realm.to_owned(),
             RejectionKind::InvalidToken => format!("{realm}, error=\"invalid_token\""),
             RejectionKind::InvalidRequest => format!("{realm}, error=\"invalid_request\""),
             RejectionKind::Forbidden {
@@ -281,6 +289,11 @@ impl IntoResponse for AuthRejection {
         headers.remove(LOCATION);
         if let Some(challenge) = self.challenge() {
             headers.insert(WWW_AUTHENTICATE, challenge);
+            if self.status() == StatusCode::UNAUTHORIZED {
+                if let Some(basic) = self.challenge.as_ref().and_then(|c| c.basic.clone()) {
+                    headers.append(WWW_AUTHENTICATE, basic);
+                }
+            }
         }
         if let Some(location) = self
             .location

@@ -267,6 +267,10 @@ impl Config {
             login_redirect: s.login_redirect.clone(),
             body: s.rejection_body.clone(),
             retry_after: HeaderValue::from(retry_after),
+            basic: s.basic.as_ref().and_then(|_| {
+                HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", s.realm))
+                    .ok()
+            }),
         };
         Ok(Self {
             cookie,

@@ -169,7 +169,7 @@ impl Resolver {
             }
             Ok(Ok(Ok(None))) => {
                 tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, "refused: unknown credentials");
-                return Resolution::InvalidToken;
+                return refused(source);
             }
             Ok(Ok(Ok(Some(identity)))) => identity,
         };
@@ -177,7 +177,7 @@ impl Resolver {
         let expires_at = identity.expires_at().map(|t| t.unix_timestamp());
         if expires_at.is_some_and(|end| now >= end) {
             tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid(), "refused: expired credentials");
-            return Resolution::InvalidToken;
+            return refused(source);
         }
         tracing::debug!(target: "sealed_session", reason = "token_resolved", ?source, uid = ?identity.uid(), "per-request session");
         let record = identity.into_record(now);
@@ -243,5 +243,14 @@ mod tests {
         assert!(slots.try_enter().is_none());
         drop((b, c));
         let _all: Vec<_> = (0..2).map(|_| slots.try_enter().unwrap()).collect();
+    }
+}
+
+/// A refused credential: `invalid_token` for a bearer token, plain invalid credentials for Basic.
+fn refused(source: SessionSource) -> Resolution {
+    if source == SessionSource::Basic {
+        Resolution::InvalidCredentials
+    } else {
+        Resolution::InvalidToken
     }
 }

@@ -43,6 +43,8 @@ pub(crate) enum Resolution {
     /// A per-request session from credentials: a bearer token or, with a Basic handler, Basic.
     PerRequest(Session),
     InvalidToken,
+    /// Basic credentials the Basic handler refused.
+    InvalidCredentials,
     InvalidRequest,
     Unavailable,
     Panicked,
