@@ -25,6 +25,8 @@ pub(crate) struct RequestContext {
     /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
     /// redirect's return path.
     uri: Uri,
+    /// Whether the method is `GET` or `HEAD`: a login redirect without Fetch Metadata needs one.
+    safe_method: bool,
     /// Who the request is, once something asked. Set without waiting when nothing needs to be
     /// awaited (the common cookie path); the paths that call the token handler or the validator
     /// run one at a time under `resolving`, so each is called at most once per request.
@@ -37,10 +39,11 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    pub(crate) fn new(config: Arc<Config>, uri: Uri) -> Self {
+    pub(crate) fn new(config: Arc<Config>, uri: Uri, safe_method: bool) -> Self {
         Self {
             config,
             uri,
+            safe_method,
             resolution: OnceLock::new(),
             resolving: tokio::sync::Mutex::const_new(()),
             actions: Mutex::new(Actions::default()),
@@ -165,7 +168,13 @@ impl RequestContext {
         login: Option<&str>,
     ) -> Result<Session, AuthRejection> {
         session.ok_or_else(|| {
-            AuthRejection::missing_credentials(&self.config.challenge, headers, &self.uri, login)
+            AuthRejection::missing_credentials(
+                &self.config.challenge,
+                headers,
+                &self.uri,
+                self.safe_method,
+                login,
+            )
         })
     }
 

@@ -123,6 +123,28 @@ fn encode_return_path(path_and_query: &str) -> String {
     out
 }
 
+/// Whether a request is a browser navigation (see [`AuthRejection::missing_credentials`]).
+fn is_navigation(headers: &HeaderMap, safe_method: bool) -> bool {
+    if let Some(mode) = headers.get("sec-fetch-mode") {
+        return mode.as_bytes() == b"navigate";
+    }
+    safe_method
+        && headers.get_all(http::header::ACCEPT).iter().any(|accept| {
+            accept.to_str().is_ok_and(|a| {
+                a.split(',').any(|item| {
+                    let mut parts = item.split(';');
+                    let media = parts.next().unwrap_or_default().trim();
+                    let refused = parts.any(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+                    });
+                    media.eq_ignore_ascii_case("text/html") && !refused
+                })
+            })
+        })
+}
+
 /// Whether `scope` may appear in a `scope="…"` challenge parameter (RFC 6749 §3.3 scope-token).
 fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
@@ -140,20 +162,25 @@ impl AuthRejection {
         }
     }
 
-    /// A "no credentials" rejection that redirects anonymous browser requests to the login page
-    /// when the layer has one: not when the request carries `Authorization` or `X-No-Redirect`.
+    /// A "no credentials" rejection that redirects anonymous browser navigations to the login
+    /// page when the layer has one. Only navigations: `Sec-Fetch-Mode: navigate`, or, without
+    /// Fetch Metadata, a `GET`/`HEAD` whose `Accept` names `text/html`. Never when the request
+    /// carries `Authorization` or `X-No-Redirect`. Everything else (a `fetch`, an API client)
+    /// gets the 401.
     ///
     /// `login` overrides the layer's login page (a guard's own).
     pub(crate) fn missing_credentials(
         challenge: &Arc<Challenge>,
         headers: &HeaderMap,
         uri: &Uri,
+        safe_method: bool,
         login: Option<&str>,
     ) -> Self {
         let mut rejection = Self::new(RejectionKind::MissingCredentials, challenge);
         if let Some(login) = login.or(challenge.login_redirect.as_deref()) {
             if !headers.contains_key(http::header::AUTHORIZATION)
                 && !headers.contains_key("x-no-redirect")
+                && is_navigation(headers, safe_method)
             {
                 let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
                 let target = target.strip_suffix('?').unwrap_or(target);

@@ -276,8 +276,10 @@ impl Browser {
         res
     }
 
+    /// A navigation: the browser follows a link or a redirect.
     async fn get(&mut self, app: &App, target: &str) -> Response<Body> {
-        self.send(app, Method::GET, target, &[]).await
+        self.send(app, Method::GET, target, &[("sec-fetch-mode", "navigate")])
+            .await
     }
 
     /// Starts a login at `target` (a `/auth?login…` path), as a navigation on the app's own

@@ -15,6 +15,8 @@ use sealed_session::{
 };
 
 const BARE: &str = r#"Bearer realm="sealed-session""#;
+/// A browser navigation (only those are sent to the login page).
+const NAV: &[(&str, &str)] = &[("sec-fetch-mode", "navigate")];
 const INVALID_TOKEN: &str = r#"Bearer realm="sealed-session", error="invalid_token""#;
 
 /// One guarded route `/g` (plus the harness routes) behind a layer built by `tweak`.
@@ -36,7 +38,9 @@ fn guarded_with(guard: RequireAuth, tweak: impl FnOnce(SessionLayer) -> SessionL
         .route("/g", get(|| async { "granted" }).route_layer(guard))
         .route(
             "/secret",
-            get(|| async { "secret" }).route_layer(RequireAuth::authenticated()),
+            get(|| async { "secret" })
+                .post(|| async { "posted" })
+                .route_layer(RequireAuth::authenticated()),
         )
         .layer(layer);
     Guarded { router, kit }
@@ -539,7 +543,7 @@ fn redirecting() -> Guarded {
 #[tokio::test]
 async fn an_anonymous_browser_request_is_redirected_to_the_login_page() {
     let g = redirecting();
-    let res = g.get("/secret?x=1&y=2", &[]).await;
+    let res = g.get("/secret?x=1&y=2", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
@@ -548,27 +552,66 @@ async fn an_anonymous_browser_request_is_redirected_to_the_login_page() {
     assert_eq!(www(&res), None, "a 302 is not a challenge");
     assert_no_set_cookie(&res);
 
-    let res = g.get("/secret", &[]).await;
+    let res = g.get("/secret", NAV).await;
     assert_eq!(header(&res, "location"), Some("/auth?login=/secret"));
-    let res = g.get("/secret?", &[]).await;
+    let res = g.get("/secret?", NAV).await;
     assert_eq!(
         header(&res, "location"),
         Some("/auth?login=/secret"),
         "a bare ? is dropped"
     );
-    let res = g.get("/g?next=%2Fa%20b", &[]).await;
+    let res = g.get("/g?next=%2Fa%20b", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
         Some("/auth?login=/g%3Fnext%3D%252Fa%2520b")
     );
     // The bare Session extractor redirects the same way; Option<Session> never does.
-    let res = g.get("/me", &[]).await;
+    let res = g.get("/me", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(header(&res, "location"), Some("/auth?login=/me"));
-    let res = g.get("/optional", &[]).await;
+    let res = g.get("/optional", NAV).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, "anonymous");
+}
+
+#[tokio::test]
+async fn only_navigations_are_redirected_api_calls_get_the_401() {
+    let g = redirecting();
+    let navigations: [&[(&str, &str)]; 3] = [
+        &[("sec-fetch-mode", "navigate")],
+        &[
+            ("sec-fetch-mode", "navigate"),
+            ("accept", "application/json"),
+        ],
+        // No Fetch Metadata (an older browser): a GET that prefers HTML.
+        &[(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )],
+    ];
+    for headers in navigations {
+        let res = g.get("/secret", headers).await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{headers:?}");
+    }
+    let api_calls: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("sec-fetch-mode", "cors")],
+        &[("sec-fetch-mode", "cors"), ("accept", "text/html")],
+        &[("accept", "application/json")],
+        &[("accept", "*/*")],
+    ];
+    for headers in api_calls {
+        let res = g.get("/secret", headers).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(www(&res), Some(BARE));
+    }
+    // A JSON fetch POST without Fetch Metadata is not a navigation either.
+    let req = Request::post("/secret")
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(g.send(req).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -576,6 +619,7 @@ async fn an_invalid_cookie_is_redirected_and_deleted() {
     let g = redirecting();
     let stale = g.kit.header_for("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     let req = Request::get("/secret?x=1")
+        .header("sec-fetch-mode", "navigate")
         .header("cookie", stale)
         .body(Body::empty())
         .expect("request");
@@ -760,7 +804,7 @@ async fn the_body_hook_keeps_the_redirect() {
         l.with_login_redirect("/auth")
             .with_rejection_body(problem_json)
     });
-    let res = g.get("/secret?x=1&y=2", &[]).await;
+    let res = g.get("/secret?x=1&y=2", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
@@ -886,7 +930,10 @@ async fn the_login_redirect_keeps_the_prefix_of_a_nested_router() {
     let app = Router::new().nest("/api", inner).layer(layer);
     let res = send(
         &app,
-        Request::get("/api/me?x=1").body(Body::empty()).unwrap(),
+        Request::get("/api/me?x=1")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
@@ -912,7 +959,10 @@ async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
         .layer(layer);
     let res = send(
         &app,
-        Request::get("/dash?tab=2").body(Body::empty()).unwrap(),
+        Request::get("/dash?tab=2")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
@@ -923,13 +973,21 @@ async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
     let res = send(
         &app,
         Request::get("/dash")
+            .header("sec-fetch-mode", "navigate")
             .header("x-no-redirect", "1")
             .body(Body::empty())
             .unwrap(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = send(&app, Request::get("/api").body(Body::empty()).unwrap()).await;
+    let res = send(
+        &app,
+        Request::get("/api")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 

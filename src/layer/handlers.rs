@@ -168,9 +168,11 @@ impl SessionLayer {
         self.set(|s| s.realm = realm)
     }
 
-    /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
-    /// `<login>?login=<path and query, percent-encoded>`, instead of a 401. Requests with an
-    /// `Authorization` or `X-No-Redirect` header still get the 401.
+    /// Sends anonymous browser navigations to `login` (a local path such as `/auth`) with a 302
+    /// to `<login>?login=<path and query, percent-encoded>`, instead of a 401. Only navigations:
+    /// `Sec-Fetch-Mode: navigate`, or, from a browser without Fetch Metadata, a `GET`/`HEAD`
+    /// whose `Accept` names `text/html`. A `fetch`, an API client, and any request with an
+    /// `Authorization` or `X-No-Redirect` header get the 401.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -181,9 +183,15 @@ impl SessionLayer {
     ///
     /// let layer = SessionLayer::new(Key::generate()).with_login_redirect("/auth");
     /// let app = Router::new().route("/me", get(|_: Session| async {})).layer(layer);
-    /// let res = app.oneshot(Request::get("/me?tab=1").body(Body::empty()).unwrap()).await.unwrap();
+    /// let visit = Request::get("/me?tab=1").header("sec-fetch-mode", "navigate");
+    /// let res = app.clone().oneshot(visit.body(Body::empty()).unwrap()).await.unwrap();
     /// assert_eq!(res.status(), 302);
     /// assert_eq!(res.headers()["location"], "/auth?login=/me%3Ftab%3D1");
+    ///
+    /// // A script's fetch gets the 401.
+    /// let fetch = Request::get("/me").header("sec-fetch-mode", "cors");
+    /// let res = app.oneshot(fetch.body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(res.status(), 401);
     /// # }
     /// ```
     pub fn with_login_redirect(self, login: impl Into<String>) -> Self {

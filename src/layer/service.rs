@@ -52,7 +52,12 @@ where
         // Nothing is resolved here: the cookie is opened, and the token handler called, only
         // when an extractor or guard asks. A route that never asks pays for this context and
         // its slot in the request extensions (two allocations), nothing more.
-        let context = Arc::new(RequestContext::new(self.config.clone(), req.uri().clone()));
+        let safe_method = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
+        let context = Arc::new(RequestContext::new(
+            self.config.clone(),
+            req.uri().clone(),
+            safe_method,
+        ));
         req.extensions_mut().insert(context.clone());
         // The inner service is called here, synchronously, on the instance `poll_ready` readied;
         // no clone is needed (the `mem::replace` idiom is for calls made later, in a future).

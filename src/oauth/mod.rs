@@ -37,8 +37,9 @@
 //!     .route_service(login.mount_path(), login.service().unwrap())
 //!     .layer(SessionLayer::new(Key::generate()).with_login_redirect("/auth"));
 //!
-//! // An anonymous browser is sent to log in, and will come back to /secret.
-//! let res = app.clone().oneshot(Request::get("/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! // An anonymous browser navigation is sent to log in, and will come back to /secret.
+//! let visit = Request::get("/secret").header("sec-fetch-mode", "navigate");
+//! let res = app.clone().oneshot(visit.body(Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::FOUND);
 //! assert_eq!(res.headers()["location"], "/auth?login=/secret");
 //!

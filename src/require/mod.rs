@@ -287,7 +287,9 @@ impl RequireAuth {
 
     /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
     /// `<login>?login=<path and query, percent-encoded>`, instead of a 401, for this guard only.
-    /// Requests with an `Authorization` or `X-No-Redirect` header still get the 401. See also
+    /// Only browser navigations are redirected (see
+    /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect)); requests
+    /// with an `Authorization` or `X-No-Redirect` header still get the 401. See also
     /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect), which
     /// sets it for every guard and the `Session` extractor.
     ///

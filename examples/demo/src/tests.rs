@@ -63,8 +63,9 @@ impl Harness {
         self.app.clone().oneshot(request).await.unwrap()
     }
 
+    /// A browser navigation (the demo's pages are visited, not fetched).
     async fn get(&self, path: &str, cookie: Option<&str>) -> Response<Body> {
-        let mut req = Request::get(path);
+        let mut req = Request::get(path).header("sec-fetch-mode", "navigate");
         if let Some(cookie) = cookie {
             req = req.header(header::COOKIE, cookie);
         }
