@@ -65,6 +65,14 @@ impl CookieSpec {
         record::open(&self.keys, &self.aad, value)
     }
 
+    /// [`open`](Self::open), saying why a value was refused.
+    pub(crate) fn open_checked(
+        &self,
+        value: &str,
+    ) -> Result<(Record, OpenedWith), crate::resolve::CookieRefusal> {
+        record::open_checked(&self.keys, &self.aad, value)
+    }
+
     /// The sealed value of `record`, with the current key (for minting test cookies).
     #[cfg(feature = "test-util")]
     pub(crate) fn seal_value(&self, record: &Record) -> String {

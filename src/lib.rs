@@ -164,6 +164,7 @@ pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
+pub use resolve::CookieRefusal;
 pub use revocation::{NotBefore, Privileges, SessionValidator, Validation, ValidationError};
 pub use session::{Session, SessionError, SessionSource};
 pub use token::{token_fn, ApiKeys, TokenError, TokenFn, TokenHandler};

@@ -32,7 +32,7 @@ fn app() -> Router {
         )
         .route(
             "/me",
-            get(|s: Session| async move { s.uid().unwrap_or_default().to_owned() }),
+            get(|s: Session| async move { s.uid().unwrap_or_default() }),
         )
         .layer(SessionLayer::new(key(1)).with_token_handler(tokens))
 }

@@ -248,6 +248,8 @@ impl Config {
                 permits: InFlight::new(s.token_concurrency),
             },
             validator: s.validator.clone(),
+            on_refused: s.on_refused.clone(),
+            refusal_log: crate::resolve::RefusalLog::default(),
             validation_interval,
             not_before: s.not_before.clone(),
             expiry: Limits {

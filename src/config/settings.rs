@@ -89,6 +89,7 @@ pub(crate) struct Settings {
     pub(crate) login_redirect: Option<String>,
     pub(crate) rejection_body: Option<RejectionBody>,
     pub(crate) validator: Option<Arc<dyn SessionValidator>>,
+    pub(crate) on_refused: Option<crate::resolve::RefusalHook>,
     pub(crate) validation_interval: Duration,
     pub(crate) not_before: Option<NotBefore>,
 }
@@ -121,6 +122,7 @@ impl Settings {
             login_redirect: None,
             rejection_body: None,
             validator: None,
+            on_refused: None,
             validation_interval: DEFAULT_VALIDATION_INTERVAL,
             not_before: None,
         }

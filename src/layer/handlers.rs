@@ -242,6 +242,39 @@ impl SessionLayer {
         self.set(|s| s.validator = Some(validator))
     }
 
+    /// Calls `hook` with the reason of every refused session cookie ([`CookieRefusal`]:
+    /// expired idle or absolute, unknown key, malformed, invalid, revoked), for metrics or an
+    /// audit trail. The response is the same whatever the reason. The hook runs on the request
+    /// path: keep it quick (count, or hand off); a panic in it is caught.
+    ///
+    /// Cookies that anyone can forge (unknown key, malformed, invalid) are logged at WARN at
+    /// most once a minute per layer, with the count since the last warning, and at DEBUG in
+    /// between, so a flood of bad cookies does not flood the log.
+    ///
+    /// [`CookieRefusal`]: crate::CookieRefusal
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use sealed_session::{CookieRefusal, Key, SessionLayer};
+    ///
+    /// let unknown_key = Arc::new(AtomicU64::new(0));
+    /// let count = unknown_key.clone();
+    /// let layer = SessionLayer::new(Key::generate()).on_cookie_refused(move |why| {
+    ///     if why == CookieRefusal::UnknownKey {
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// assert!(layer.validate().is_ok());
+    /// ```
+    pub fn on_cookie_refused<F>(self, hook: F) -> Self
+    where
+        F: Fn(crate::CookieRefusal) + Send + Sync + 'static,
+    {
+        let hook: crate::resolve::RefusalHook = Arc::new(hook);
+        self.set(|s| s.on_refused = Some(hook))
+    }
+
     /// The longest time between two validator checks of one session. Default 5 minutes.
     ///
     /// ```

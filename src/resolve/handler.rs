@@ -227,6 +227,15 @@ impl Drop for InFlightGuard<'_> {
     }
 }
 
+/// A refused credential: `invalid_token` for a bearer token, plain invalid credentials for Basic.
+fn refused(source: SessionSource) -> Resolution {
+    if source == SessionSource::Basic {
+        Resolution::InvalidCredentials
+    } else {
+        Resolution::InvalidToken
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::InFlight;
@@ -243,14 +252,5 @@ mod tests {
         assert!(slots.try_enter().is_none());
         drop((b, c));
         let _all: Vec<_> = (0..2).map(|_| slots.try_enter().unwrap()).collect();
-    }
-}
-
-/// A refused credential: `invalid_token` for a bearer token, plain invalid credentials for Basic.
-fn refused(source: SessionSource) -> Resolution {
-    if source == SessionSource::Basic {
-        Resolution::InvalidCredentials
-    } else {
-        Resolution::InvalidToken
     }
 }

@@ -23,7 +23,9 @@ use crate::revocation::{NotBefore, SessionValidator};
 use crate::session::{Session, SessionLimits};
 
 pub(crate) use handler::{HandlerLimits, InFlight, TokenSource};
+pub use open::CookieRefusal;
 use open::Due;
+pub(crate) use open::{RefusalHook, RefusalLog};
 
 /// Who the request turned out to be.
 #[derive(Clone)]
@@ -74,6 +76,10 @@ pub(crate) struct Resolver {
     /// The refresh interval, in seconds: the validator is due before every renewal.
     pub(crate) refresh: i64,
     pub(crate) session: SessionLimits,
+    /// The app's hook for refused cookies.
+    pub(crate) on_refused: Option<RefusalHook>,
+    /// Rate limit and counter of the warnings about bad cookies.
+    pub(crate) refusal_log: RefusalLog,
 }
 
 impl Resolver {
