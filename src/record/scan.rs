@@ -10,6 +10,7 @@ use serde_json::Value;
 
 /// The JSON object `text` with `key` set to `value`: the last entry named `key` gets the new
 /// value in place, or the entry is appended. Every other byte stays as it was.
+#[inline]
 pub(super) fn splice(text: &str, key: &str, value: &Value) -> Result<String, serde_json::Error> {
     use serde::de::Error as _;
     let mut out: Vec<u8> = Vec::with_capacity(text.len() + key.len() + 32);

@@ -81,6 +81,7 @@ impl Record {
     /// optional ones only when set, strings escaped by serde_json, lazy parts that were not
     /// changed as their sealed text.
     fn write_json<W: Write>(&self, w: &mut W) -> io::Result<()> {
+        #[inline]
         fn int<W: Write>(w: &mut W, key: &[u8], n: i64) -> io::Result<()> {
             w.write_all(key)?;
             serde_json::to_writer(&mut *w, &n).map_err(io::Error::from)

@@ -91,8 +91,10 @@ impl Resolver {
                 tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
                 Resolution::InvalidToken
             }
+            // `(**handler)`: call the handler's own `resolve`, not the forwarding impl for `Arc`,
+            // whose extra `async_trait` box the compiler does not inline away (+1 allocation).
             Some(TokenSource::Handler(handler)) => {
-                self.resolve_with(SessionSource::Bearer, handler.resolve(token), clock)
+                self.resolve_with(SessionSource::Bearer, (**handler).resolve(token), clock)
                     .await
             }
             // Boxed, as `async_trait` boxes a handler's call: on the stack, its state would grow
