@@ -179,7 +179,7 @@ impl OAuthLogin {
     }
 
     /// What counts as multi-factor authentication for [`ProviderAnswer::mfa_from_amr`] (and so
-    /// for the default mappings and [`RequireAuth::mfa`](crate::RequireAuth::mfa)). Default:
+    /// for the default mappings and [`Requirement::mfa`](crate::Requirement::mfa)). Default:
     /// `amr` lists `mfa` or `mca`; add the factor combinations or `acr` values your provider
     /// uses.
     #[must_use]
