@@ -233,6 +233,30 @@ impl RequestContext {
     }
 
     /// Writes the session cookie (or its deletion) into the response, once.
+    /// Renders a rejection made in a handler without the layer's settings again, with them:
+    /// the layer's realm, body hook and Basic challenge. Only for axum's body type (the
+    /// rejection's own); any other response is left alone.
+    pub(crate) fn bind_rejection<B: 'static>(&self, response: &mut Response<B>) {
+        if response
+            .extensions()
+            .get::<crate::rejection::Unbound>()
+            .is_none()
+        {
+            return;
+        }
+        let any: &mut dyn std::any::Any = response;
+        if let Some(response) = any.downcast_mut::<Response<axum_core::body::Body>>() {
+            if let Some(crate::rejection::Unbound(rejection)) = response
+                .extensions_mut()
+                .remove::<crate::rejection::Unbound>(
+            ) {
+                *response = axum_core::response::IntoResponse::into_response(
+                    rejection.bind(&self.config.challenge),
+                );
+            }
+        }
+    }
+
     pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
         let (resolved, rotated, cookie_invalid) = match self.resolution.get() {
             None => (None, false, false),

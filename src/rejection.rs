@@ -303,8 +303,26 @@ impl fmt::Display for AuthRejection {
 
 impl std::error::Error for AuthRejection {}
 
+/// A rejection made without the layer's settings (`AuthRejection::from(kind)` in a handler),
+/// carried in its response's extensions: the layer renders it again with its own realm, body
+/// hook and Basic challenge ([`RequestContext::finalize`](crate::context::RequestContext)).
+#[derive(Clone)]
+pub(crate) struct Unbound(pub(crate) AuthRejection);
+
+impl AuthRejection {
+    /// This rejection with the layer's settings.
+    pub(crate) fn bind(mut self, challenge: &Arc<Challenge>) -> Self {
+        if self.challenge.is_none() {
+            self.challenge = Some(challenge.clone());
+        }
+        self
+    }
+}
+
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
+        let unbound = (self.challenge.is_none() && self.kind != RejectionKind::MissingLayer)
+            .then(|| self.clone());
         let mut response = match self.challenge.as_ref().and_then(|c| c.body.as_ref()) {
             Some(shape) => shape(&self),
             None => self.default_response(),
@@ -338,6 +356,9 @@ impl IntoResponse for AuthRejection {
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response.extensions_mut().insert(self.kind);
+        if let Some(unbound) = unbound {
+            response.extensions_mut().insert(Unbound(unbound));
+        }
         response
     }
 }

@@ -88,3 +88,49 @@ async fn session_errors_returned_with_question_mark_get_their_own_4xx() {
         "The session would be too large for a cookie.\n"
     );
 }
+
+#[tokio::test]
+async fn a_rejection_made_in_a_handler_uses_the_layers_realm_and_body_hook() {
+    use axum::response::IntoResponse as _;
+    use sealed_session::{AuthRejection, RequireAuth};
+
+    let layer = SessionLayer::new(key(1))
+        .with_realm("example")
+        .with_rejection_body(|r: &AuthRejection| {
+            (
+                StatusCode::IM_A_TEAPOT,
+                format!("{{\"error\":\"{}\"}}", r.body_text()),
+            )
+                .into_response()
+        });
+    let kit = sealed_session::testing::TestKit::new(&layer);
+    let app = Router::new()
+        .route(
+            "/admin",
+            get(|session: Session| async move {
+                RequireAuth::scope("admin")
+                    .check(&session)
+                    .map_err(AuthRejection::from)?;
+                Ok::<_, AuthRejection>("admin")
+            }),
+        )
+        .layer(layer);
+    let res = send(
+        &app,
+        Request::get("/admin")
+            .header(header::COOKIE, kit.cookie_header(Identity::new("bob")))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "the status stays the rejection's"
+    );
+    assert_eq!(
+        res.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="example", error="insufficient_scope", scope="admin""#
+    );
+    assert_eq!(body(res).await, r#"{"error":"missing scope: admin"}"#);
+}
