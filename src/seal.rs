@@ -127,6 +127,7 @@ impl Opened {
 ///
 /// `None` for anything that is not canonical base64 or does not authenticate. Callers never learn
 /// why.
+#[cfg_attr(not(feature = "oauth"), allow(dead_code))]
 pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<Opened> {
     open_checked(keys, context, value).ok()
 }

@@ -128,11 +128,7 @@ impl Record {
 
 /// Opens a sealed cookie value with any key of `keys` under the AEAD associated data `aad`, and
 /// decodes the record: the one path every session cookie takes.
-pub(crate) fn open(keys: &KeyRing, aad: &str, value: &str) -> Option<(Record, OpenedWith)> {
-    open_checked(keys, aad, value).ok()
-}
-
-/// [`open`], saying why a value was refused.
+/// On refusal, says why.
 pub(crate) fn open_checked(
     keys: &KeyRing,
     aad: &str,
