@@ -58,13 +58,19 @@ const DEFAULT_CACHE_TTL: Duration = Duration::seconds(60);
 struct Entry {
     /// Kept with its parts shared, so that a hit is turned into a session without copying them.
     identity: Option<Arc<CachedIdentity>>,
+    /// For a cached refusal: the check that refused the token, when the handler named it.
+    refused_by: Option<&'static str>,
     stored_at: i128,
 }
 
+/// A cache's answer: the identity, its parts shared, or a refusal with the check that refused
+/// the token when the handler named it.
+pub(crate) type Cached = Result<Arc<CachedIdentity>, Option<&'static str>>;
+
 /// Why a lookup did not produce an entry to cache.
 enum Miss {
-    /// Unknown token, with negative caching off.
-    Unknown,
+    /// Unknown token, with negative caching off, and the check that refused it.
+    Unknown(Option<&'static str>),
     /// The backend failed: never cached.
     Backend(TokenError),
 }
@@ -216,7 +222,16 @@ impl TokenHandler for TokenCache {
     /// cached identity, without the copy this method makes.)
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
         let shared = self.core.resolve_cached(token).await?;
-        Ok(shared.as_deref().map(CachedIdentity::to_identity))
+        Ok(shared.ok().as_deref().map(CachedIdentity::to_identity))
+    }
+
+    /// As `resolve`, with the check the wrapped handler named when it refused the token.
+    async fn resolve_checked(
+        &self,
+        token: &str,
+    ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
+        let shared = self.core.resolve_cached(token).await?;
+        Ok(shared.map(|s| s.to_identity()))
     }
 }
 
@@ -229,8 +244,7 @@ impl TokenCache {
     pub(crate) fn resolve_cached<'a>(
         &'a self,
         token: &'a str,
-    ) -> impl std::future::Future<Output = Result<Option<Arc<CachedIdentity>>, TokenError>> + Send + 'a
-    {
+    ) -> impl std::future::Future<Output = Result<Cached, TokenError>> + Send + 'a {
         self.core.resolve_cached(token)
     }
 }
@@ -250,12 +264,12 @@ impl Core {
 
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
-    async fn resolve_cached(&self, token: &str) -> Result<Option<Arc<CachedIdentity>>, TokenError> {
+    async fn resolve_cached(&self, token: &str) -> Result<Cached, TokenError> {
         let key = sha256(token.as_bytes());
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
             if self.is_fresh(&entry, now) {
-                return Ok(entry.identity);
+                return Ok(entry.identity.ok_or(entry.refused_by));
             }
             // Boxed, as the lookup below: a stale entry is rare, and its state would make every
             // hit's future (boxed by the layer) larger.
@@ -267,12 +281,7 @@ impl Core {
     }
 
     /// A miss: one handler call per token, its answer cached.
-    async fn look_up(
-        &self,
-        key: [u8; 32],
-        token: &str,
-        now: i128,
-    ) -> Result<Option<Arc<CachedIdentity>>, TokenError> {
+    async fn look_up(&self, key: [u8; 32], token: &str, now: i128) -> Result<Cached, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         // One call per token however many requests wait for it; an error or an uncached
@@ -280,24 +289,26 @@ impl Core {
         let looked_up = self
             .cache
             .try_get_with(key, async move {
-                match handler.resolve(token).await {
-                    Ok(Some(identity)) => Ok(Entry {
+                match handler.resolve_checked(token).await {
+                    Ok(Ok(identity)) => Ok(Entry {
                         identity: Some(Arc::new(identity.into())),
+                        refused_by: None,
                         stored_at: now,
                     }),
-                    Ok(None) if negative => Ok(Entry {
+                    Ok(Err(check)) if negative => Ok(Entry {
                         identity: None,
+                        refused_by: check,
                         stored_at: now,
                     }),
-                    Ok(None) => Err(Miss::Unknown),
+                    Ok(Err(check)) => Err(Miss::Unknown(check)),
                     Err(error) => Err(Miss::Backend(error)),
                 }
             })
             .await;
         match looked_up {
-            Ok(entry) => Ok(entry.identity),
+            Ok(entry) => Ok(entry.identity.ok_or(entry.refused_by)),
             Err(miss) => match &*miss {
-                Miss::Unknown => Ok(None),
+                Miss::Unknown(check) => Ok(Err(*check)),
                 Miss::Backend(error) => Err(TokenError::new(error.message())),
             },
         }

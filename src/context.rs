@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use http::{HeaderMap, Response, Uri};
+use http::{HeaderMap, Method, Response, Uri};
 
 use crate::config::Config;
 use crate::cookie::add_vary;
@@ -22,11 +22,11 @@ struct Actions {
 /// The per-request state the layer puts in the request extensions.
 pub(crate) struct RequestContext {
     config: Arc<Config>,
+    /// The request method, for a DPoP proof's `htm`, and whether a login redirect may apply.
+    method: Method,
     /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
     /// redirect's return path.
     uri: Uri,
-    /// Whether the method is `GET` or `HEAD`: a login redirect without Fetch Metadata needs one.
-    safe_method: bool,
     /// Who the request is, once something asked. Set without waiting when nothing needs to be
     /// awaited (the common cookie path); the paths that call the token handler or the validator
     /// run one at a time under `resolving`, so each is called at most once per request.
@@ -39,11 +39,11 @@ pub(crate) struct RequestContext {
 }
 
 impl RequestContext {
-    pub(crate) fn new(config: Arc<Config>, uri: Uri, safe_method: bool) -> Self {
+    pub(crate) fn new(config: Arc<Config>, method: Method, uri: Uri) -> Self {
         Self {
             config,
+            method,
             uri,
-            safe_method,
             resolution: OnceLock::new(),
             resolving: tokio::sync::Mutex::const_new(()),
             actions: Mutex::new(Actions::default()),
@@ -80,7 +80,10 @@ impl RequestContext {
             return resolution;
         }
         let config = &*self.config;
-        let resolution = config.resolver.finish(pending, &config.clock).await;
+        let resolution = config
+            .resolver
+            .finish(pending, &config.clock, (&self.method, &self.uri))
+            .await;
         self.resolution.get_or_init(|| resolution)
     }
 
@@ -121,6 +124,20 @@ impl RequestContext {
             Resolution::InvalidToken => return Err(self.reject(RejectionKind::InvalidToken)),
             Resolution::InvalidCredentials => {
                 return Err(self.reject(RejectionKind::InvalidCredentials))
+            }
+            Resolution::InvalidTokenBecause(check) => {
+                return Err(self.reject(RejectionKind::InvalidToken).because(check))
+            }
+            #[cfg(feature = "jwt")]
+            Resolution::InvalidDpopToken(check) => {
+                return Err(self
+                    .reject(RejectionKind::InvalidToken)
+                    .because(check)
+                    .for_dpop())
+            }
+            #[cfg(feature = "jwt")]
+            Resolution::InvalidDpopProof(check) => {
+                return Err(self.reject(RejectionKind::InvalidDpopProof).because(check))
             }
             Resolution::InvalidRequest => return Err(self.reject(RejectionKind::InvalidRequest)),
             Resolution::Unavailable => return Err(self.reject(RejectionKind::Unavailable)),
@@ -172,7 +189,7 @@ impl RequestContext {
                 &self.config.challenge,
                 headers,
                 &self.uri,
-                self.safe_method,
+                matches!(self.method, Method::GET | Method::HEAD),
                 login,
             )
         })

@@ -130,6 +130,12 @@ mod future;
 #[doc(hidden)]
 pub mod fuzzing;
 mod identity;
+#[cfg(any(feature = "oauth", feature = "jwt"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "oauth", feature = "jwt"))))]
+pub mod jwks;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
 mod key;
 pub mod layer;
 #[cfg(feature = "oauth")]
@@ -148,6 +154,10 @@ pub mod session;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod testing;
 pub mod token;
+// The HTTP client of the `oauth` and `jwt` features (kept in `oauth/`, shared by both).
+#[cfg(any(feature = "oauth", feature = "jwt"))]
+#[path = "oauth/transport.rs"]
+mod transport;
 
 /// Re-exported so a [`TokenHandler`] can be implemented without a direct dependency.
 pub use async_trait::async_trait;

@@ -3,13 +3,18 @@
 //! | situation | response |
 //! |---|---|
 //! | no credentials, or a scheme other than Bearer | 401, `WWW-Authenticate: Bearer realm="…"` (no error), or a 302 to the login page when configured |
-//! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` |
+//! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` (with `error_description` naming the failed check when the handler gives one) |
+//! | a refused DPoP proof (with `SessionLayer::with_dpop`) | 401, `error="invalid_dpop_proof"` in the `DPoP` challenge |
 //! | two `Authorization` fields | 400, `error="invalid_request"` |
 //! | missing scope | 403, `error="insufficient_scope", scope="…"` (the scopes the route requires; of an any-of group, one alternative) |
 //! | any other unmet requirement | 403, the reasons as text/plain, one per line |
 //! | token backend error or timeout | 503 with `Retry-After` |
 //! | token handler panicked | 500 |
 //! | no [`SessionLayer`](crate::SessionLayer) | 500 naming `SessionLayer` |
+//!
+//! With [`SessionLayer::with_resource_metadata`](crate::SessionLayer::with_resource_metadata), every
+//! `Bearer` challenge carries `resource_metadata="…"`; with DPoP, every 401 also carries a
+//! `DPoP algs="…"` challenge.
 //!
 //! [`SessionLayer::with_rejection_body`](crate::SessionLayer::with_rejection_body) shapes the
 //! bodies (for example as JSON problem details); the status and the `WWW-Authenticate`,
@@ -46,6 +51,8 @@ pub(crate) struct Challenge {
     /// `Basic realm="…", charset="UTF-8"` when the layer takes Basic credentials: sent beside
     /// the Bearer challenge on every 401 (RFC 7617 §2).
     pub(crate) basic: Option<HeaderValue>,
+    /// `DPoP algs="…"`, sent beside the Bearer challenge of every 401 when the layer takes DPoP.
+    pub(crate) dpop: Option<String>,
 }
 
 /// Why a request was refused.
@@ -60,6 +67,9 @@ pub enum RejectionKind {
     /// Basic credentials the Basic handler refused (unknown, or expired): 401 with a bare
     /// Bearer challenge and the Basic one (RFC 7617), never `invalid_token`.
     InvalidCredentials,
+    /// A refused DPoP proof (RFC 9449): 401 with `error="invalid_dpop_proof"` in a `DPoP`
+    /// challenge.
+    InvalidDpopProof,
     /// More than one credential (two `Authorization` fields): 400 `invalid_request`.
     InvalidRequest,
     /// Logged in, but requirements are unmet: 403. With `insufficient_scope` when any missing
@@ -88,7 +98,12 @@ pub enum RejectionKind {
 pub struct AuthRejection {
     kind: RejectionKind,
     challenge: Option<Arc<Challenge>>,
-    location: Option<String>,
+    /// Boxed: keeps `AuthRejection` (an `Err` on every guard path) small.
+    location: Option<Box<str>>,
+    /// The check that refused the token, for `error_description`.
+    failed_check: Option<&'static str>,
+    /// Whether the error belongs in the `DPoP` challenge (the request used that scheme).
+    dpop_scheme: bool,
 }
 
 impl fmt::Debug for AuthRejection {
@@ -96,6 +111,7 @@ impl fmt::Debug for AuthRejection {
         f.debug_struct("AuthRejection")
             .field("kind", &self.kind)
             .field("status", &self.status())
+            .field("failed_check", &self.failed_check)
             .finish_non_exhaustive()
     }
 }
@@ -106,6 +122,8 @@ impl From<RejectionKind> for AuthRejection {
             kind,
             challenge: None,
             location: None,
+            failed_check: None,
+            dpop_scheme: false,
         }
     }
 }
@@ -145,6 +163,16 @@ fn is_navigation(headers: &HeaderMap, safe_method: bool) -> bool {
         })
 }
 
+/// A check name as it may appear in `error_description`: RFC 6750's characters (printable ASCII
+/// without `"` and `\`), at most 64.
+fn description_text(check: &str) -> String {
+    check
+        .chars()
+        .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+        .take(64)
+        .collect()
+}
+
 /// Whether `scope` may appear in a `scope="…"` challenge parameter (RFC 6749 §3.3 scope-token).
 fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
@@ -159,7 +187,32 @@ impl AuthRejection {
             kind,
             challenge: Some(challenge.clone()),
             location: None,
+            failed_check: None,
+            dpop_scheme: false,
         }
+    }
+
+    /// The same rejection, naming the check that refused the token (kept to RFC 6750's
+    /// `error_description` characters, at most 64 of them).
+    pub(crate) fn because(mut self, check: &'static str) -> Self {
+        self.failed_check = Some(check);
+        self
+    }
+
+    /// The same rejection, for a request that used the `DPoP` scheme: its error goes in the
+    /// `DPoP` challenge.
+    #[cfg(feature = "jwt")]
+    pub(crate) fn for_dpop(mut self) -> Self {
+        self.dpop_scheme = true;
+        self
+    }
+
+    /// The name of the check that refused the token, when the token handler gave one
+    /// (`JwtHandler` does: `exp`, `aud`, `signature`, …). It is in the challenge's
+    /// `error_description`.
+    #[must_use]
+    pub fn failed_check(&self) -> Option<&str> {
+        self.failed_check
     }
 
     /// A "no credentials" rejection that redirects anonymous browser navigations to the login
@@ -186,7 +239,7 @@ impl AuthRejection {
                 let target = target.strip_suffix('?').unwrap_or(target);
                 let sep = if login.contains('?') { '&' } else { '?' };
                 rejection.location =
-                    Some(format!("{login}{sep}login={}", encode_return_path(target)));
+                    Some(format!("{login}{sep}login={}", encode_return_path(target)).into());
             }
         }
         rejection
@@ -205,7 +258,8 @@ impl AuthRejection {
             RejectionKind::MissingCredentials if self.location.is_some() => StatusCode::FOUND,
             RejectionKind::MissingCredentials
             | RejectionKind::InvalidToken
-            | RejectionKind::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            | RejectionKind::InvalidCredentials
+            | RejectionKind::InvalidDpopProof => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
             RejectionKind::Forbidden { .. } => StatusCode::FORBIDDEN,
             RejectionKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -237,6 +291,7 @@ impl AuthRejection {
             RejectionKind::MissingCredentials => "authentication required".to_owned(),
             RejectionKind::InvalidToken => "invalid token".to_owned(),
             RejectionKind::InvalidCredentials => "invalid credentials".to_owned(),
+            RejectionKind::InvalidDpopProof => "invalid DPoP proof".to_owned(),
             RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
             RejectionKind::Forbidden { reasons, .. } => reasons.join("\n"),
             RejectionKind::Unavailable => {
@@ -250,17 +305,26 @@ impl AuthRejection {
         }
     }
 
-    /// The `WWW-Authenticate` challenge, if this rejection carries one.
-    fn challenge(&self) -> Option<HeaderValue> {
+    /// The `WWW-Authenticate` challenges of this rejection: `Bearer`, and `DPoP` when the layer
+    /// takes DPoP; the error goes in the challenge of the scheme the request used.
+    fn challenges(&self) -> Vec<HeaderValue> {
         let realm = self
             .challenge
             .as_ref()
             .map_or("Bearer realm=\"sealed-session\"", |c| c.header.as_str());
-        let value = match &self.kind {
-            RejectionKind::MissingCredentials if self.location.is_none() => realm.to_owned(),
-            RejectionKind::InvalidCredentials => realm.to_owned(),
-            RejectionKind::InvalidToken => format!("{realm}, error=\"invalid_token\""),
-            RejectionKind::InvalidRequest => format!("{realm}, error=\"invalid_request\""),
+        let dpop = self.challenge.as_ref().and_then(|c| c.dpop.as_deref());
+        let described = |error: &str, what: &str| match self.failed_check.map(description_text) {
+            Some(check) if !check.is_empty() => format!(
+                "error=\"{error}\", error_description=\"the {what} failed the {check} check\""
+            ),
+            _ => format!("error=\"{error}\""),
+        };
+        let error = match &self.kind {
+            RejectionKind::MissingCredentials if self.location.is_none() => None,
+            RejectionKind::InvalidCredentials => None,
+            RejectionKind::InvalidToken => Some(described("invalid_token", "token")),
+            RejectionKind::InvalidDpopProof => Some(described("invalid_dpop_proof", "DPoP proof")),
+            RejectionKind::InvalidRequest => Some("error=\"invalid_request\"".to_owned()),
             RejectionKind::Forbidden {
                 missing_scopes,
                 required_scopes,
@@ -272,17 +336,42 @@ impl AuthRejection {
                     .filter(|s| is_scope_token(s))
                     .collect();
                 if scopes.is_empty() {
-                    format!("{realm}, error=\"insufficient_scope\"")
+                    Some("error=\"insufficient_scope\"".to_owned())
                 } else {
-                    format!(
-                        "{realm}, error=\"insufficient_scope\", scope=\"{}\"",
+                    Some(format!(
+                        "error=\"insufficient_scope\", scope=\"{}\"",
                         scopes.join(" ")
-                    )
+                    ))
                 }
             }
-            _ => return None,
+            _ => return Vec::new(),
         };
-        HeaderValue::from_str(&value).ok()
+        let in_dpop = self.dpop_scheme || self.kind == RejectionKind::InvalidDpopProof;
+        let mut values = Vec::with_capacity(2);
+        match (&error, in_dpop && dpop.is_some()) {
+            (Some(error), false) => values.push(format!("{realm}, {error}")),
+            _ => values.push(realm.to_owned()),
+        }
+        if let Some(dpop) = dpop {
+            // A 403 is about the token's rights, not how it was sent: no DPoP challenge then.
+            if self.status() == StatusCode::UNAUTHORIZED {
+                match (&error, in_dpop) {
+                    (Some(error), true) => values.push(format!("{dpop}, {error}")),
+                    _ => values.push(dpop.to_owned()),
+                }
+            }
+        }
+        let mut values: Vec<HeaderValue> = values
+            .iter()
+            .filter_map(|v| HeaderValue::from_str(v).ok())
+            .collect();
+        // With a Basic handler, every 401 names Basic too (RFC 7617 §2).
+        if self.status() == StatusCode::UNAUTHORIZED {
+            if let Some(basic) = self.challenge.as_ref().and_then(|c| c.basic.clone()) {
+                values.push(basic);
+            }
+        }
+        values
     }
 
     fn default_response(&self) -> Response {
@@ -332,13 +421,8 @@ impl IntoResponse for AuthRejection {
         headers.remove(WWW_AUTHENTICATE);
         headers.remove(RETRY_AFTER);
         headers.remove(LOCATION);
-        if let Some(challenge) = self.challenge() {
-            headers.insert(WWW_AUTHENTICATE, challenge);
-            if self.status() == StatusCode::UNAUTHORIZED {
-                if let Some(basic) = self.challenge.as_ref().and_then(|c| c.basic.clone()) {
-                    headers.append(WWW_AUTHENTICATE, basic);
-                }
-            }
+        for challenge in self.challenges() {
+            headers.append(WWW_AUTHENTICATE, challenge);
         }
         if let Some(location) = self
             .location

@@ -62,6 +62,47 @@ fn is_concrete_resource(resource: &str) -> bool {
             .all(|level| !matches!(level, "" | "." | ".."))
 }
 
+/// Whether the granted topic filter `granted` covers the requested filter `requested`: every
+/// topic `requested` matches is matched by `granted`. This is the check a subscription needs,
+/// where the client asks for a filter with `+` or `#` rather than a concrete topic.
+///
+/// `+` in `granted` covers one level of `requested`, including a `+`; only `#` covers a `#`.
+/// A leading wildcard in `granted` does not cover a `requested` filter whose first level starts
+/// with `$`. A misplaced wildcard on either side covers nothing.
+///
+/// ```
+/// use sealed_session::scope::filter_covers;
+///
+/// assert!(filter_covers("realm/s/alice/#", "realm/s/alice/+/objects"));
+/// assert!(filter_covers("realm/s/+/objects", "realm/s/+/objects"));
+/// assert!(!filter_covers("realm/s/alice/#", "realm/s/+/objects"));
+/// assert!(!filter_covers("realm/s/+/objects", "realm/s/#"));
+/// assert!(filter_covers("realm/s/alice/scene1", "realm/s/alice/scene1"));
+/// ```
+#[must_use]
+pub fn filter_covers(granted: &str, requested: &str) -> bool {
+    if !is_valid_filter(granted) || !is_valid_filter(requested) {
+        return false;
+    }
+    if requested.starts_with('$') && (granted.starts_with('+') || granted.starts_with('#')) {
+        return false;
+    }
+    let mut g = granted.split('/');
+    let mut r = requested.split('/');
+    loop {
+        match (g.next(), r.next()) {
+            (Some("#"), _) => return true,
+            (Some(_), Some("#")) => return false,
+            (Some("+"), Some(_)) => {}
+            (Some(gl), Some(rl)) if gl == rl && rl != "+" => {}
+            (None, None) => return true,
+            // `a/#` also matches `a`: the requested filter ends where the granted one has `#`.
+            (Some(next), None) => return next == "#",
+            _ => return false,
+        }
+    }
+}
+
 /// Whether wildcards appear only as whole levels, and `#` only last.
 fn is_valid_filter(filter: &str) -> bool {
     let mut levels = filter.split('/').peekable();
@@ -147,6 +188,36 @@ mod tests {
         assert!(m("a/$x/+", "a/$x/y"));
         assert!(m("a/$x/#", "a/$x/y/z"));
         assert!(m("a/b$/+", "a/b$/c"));
+    }
+
+    #[test]
+    fn coverage_of_requested_filters() {
+        use super::filter_covers as c;
+        // Concrete topics: the same as matching.
+        for (g, r) in [("a/+", "a/b"), ("a/#", "a"), ("#", "x/y"), ("a/b", "a/b")] {
+            assert_eq!(c(g, r), m(g, r), "{g} {r}");
+        }
+        assert!(c("realm/s/alice/#", "realm/s/alice/+/objects"));
+        assert!(c("realm/s/alice/#", "realm/s/alice/#"));
+        assert!(c("realm/s/alice/#", "realm/s/alice"));
+        assert!(c("a/+/c", "a/+/c"));
+        assert!(c("a/+/#", "a/+/c/#"));
+        assert!(c("#", "#"));
+        assert!(c("+", "+"));
+        assert!(!c("realm/s/alice/#", "realm/s/+/objects"));
+        assert!(!c("realm/s/alice/#", "realm/#"));
+        assert!(!c("a/+", "a/#"));
+        assert!(!c("a/+", "a/+/c"));
+        assert!(!c("a/b", "a/+"));
+        assert!(!c("a/+/#", "a"));
+        assert!(!c("a/+", "a"));
+        assert!(!c("+/x", "$SYS/x"));
+        assert!(!c("#", "$SYS/#"));
+        assert!(c("$SYS/#", "$SYS/+"));
+        assert!(c("#", "+/x"));
+        assert!(!c("a/#/b", "a/x/b"));
+        assert!(!c("a/#", "a/b#"));
+        assert!(!c("A/#", "a/b"));
     }
 
     #[test]

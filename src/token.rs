@@ -58,12 +58,30 @@ use crate::key::sha256;
 pub trait TokenHandler: Send + Sync + 'static {
     /// Resolves `token`.
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError>;
+
+    /// Resolves `token`, naming the check that refused it: `Ok(Err(Some("exp")))`. The layer
+    /// calls this one, and puts the name in the 401's `error_description` ("the token failed the
+    /// exp check"); never the token. The default calls [`resolve`](Self::resolve) and names no
+    /// check. A check name is a short word: characters outside RFC 6750's set are dropped.
+    async fn resolve_checked(
+        &self,
+        token: &str,
+    ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
+        Ok(self.resolve(token).await?.ok_or(None))
+    }
 }
 
 #[async_trait]
 impl<T: TokenHandler + ?Sized> TokenHandler for std::sync::Arc<T> {
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
         (**self).resolve(token).await
+    }
+
+    async fn resolve_checked(
+        &self,
+        token: &str,
+    ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
+        (**self).resolve_checked(token).await
     }
 }
 

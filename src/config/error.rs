@@ -56,6 +56,14 @@ pub enum ConfigError {
     InvalidPurpose,
     /// The realm must be printable ASCII without `"` or `\`.
     InvalidRealm,
+    /// The resource-metadata URL must be an `https` (or loopback `http`) URL of printable ASCII,
+    /// without spaces, `"` or `\`.
+    InvalidResourceMetadata,
+    /// The DPoP support is misconfigured (its external origin).
+    InvalidDpop {
+        /// What is wrong.
+        reason: String,
+    },
     /// The login redirect must be a same-origin path: `/` then not `/` or `\`, no control
     /// characters, spaces or `#`.
     InvalidLoginRedirect {
@@ -107,6 +115,10 @@ impl fmt::Display for ConfigError {
                 f.write_str("the clock-skew allowance must be shorter than the idle timeout")
             }
             Self::InvalidPurpose => f.write_str("the purpose must be non-empty, without control characters"),
+            Self::InvalidDpop { reason } => write!(f, "invalid DPoP support: {reason}"),
+            Self::InvalidResourceMetadata => f.write_str(
+                "the resource-metadata URL must be an https URL (http only on loopback) without spaces, `\"` or `\\`",
+            ),
             Self::InvalidRealm => {
                 f.write_str("the realm must be printable ASCII without `\"` or `\\`")
             }

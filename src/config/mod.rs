@@ -184,6 +184,16 @@ impl Config {
         {
             return Err(ConfigError::InvalidRealm);
         }
+        #[cfg(feature = "jwt")]
+        if let Some(dpop) = &s.dpop {
+            dpop.check()
+                .map_err(|reason| ConfigError::InvalidDpop { reason })?;
+        }
+        if let Some(url) = &s.resource_metadata {
+            if !is_resource_metadata_url(url) {
+                return Err(ConfigError::InvalidResourceMetadata);
+            }
+        }
         if let Some(path) = &s.login_redirect {
             if !is_local_path(path) {
                 return Err(ConfigError::InvalidLoginRedirect { path: path.clone() });
@@ -250,6 +260,8 @@ impl Config {
             validator: s.validator.clone(),
             on_refused: s.on_refused.clone(),
             refusal_log: crate::resolve::RefusalLog::default(),
+            #[cfg(feature = "jwt")]
+            dpop: s.dpop.clone(),
             validation_interval,
             not_before: s.not_before.clone(),
             expiry: Limits {
@@ -265,7 +277,10 @@ impl Config {
             },
         };
         let challenge = Challenge {
-            header: format!("Bearer realm=\"{}\"", s.realm),
+            header: match &s.resource_metadata {
+                Some(url) => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", s.realm),
+                None => format!("Bearer realm=\"{}\"", s.realm),
+            },
             login_redirect: s.login_redirect.clone(),
             body: s.rejection_body.clone(),
             retry_after: HeaderValue::from(retry_after),
@@ -273,6 +288,13 @@ impl Config {
                 HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", s.realm))
                     .ok()
             }),
+            #[cfg(feature = "jwt")]
+            dpop: s
+                .dpop
+                .as_ref()
+                .map(|d| format!("DPoP algs=\"{}\"", d.algs())),
+            #[cfg(not(feature = "jwt"))]
+            dpop: None,
         };
         Ok(Self {
             cookie,
@@ -332,5 +354,46 @@ fn positive_secs_std(
     match std::time::Duration::try_from(d) {
         Ok(std) if !std.is_zero() => Ok(std),
         _ => Err(ConfigError::NonPositiveDuration { setting }),
+    }
+}
+
+/// An absolute `https` URL (or `http` on a loopback host) that can go inside a quoted
+/// challenge parameter: printable ASCII, no spaces, `"` or `\`.
+fn is_resource_metadata_url(url: &str) -> bool {
+    let printable = url
+        .bytes()
+        .all(|b| (b'!'..=b'~').contains(&b) && b != b'"' && b != b'\\');
+    let rest = url.strip_prefix("https://").or_else(|| {
+        url.strip_prefix("http://").filter(|r| {
+            ["127.0.0.1", "localhost", "[::1]"].iter().any(|h| {
+                r.strip_prefix(h)
+                    .is_some_and(|t| t.is_empty() || t.starts_with(':') || t.starts_with('/'))
+            })
+        })
+    });
+    printable && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+}
+
+#[cfg(test)]
+mod resource_metadata_tests {
+    use super::is_resource_metadata_url as ok;
+
+    #[test]
+    fn resource_metadata_urls_are_https_or_loopback_and_quotable() {
+        assert!(ok(
+            "https://api.example.com/.well-known/oauth-protected-resource"
+        ));
+        assert!(ok(
+            "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
+        ));
+        assert!(ok("http://localhost/x"));
+        assert!(!ok("http://api.example.com/x"));
+        assert!(!ok("http://localhost.evil.example/x"));
+        assert!(!ok("https://"));
+        assert!(!ok("https:///path"));
+        assert!(!ok("https://api.example.com/a b"));
+        assert!(!ok("https://api.example.com/\"x"));
+        assert!(!ok("https://api.example.com/\\x"));
+        assert!(!ok("/relative"));
     }
 }

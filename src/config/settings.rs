@@ -86,6 +86,11 @@ pub(crate) struct Settings {
     pub(crate) token_concurrency: usize,
     pub(crate) retry_after: Duration,
     pub(crate) realm: String,
+    /// RFC 9728 §5.1: the URL of the protected-resource metadata, in every 401 challenge.
+    pub(crate) resource_metadata: Option<String>,
+    /// DPoP support (RFC 9449).
+    #[cfg(feature = "jwt")]
+    pub(crate) dpop: Option<std::sync::Arc<crate::jwt::DpopSupport>>,
     pub(crate) login_redirect: Option<String>,
     pub(crate) rejection_body: Option<RejectionBody>,
     pub(crate) validator: Option<Arc<dyn SessionValidator>>,
@@ -119,6 +124,9 @@ impl Settings {
             token_concurrency: DEFAULT_TOKEN_CONCURRENCY,
             retry_after: DEFAULT_TOKEN_TIMEOUT,
             realm: DEFAULT_REALM.to_owned(),
+            resource_metadata: None,
+            #[cfg(feature = "jwt")]
+            dpop: None,
             login_redirect: None,
             rejection_body: None,
             validator: None,
@@ -153,6 +161,7 @@ impl fmt::Debug for Settings {
             .field("max_token_len", &self.max_token_len)
             .field("token_concurrency", &self.token_concurrency)
             .field("realm", &self.realm)
+            .field("resource_metadata", &self.resource_metadata)
             .field("login_redirect", &self.login_redirect)
             .field("validator", &self.validator.is_some())
             .field("validation_interval", &self.validation_interval)

@@ -168,6 +168,70 @@ impl SessionLayer {
         self.set(|s| s.realm = realm)
     }
 
+    /// The URL of the API's protected-resource metadata (RFC 9728), sent as
+    /// `resource_metadata="…"` in every `Bearer` challenge of a 401 (§5.1), so that a client (an
+    /// MCP client, for one) can discover where to get a token. With the `jwt` feature,
+    /// `jwt::ProtectedResource::metadata_url` gives it, and its `service()` serves the document.
+    /// It must be an `https` URL (`http` only on a loopback host), without spaces, `"` or `\`;
+    /// [`SessionLayer::validate`] says so otherwise.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::get, Router};
+    /// use sealed_session::{Key, Session, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let layer = SessionLayer::new(Key::generate())
+    ///     .with_resource_metadata("https://api.example.com/.well-known/oauth-protected-resource");
+    /// let app = Router::new().route("/me", get(|_: Session| async {})).layer(layer);
+    /// let res = app.oneshot(Request::get("/me").body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(
+    ///     res.headers()["www-authenticate"],
+    ///     r#"Bearer realm="sealed-session", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource""#
+    /// );
+    /// # }
+    /// ```
+    pub fn with_resource_metadata(self, url: impl Into<String>) -> Self {
+        let url = url.into();
+        self.set(|s| s.resource_metadata = Some(url))
+    }
+
+    /// Takes DPoP-bound access tokens (RFC 9449): `Authorization: DPoP <token>` with a `DPoP`
+    /// proof header, checked by the [`DpopSupport`](crate::jwt::DpopSupport)'s `JwtHandler` and
+    /// proof verifier. Every 401 then also carries a `DPoP algs="…"` challenge, and a refused
+    /// proof is 401 `invalid_dpop_proof`. Feature `jwt`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum::{body::Body, http::Request, routing::get, Router};
+    /// use sealed_session::jwt::{DpopSupport, Issuer, JwtHandler};
+    /// use sealed_session::{Key, Session, SessionLayer};
+    /// use tower::ServiceExt;
+    ///
+    /// let tokens = JwtHandler::new(Issuer::new("https://login.example.com", "https://api.example.com"));
+    /// let layer = SessionLayer::new(Key::generate())
+    ///     .with_token_handler(tokens.clone())
+    ///     .with_dpop(DpopSupport::new(tokens, "https://api.example.com"));
+    /// let app = Router::new().route("/me", get(|_: Session| async {})).layer(layer);
+    ///
+    /// // A DPoP token without its proof: 401 invalid_dpop_proof, in the DPoP challenge.
+    /// let req = Request::get("/me").header("authorization", "DPoP abc.def.ghi").body(Body::empty()).unwrap();
+    /// let res = app.oneshot(req).await.unwrap();
+    /// assert_eq!(res.status(), 401);
+    /// let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    /// assert_eq!(challenges[0], r#"Bearer realm="sealed-session""#);
+    /// assert!(challenges[1].to_str().unwrap().starts_with(r#"DPoP algs="ES256 RS256 PS256 EdDSA", error="invalid_dpop_proof""#));
+    /// # }
+    /// ```
+    #[cfg(feature = "jwt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+    pub fn with_dpop(self, dpop: crate::jwt::DpopSupport) -> Self {
+        let dpop = std::sync::Arc::new(dpop);
+        self.set(|s| s.dpop = Some(dpop))
+    }
+
     /// Sends anonymous browser navigations to `login` (a local path such as `/auth`) with a 302
     /// to `<login>?login=<path and query, percent-encoded>`, instead of a 401. Only navigations:
     /// `Sec-Fetch-Mode: navigate`, or, from a browser without Fetch Metadata, a `GET`/`HEAD`

@@ -52,11 +52,10 @@ where
         // Nothing is resolved here: the cookie is opened, and the token handler called, only
         // when an extractor or guard asks. A route that never asks pays for this context and
         // its slot in the request extensions (two allocations), nothing more.
-        let safe_method = matches!(*req.method(), http::Method::GET | http::Method::HEAD);
         let context = Arc::new(RequestContext::new(
             self.config.clone(),
+            req.method().clone(),
             req.uri().clone(),
-            safe_method,
         ));
         req.extensions_mut().insert(context.clone());
         // The inner service is called here, synchronously, on the instance `poll_ready` readied;

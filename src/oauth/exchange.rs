@@ -7,15 +7,14 @@ use std::time::Duration;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::StatusCode;
-use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Map, Value};
 
 use super::answer::ProviderAnswer;
 use super::flow::FlowState;
-use super::id_token::{self, Expected, IdTokenError, JwksCache};
+use super::id_token::{self, Expected, IdTokenError};
 use super::provider::{ClientAuth, Protocol, Provider};
 use super::transport::{HttpTransport, TransportErrorKind};
+use crate::jwks::{JwksCache, JwksError};
 
 /// Why talking to the provider failed. Every variant's text is safe to show: no code, verifier,
 /// token or secret, and the provider's `error` only when it is a short plain code.
@@ -65,13 +64,26 @@ impl Exchanger {
         timeout: Duration,
         redirect_uri: String,
     ) -> Self {
+        // The crate's one JWKS cache (shared with the `jwt` resource server's): refreshed
+        // hourly, one refetch a minute at most on an unknown key id.
+        let jwks = JwksCache::from_url(provider.jwks.clone().unwrap_or_default())
+            .with_shared_transport(Arc::clone(&transport))
+            .with_timeout(timeout);
         Self {
             provider,
             transport,
             timeout,
             redirect_uri,
-            jwks: JwksCache::default(),
+            jwks,
         }
+    }
+
+    /// Uses a shared key cache instead of its own.
+    pub(crate) fn with_jwks(mut self, jwks: Option<JwksCache>) -> Self {
+        if let Some(jwks) = jwks {
+            self.jwks = jwks;
+        }
+        self
     }
 
     /// A `GET` of `url` that asks for JSON, with the access token when given.
@@ -286,29 +298,21 @@ impl Exchanger {
     ) -> Result<Map<String, Value>, ExchangeError> {
         let header =
             id_token::header(token, &self.provider.algorithms).map_err(ExchangeError::IdToken)?;
-        let jwk = self
-            .jwks
-            .key(header.kid.as_deref(), || self.fetch_jwks())
-            .await?
-            .map_err(ExchangeError::IdToken)?;
-        id_token::verify(token, &header, &jwk, expected).map_err(ExchangeError::IdToken)
-    }
-
-    async fn fetch_jwks(&self) -> Result<JwkSet, ExchangeError> {
-        let url = self.provider.jwks.as_deref().unwrap_or_default();
-        let request = Self::get("jwks", url, None)?;
-        let response = self.send("jwks", request).await?;
-        if response.status() != StatusCode::OK {
-            return Err(ExchangeError::Upstream {
-                endpoint: "jwks",
-                detail: format!("the jwks endpoint answered {}", response.status()),
-            });
-        }
-        tracing::debug!(target: "sealed_session::oauth", "fetched the provider's JWKS");
-        serde_json::from_slice(response.body()).map_err(|_| ExchangeError::Upstream {
-            endpoint: "jwks",
-            detail: "the jwks endpoint answered something that is not a JWK set".to_owned(),
-        })
+        let key = match self.jwks.key(header.kid.as_deref(), Some(header.alg)).await {
+            Ok(key) => key,
+            Err(JwksError::UnknownKey) => {
+                return Err(ExchangeError::IdToken(IdTokenError::UnknownKey))
+            }
+            Err(JwksError::TimedOut(_)) => return Err(ExchangeError::Timeout { endpoint: "jwks" }),
+            Err(error) => {
+                tracing::warn!(target: "sealed_session::oauth", %error, "the provider's JWKS could not be fetched");
+                return Err(ExchangeError::Upstream {
+                    endpoint: "jwks",
+                    detail: "the jwks endpoint could not be fetched".to_owned(),
+                });
+            }
+        };
+        id_token::verify(token, &header, &key, expected).map_err(ExchangeError::IdToken)
     }
 
     /// The ASF service: `GET token-oidc?code=…` answers the user as a JSON object.

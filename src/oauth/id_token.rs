@@ -1,22 +1,13 @@
-//! OpenID Connect ID tokens: the provider's JWKS, cached, and the checks of OIDC Core §3.1.3.7.
+//! OpenID Connect ID tokens: the checks of OIDC Core §3.1.3.7. The provider's keys come from the
+//! crate's one JWKS cache ([`crate::jwks::JwksCache`]).
 //!
 //! The signature is checked by `jsonwebtoken` (aws-lc-rs); every claim check is ours, on typed
 //! values, with the session layer's clock and skew allowance.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq as _;
 
-/// How long a fetched JWKS is trusted.
-const JWKS_TTL: Duration = Duration::from_secs(3600);
-/// The least time between two refetches caused by an unknown key id.
-const REFETCH_INTERVAL: Duration = Duration::from_secs(60);
-/// The most keys kept from a JWKS.
-const MAX_KEYS: usize = 100;
 /// The longest `sub` accepted, in bytes.
 const MAX_SUBJECT: usize = 255;
 
@@ -56,90 +47,6 @@ impl IdTokenError {
     }
 }
 
-/// The cached key set of one provider. Refetches are single-flight: callers wait on one lock.
-#[derive(Debug, Default)]
-pub(crate) struct JwksCache {
-    state: tokio::sync::Mutex<CacheState>,
-}
-
-#[derive(Debug, Default)]
-struct CacheState {
-    keys: Option<(JwkSet, Instant)>,
-    last_refetch: Option<Instant>,
-}
-
-/// What the cache needs fetched: a JWKS document, or why it could not be fetched.
-pub(crate) type Fetched<E> = Result<JwkSet, E>;
-
-impl JwksCache {
-    /// The key for `kid` (or the only key, for a token without `kid`). Fetches the set when
-    /// there is none or it is stale; refetches once on an unknown `kid`, at most once a minute.
-    pub(crate) async fn key<E, F, Fut>(
-        &self,
-        kid: Option<&str>,
-        fetch: F,
-    ) -> Result<Result<Jwk, IdTokenError>, E>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Fetched<E>>,
-    {
-        let mut state = self.state.lock().await;
-        let fresh = state
-            .keys
-            .as_ref()
-            .is_some_and(|(_, at)| at.elapsed() < JWKS_TTL);
-        if !fresh {
-            let set = fetch().await?;
-            state.keys = Some((trim(set), Instant::now()));
-        }
-        if let Some(found) = state.keys.as_ref().and_then(|(set, _)| find(set, kid)) {
-            return Ok(Ok(found));
-        }
-        if fresh
-            && state
-                .last_refetch
-                .is_none_or(|t| t.elapsed() >= REFETCH_INTERVAL)
-        {
-            state.last_refetch = Some(Instant::now());
-            let set = fetch().await?;
-            state.keys = Some((trim(set), Instant::now()));
-            if let Some(found) = state.keys.as_ref().and_then(|(set, _)| find(set, kid)) {
-                return Ok(Ok(found));
-            }
-        }
-        Ok(Err(IdTokenError::UnknownKey))
-    }
-}
-
-fn trim(mut set: JwkSet) -> JwkSet {
-    set.keys.truncate(MAX_KEYS);
-    set
-}
-
-fn find(set: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
-    let usable = |k: &&Jwk| {
-        !matches!(
-            k.common.public_key_use,
-            Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
-        )
-    };
-    match kid {
-        Some(kid) => set
-            .keys
-            .iter()
-            .filter(usable)
-            .find(|k| k.common.key_id.as_deref() == Some(kid))
-            .cloned(),
-        None => {
-            let mut keys = set.keys.iter().filter(usable);
-            match (keys.next(), keys.next()) {
-                (Some(only), None) => Some(only.clone()),
-                _ => None,
-            }
-        }
-    }
-}
-
 /// The header fields needed to pick the key.
 pub(crate) struct Header {
     pub(crate) alg: Algorithm,
@@ -168,40 +75,31 @@ pub(crate) struct Expected<'a> {
     pub(crate) flow_started: i64,
 }
 
-fn install_provider() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        // Fails only when a provider is already installed, which is then used.
-        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
-    });
-}
-
-/// Verifies `token`'s signature with `jwk`, then its claims. Returns the claims.
+/// Verifies `token`'s signature with `key`, then its claims. Returns the claims.
 pub(crate) fn verify(
     token: &str,
     header: &Header,
-    jwk: &Jwk,
+    key: &crate::jwks::VerifyingKey,
     expected: &Expected<'_>,
 ) -> Result<Map<String, Value>, IdTokenError> {
-    install_provider();
-    if let Some(key_alg) = &jwk.common.key_algorithm {
-        if key_alg.to_string() != format!("{:?}", header.alg) {
-            return Err(IdTokenError::Algorithm);
-        }
+    crate::jwks::install_provider();
+    if !key.fits(header.alg) {
+        return Err(IdTokenError::Algorithm);
     }
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| IdTokenError::UnknownKey)?;
+    let key = key.decoding_key();
     let mut validation = Validation::new(header.alg);
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key, &validation).map_err(
-        |e| match e.kind() {
+    let data =
+        jsonwebtoken::decode::<Map<String, Value>>(token, key, &validation).map_err(|e| match e
+            .kind()
+        {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => IdTokenError::Signature,
             jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => IdTokenError::Algorithm,
             _ => IdTokenError::Malformed,
-        },
-    )?;
+        })?;
     check_claims(&data.claims, expected)?;
     Ok(data.claims)
 }

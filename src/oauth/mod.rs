@@ -66,7 +66,8 @@ mod id_token;
 mod provider;
 mod return_path;
 mod service;
-mod transport;
+// Shared with the `jwt` feature: compiled once, at the crate root.
+use crate::transport;
 
 pub use answer::{MapError, MfaPolicy, ProviderAnswer};
 pub use provider::{

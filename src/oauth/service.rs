@@ -65,6 +65,7 @@ pub struct OAuthLogin {
     prompt: Option<String>,
     max_age: Option<Duration>,
     post_logout: Option<String>,
+    jwks: Option<crate::jwks::JwksCache>,
 }
 
 impl fmt::Debug for OAuthLogin {
@@ -99,7 +100,18 @@ impl OAuthLogin {
             prompt: None,
             max_age: None,
             post_logout: None,
+            jwks: None,
         }
+    }
+
+    /// The cache of the provider's signing keys, shared with another component (the `jwt`
+    /// resource server's `Issuer::with_jwks` for the same provider),
+    /// so that one place fetches and caches the keys. By default the login keeps its own
+    /// cache of the provider's JWKS endpoint.
+    #[must_use]
+    pub fn with_jwks_cache(mut self, cache: crate::jwks::JwksCache) -> Self {
+        self.jwks = Some(cache);
+        self
     }
 
     /// The path the service is mounted at (default `/auth`). Mount it there with
@@ -355,7 +367,8 @@ impl OAuthLogin {
             inner: Arc::new(Inner {
                 csrf,
                 flow_binding,
-                exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri),
+                exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri)
+                    .with_jwks(self.jwks.clone()),
                 base,
                 origin,
                 mount: self.mount.clone(),

@@ -47,6 +47,27 @@ pub(crate) struct HandlerLimits {
     pub(crate) permits: InFlight,
 }
 
+/// What a credential handler answered: the caller, or a refusal naming the failed check when
+/// the handler knows it ([`TokenHandler::resolve_checked`]).
+trait Answer {
+    type Found: Resolved;
+    fn found(self) -> Result<Self::Found, Option<&'static str>>;
+}
+
+impl<I: Resolved> Answer for Option<I> {
+    type Found = I;
+    fn found(self) -> Result<I, Option<&'static str>> {
+        self.ok_or(None)
+    }
+}
+
+impl<I: Resolved> Answer for Result<I, Option<&'static str>> {
+    type Found = I;
+    fn found(self) -> Result<I, Option<&'static str>> {
+        self
+    }
+}
+
 /// A credential handler's answer: an [`Identity`], or a token cache's shared one.
 trait Resolved {
     fn uid(&self) -> Option<&str>;
@@ -91,11 +112,16 @@ impl Resolver {
                 tracing::info!(target: "sealed_session", reason = "token_unknown", "refused: bearer token, but no token handler is configured");
                 Resolution::InvalidToken
             }
-            // `(**handler)`: call the handler's own `resolve`, not the forwarding impl for `Arc`,
-            // whose extra `async_trait` box the compiler does not inline away (+1 allocation).
+            // The handler may name the check that refused the token, for the challenge.
+            // `(**handler)`: the handler's own method, not the forwarding impl for `Arc`, whose
+            // extra `async_trait` box the compiler does not inline away (+1 allocation).
             Some(TokenSource::Handler(handler)) => {
-                self.resolve_with(SessionSource::Bearer, (**handler).resolve(token), clock)
-                    .await
+                self.resolve_with(
+                    SessionSource::Bearer,
+                    (**handler).resolve_checked(token),
+                    clock,
+                )
+                .await
             }
             // Boxed, as `async_trait` boxes a handler's call: on the stack, its state would grow
             // every token path's future, uncached ones too.
@@ -104,6 +130,44 @@ impl Resolver {
                 let call = Box::pin(cache.resolve_cached(token));
                 self.resolve_with(SessionSource::Bearer, call, clock).await
             }
+        }
+    }
+
+    /// A DPoP request (RFC 9449): the token and its proof, through the layer's DPoP support,
+    /// under the same limits, timeout and panic guard as a token handler.
+    #[cfg(feature = "jwt")]
+    pub(super) async fn resolve_dpop(
+        &self,
+        token: &str,
+        proof: &str,
+        method: &http::Method,
+        uri: &http::Uri,
+        clock: &LayerClock,
+    ) -> Resolution {
+        use crate::jwt::DpopOutcome;
+        let Some(dpop) = self.dpop.as_ref() else {
+            return Resolution::OtherScheme;
+        };
+        let refused = std::sync::OnceLock::new();
+        let call = Box::pin(async {
+            match dpop.resolve(token, proof, method, uri).await {
+                Ok(DpopOutcome::Identity(identity)) => Ok(Some(identity)),
+                Ok(DpopOutcome::InvalidToken(check)) => {
+                    let _ = refused.set(Resolution::InvalidDpopToken(check));
+                    Ok(None)
+                }
+                Ok(DpopOutcome::InvalidProof(check)) => {
+                    let _ = refused.set(Resolution::InvalidDpopProof(check));
+                    Ok(None)
+                }
+                Err(error) => Err(error),
+            }
+        });
+        match self.resolve_with(SessionSource::Bearer, call, clock).await {
+            Resolution::InvalidToken => refused
+                .into_inner()
+                .unwrap_or(Resolution::InvalidDpopToken("exp")),
+            other => other,
         }
     }
 
@@ -139,15 +203,15 @@ impl Resolver {
 
     /// Runs a token or Basic handler call under the concurrency limit, the timeout and the
     /// panic guard, and turns its answer into a per-request session.
-    async fn resolve_with<F, I, E>(
+    async fn resolve_with<F, A, E>(
         &self,
         source: SessionSource,
         call: F,
         clock: &LayerClock,
     ) -> Resolution
     where
-        F: Future<Output = Result<Option<I>, E>> + Unpin,
-        I: Resolved,
+        F: Future<Output = Result<A, E>> + Unpin,
+        A: Answer,
         E: std::fmt::Display,
     {
         // Load shedding: past the limit of calls in flight, answer 503 at once rather than queue.
@@ -169,11 +233,16 @@ impl Resolver {
                 tracing::warn!(target: "sealed_session", reason = "token_error", ?source, %error, "credential handler failed");
                 return Resolution::Unavailable;
             }
-            Ok(Ok(Ok(None))) => {
-                tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, "refused: unknown credentials");
-                return refused(source);
-            }
-            Ok(Ok(Ok(Some(identity)))) => identity,
+            Ok(Ok(Ok(answer))) => match answer.found() {
+                Ok(identity) => identity,
+                Err(check) => {
+                    tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, check, "refused: unknown credentials");
+                    if source == SessionSource::Basic {
+                        return Resolution::InvalidCredentials;
+                    }
+                    return check.map_or(Resolution::InvalidToken, Resolution::InvalidTokenBecause);
+                }
+            },
         };
         let now = clock.now();
         let expires_at = identity.expires_at().map(|t| t.unix_timestamp());

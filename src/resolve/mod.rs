@@ -47,6 +47,14 @@ pub(crate) enum Resolution {
     InvalidToken,
     /// Basic credentials the Basic handler refused.
     InvalidCredentials,
+    /// An invalid token, and the name of the check that refused it (from the handler).
+    InvalidTokenBecause(&'static str),
+    /// A DPoP request whose token failed this check.
+    #[cfg(feature = "jwt")]
+    InvalidDpopToken(&'static str),
+    /// A DPoP request whose proof failed this check.
+    #[cfg(feature = "jwt")]
+    InvalidDpopProof(&'static str),
     InvalidRequest,
     Unavailable,
     Panicked,
@@ -60,6 +68,9 @@ pub(crate) enum Pending<'h> {
     Basic { user: String, password: String },
     /// Consult the validator about an opened session.
     Validate(Due),
+    /// Check a DPoP-bound token and its proof.
+    #[cfg(feature = "jwt")]
+    Dpop { token: &'h str, proof: &'h str },
 }
 
 /// The resolver's configuration: credential handlers, their limits, revocation, and the expiry
@@ -69,6 +80,9 @@ pub(crate) struct Resolver {
     pub(crate) basic: Option<Arc<dyn BasicHandler>>,
     pub(crate) limits: HandlerLimits,
     pub(crate) validator: Option<Arc<dyn SessionValidator>>,
+    /// DPoP support, when the layer takes DPoP-bound tokens.
+    #[cfg(feature = "jwt")]
+    pub(crate) dpop: Option<Arc<crate::jwt::DpopSupport>>,
     /// The longest time between two validator checks, in seconds.
     pub(crate) validation_interval: i64,
     pub(crate) not_before: Option<NotBefore>,
@@ -90,7 +104,33 @@ impl Resolver {
         cookie: &CookieSpec,
         clock: &LayerClock,
     ) -> Result<Resolution, Pending<'h>> {
-        Ok(match parse::authorization(headers, self.limits.max_len) {
+        let credentials = parse::authorization(headers, self.limits.max_len);
+        #[cfg(feature = "jwt")]
+        if let Some(dpop) = &self.dpop {
+            use crate::jwt::DpopCredentials;
+            match credentials {
+                Credentials::OtherScheme => match dpop.credentials(headers, self.limits.max_len) {
+                    DpopCredentials::NotDpop => {}
+                    DpopCredentials::MalformedToken => {
+                        tracing::info!(target: "sealed_session", reason = "token_malformed", "refused: malformed DPoP token");
+                        return Ok(Resolution::InvalidDpopToken("format"));
+                    }
+                    DpopCredentials::MalformedProof => {
+                        tracing::info!(target: "sealed_session", reason = "dpop_malformed", "refused: no single readable DPoP proof");
+                        return Ok(Resolution::InvalidDpopProof("format"));
+                    }
+                    DpopCredentials::Valid { token, proof } => {
+                        return Err(Pending::Dpop { token, proof })
+                    }
+                },
+                Credentials::Bearer(_) if dpop.is_required() => {
+                    tracing::info!(target: "sealed_session", reason = "dpop_required", "refused: a bearer token where DPoP is required");
+                    return Ok(Resolution::InvalidTokenBecause("dpop"));
+                }
+                _ => {}
+            }
+        }
+        Ok(match credentials {
             Credentials::Absent => {
                 return self
                     .open_cookie(headers, cookie, clock)
@@ -113,8 +153,20 @@ impl Resolver {
     }
 
     /// Awaits what [`Resolver::compute`] left.
-    pub(crate) async fn finish(&self, pending: Pending<'_>, clock: &LayerClock) -> Resolution {
+    pub(crate) async fn finish(
+        &self,
+        pending: Pending<'_>,
+        clock: &LayerClock,
+        request: (&http::Method, &http::Uri),
+    ) -> Resolution {
+        #[cfg(not(feature = "jwt"))]
+        let _ = request;
         match pending {
+            #[cfg(feature = "jwt")]
+            Pending::Dpop { token, proof } => {
+                self.resolve_dpop(token, proof, request.0, request.1, clock)
+                    .await
+            }
             Pending::Token(token) => self.resolve_token(token, clock).await,
             Pending::Basic { user, password } => self.resolve_basic(&user, &password, clock).await,
             Pending::Validate(due) => self.validate_opened(due).await,
@@ -127,6 +179,17 @@ impl Resolver {
     pub(crate) fn is_credential_request(&self, headers: &HeaderMap) -> bool {
         match parse::authorization(headers, usize::MAX) {
             Credentials::Bearer(_) | Credentials::Malformed | Credentials::Repeated => true,
+            #[cfg(feature = "jwt")]
+            Credentials::OtherScheme
+                if self.dpop.as_ref().is_some_and(|d| {
+                    !matches!(
+                        d.credentials(headers, usize::MAX),
+                        crate::jwt::DpopCredentials::NotDpop
+                    )
+                }) =>
+            {
+                true
+            }
             Credentials::OtherScheme => self.basic.is_some() && crate::basic::is_basic(headers),
             Credentials::Absent => false,
         }
