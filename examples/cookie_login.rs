@@ -73,10 +73,14 @@ mod tests {
 
     const ALICE: &str = "username=alice&password=wonderland";
 
-    /// `call(&app, "POST /login", cookie, form)`; an empty cookie sends none.
+    /// `call(&app, "POST /login", cookie, form)`, as a browser navigation (a link or a form);
+    /// an empty cookie sends none.
     async fn call(app: &axum::Router, line: &str, cookie: &str, form: &str) -> Response {
         let (method, path) = line.split_once(' ').unwrap();
-        let mut request = Request::builder().method(method).uri(path);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("sec-fetch-mode", "navigate");
         if !cookie.is_empty() {
             request = request.header(header::COOKIE, cookie);
         }

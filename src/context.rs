@@ -23,8 +23,7 @@ struct Actions {
 /// The per-request state the layer puts in the request extensions.
 pub(crate) struct RequestContext {
     config: Arc<Config>,
-    /// The request method, for a DPoP proof's `htm`.
-    #[cfg_attr(not(feature = "jwt"), allow(dead_code))]
+    /// The request method, for a DPoP proof's `htm`, and whether a login redirect may apply.
     method: Method,
     /// The request URI as the layer saw it (before any `nest` stripped a prefix), for the login
     /// redirect's return path.
@@ -198,6 +197,9 @@ impl RequestContext {
             }
             Resolution::Anonymous { .. } | Resolution::OtherScheme => None,
             Resolution::InvalidToken => return Err(self.reject(RejectionKind::InvalidToken)),
+            Resolution::InvalidCredentials => {
+                return Err(self.reject(RejectionKind::InvalidCredentials))
+            }
             Resolution::InvalidTokenBecause(check) => {
                 return Err(self.reject(RejectionKind::InvalidToken).because(check))
             }
@@ -258,7 +260,13 @@ impl RequestContext {
         login: Option<&str>,
     ) -> Result<Session, AuthRejection> {
         session.ok_or_else(|| {
-            AuthRejection::missing_credentials(&self.config.challenge, headers, &self.uri, login)
+            AuthRejection::missing_credentials(
+                &self.config.challenge,
+                headers,
+                &self.uri,
+                matches!(self.method, Method::GET | Method::HEAD),
+                login,
+            )
         })
     }
 
@@ -350,6 +358,30 @@ impl RequestContext {
     }
 
     /// Writes the session cookie (or its deletion) into the response, once.
+    /// Renders a rejection made in a handler without the layer's settings again, with them:
+    /// the layer's realm, body hook and Basic challenge. Only for axum's body type (the
+    /// rejection's own); any other response is left alone.
+    pub(crate) fn bind_rejection<B: 'static>(&self, response: &mut Response<B>) {
+        if response
+            .extensions()
+            .get::<crate::rejection::Unbound>()
+            .is_none()
+        {
+            return;
+        }
+        let any: &mut dyn std::any::Any = response;
+        if let Some(response) = any.downcast_mut::<Response<axum_core::body::Body>>() {
+            if let Some(crate::rejection::Unbound(rejection)) = response
+                .extensions_mut()
+                .remove::<crate::rejection::Unbound>(
+            ) {
+                *response = axum_core::response::IntoResponse::into_response(
+                    rejection.bind(&self.config.challenge),
+                );
+            }
+        }
+    }
+
     pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
         let (resolved, rotated, cookie_invalid) = match self.resolution.get() {
             None => (None, false, false),

@@ -105,8 +105,18 @@ pub(crate) enum LineError {
 
 impl CookieSpec {
     /// Opens a session cookie value with any key of the ring.
+    #[cfg(any(feature = "test-util", fuzzing))]
     pub(crate) fn open(&self, value: &str) -> Option<(Record, OpenedWith)> {
-        self.keys.with(|keys| record::open(keys, &self.aad, value))
+        self.open_checked(value).ok()
+    }
+
+    /// [`open`](Self::open), saying why a value was refused.
+    pub(crate) fn open_checked(
+        &self,
+        value: &str,
+    ) -> Result<(Record, OpenedWith), crate::resolve::CookieRefusal> {
+        self.keys
+            .with(|keys| record::open_checked(keys, &self.aad, value))
     }
 
     /// The sealed value of `record`, with the current key (for minting test cookies).

@@ -118,10 +118,10 @@ impl Auth {
     /// assert_eq!(res.status(), 200);
     /// assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("__Host-session="));
     ///
-    /// // A bearer request never starts a cookie session.
+    /// // A bearer request never starts a cookie session: the error answers 400.
     /// let bearer = Request::post("/login").header("authorization", "Bearer abc").body(Body::empty()).unwrap();
     /// let res = app.oneshot(bearer).await.unwrap();
-    /// assert_eq!(res.status(), 500);
+    /// assert_eq!(res.status(), 400);
     /// assert!(res.headers().get("set-cookie").is_none());
     /// # }
     /// ```

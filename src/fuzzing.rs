@@ -124,6 +124,7 @@ pub fn challenge(realm: &str, scopes: &[String]) {
         RejectionKind::Forbidden {
             reasons: scopes.to_vec(),
             missing_scopes: scopes.to_vec(),
+            required_scopes: scopes.to_vec(),
         },
     ] {
         use axum_core::response::IntoResponse as _;

@@ -120,6 +120,9 @@ mod clock;
 mod config;
 mod context;
 mod cookie;
+#[cfg(feature = "csrf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csrf")))]
+pub mod csrf;
 mod expiry;
 mod extract;
 mod future;
@@ -174,6 +177,7 @@ pub use layer::{SessionLayer, SessionManager};
 pub use record::{InvalidSessionId, SessionId};
 pub use rejection::{AuthRejection, RejectionKind};
 pub use require::{RequireAuth, RequireAuthService, Requirement};
+pub use resolve::CookieRefusal;
 pub use resolve::CredentialSource;
 pub use revocation::{
     validator_fn, NotBefore, Privileges, Recheck, SessionValidator, Validation, ValidationError,

@@ -187,8 +187,9 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     let spaces = rest.iter().take_while(|&&b| b == b' ').count();
     let token = rest.get(spaces..).unwrap_or_default();
     if token.is_empty() || token.len() > max_token_len || !is_token68(token) {
-        // token68 has no comma: one means comma-joined credentials.
-        return if token.contains(&b',') {
+        // token68 has no comma. A second auth-scheme after one (`Bearer a, Bearer b`) is a
+        // second credential; anything else (`Bearer a,b`) is one malformed token.
+        return if second_credential(token) {
             Credentials::Repeated
         } else {
             Credentials::Malformed
@@ -198,6 +199,22 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
         Ok(token) => Credentials::Bearer(token),
         Err(_) => Credentials::Malformed,
     }
+}
+
+/// Whether a comma in `rest` starts another credential: after it (and any spaces, tabs or
+/// empty list elements), an auth-scheme, one or more SP, and something more (RFC 9110 §11.4).
+fn second_credential(rest: &[u8]) -> bool {
+    let Some(comma) = memchr::memchr(b',', rest) else {
+        return false;
+    };
+    let after = rest.get(comma..).unwrap_or_default();
+    let start = after
+        .iter()
+        .position(|&b| !matches!(b, b',' | b' ' | b'\t'))
+        .unwrap_or(after.len());
+    let (scheme, tail) = split_scheme(after.get(start..).unwrap_or_default());
+    let spaces = tail.iter().take_while(|&&b| b == b' ').count();
+    !scheme.is_empty() && spaces > 0 && tail.len() > spaces
 }
 
 /// Whether `path` is a same-origin path that cannot be read as another origin: `/`, then not
@@ -310,6 +327,11 @@ mod tests {
         assert_eq!(auth(&["Bearer \u{e9}".as_bytes()]), Credentials::Malformed);
         assert_eq!(auth(&[b"Bearer ="]), Credentials::Malformed);
         assert_eq!(auth(&[b"Bearer a, Bearer b"]), Credentials::Repeated);
+        assert_eq!(auth(&[b"Bearer a,Basic eA=="]), Credentials::Repeated);
+        assert_eq!(auth(&[b"Bearer a,b"]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer a, b"]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer a,"]), Credentials::Malformed);
+        assert_eq!(auth(&[b"Bearer a, Bearer "]), Credentials::Malformed);
         assert_eq!(auth(&[b"Bearer a", b"Bearer a"]), Credentials::Repeated);
         let long = format!("Bearer {}", "a".repeat(4097));
         assert_eq!(auth(&[long.as_bytes()]), Credentials::Malformed);

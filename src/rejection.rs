@@ -6,7 +6,7 @@
 //! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` (with `error_description` naming the failed check when the handler gives one) |
 //! | a refused DPoP proof (with `SessionLayer::with_dpop`) | 401, `error="invalid_dpop_proof"` in the `DPoP` challenge |
 //! | two `Authorization` fields | 400, `error="invalid_request"` |
-//! | missing scope | 403, `error="insufficient_scope", scope="…"` |
+//! | missing scope | 403, `error="insufficient_scope", scope="…"` (the scopes the route requires; of an any-of group, one alternative) |
 //! | any other unmet requirement | 403, the reasons as text/plain, one per line |
 //! | only [`mfa`](crate::Requirement::mfa), [`max_auth_age`](crate::Requirement::max_auth_age) or [`max_idle`](crate::Requirement::max_idle) unmet, API client (bearer or Basic) | 401, `error="insufficient_user_authentication"` with `max_age`/`acr_values` (RFC 9470) |
 //! | the same, browser (cookie session) and a login page | 302 to `<login>?login=<path>&prompt=login&max_age=N` |
@@ -50,6 +50,9 @@ pub(crate) struct Challenge {
     pub(crate) body: Option<RejectionBody>,
     /// The `Retry-After` of a 503.
     pub(crate) retry_after: HeaderValue,
+    /// `Basic realm="…", charset="UTF-8"` when the layer takes Basic credentials: sent beside
+    /// the Bearer challenge on every 401 (RFC 7617 §2).
+    pub(crate) basic: Option<HeaderValue>,
     /// `DPoP algs="…"`, sent beside the Bearer challenge of every 401 when the layer takes DPoP.
     pub(crate) dpop: Option<String>,
 }
@@ -63,18 +66,26 @@ pub enum RejectionKind {
     MissingCredentials,
     /// A malformed, unknown, expired or revoked bearer token: 401 `invalid_token`.
     InvalidToken,
+    /// Basic credentials the Basic handler refused (unknown, or expired): 401 with a bare
+    /// Bearer challenge and the Basic one (RFC 7617), never `invalid_token`.
+    InvalidCredentials,
     /// A refused DPoP proof (RFC 9449): 401 with `error="invalid_dpop_proof"` in a `DPoP`
     /// challenge.
     InvalidDpopProof,
     /// More than one credential (two `Authorization` fields): 400 `invalid_request`.
     InvalidRequest,
     /// Logged in, but requirements are unmet: 403. With `insufficient_scope` when any missing
-    /// requirement is a scope.
+    /// requirement is a scope; its `scope` parameter lists `required_scopes`.
     Forbidden {
         /// Every unmet requirement, in declaration order.
         reasons: Vec<String>,
         /// The missing scopes, in declaration order (empty when no scope is missing).
         missing_scopes: Vec<String>,
+        /// The scopes the resource requires (RFC 6750 §3), for the challenge: every `all_of`
+        /// scope, met or not, and of an `any_of` group, one acceptable alternative (the first
+        /// scope alternative, or the one the session holds), never the whole group, which
+        /// would read as "all of these".
+        required_scopes: Vec<String>,
     },
     /// Logged in, but the authentication is too old or too weak for this route, and logging in
     /// again would do (RFC 9470 step-up): 401 `insufficient_user_authentication` with
@@ -100,7 +111,8 @@ pub enum RejectionKind {
 pub struct AuthRejection {
     kind: RejectionKind,
     challenge: Option<Arc<Challenge>>,
-    location: Option<String>,
+    /// Boxed: keeps `AuthRejection` (an `Err` on every guard path) small.
+    location: Option<Box<str>>,
     /// The check that refused the token, for `error_description`.
     failed_check: Option<&'static str>,
     /// Whether the error belongs in the `DPoP` challenge (the request used that scheme).
@@ -162,6 +174,28 @@ fn step_up_error(max_age: Option<i64>, acr_values: Option<&str>) -> String {
     value
 }
 
+/// Whether a request is a browser navigation (see [`AuthRejection::missing_credentials`]).
+fn is_navigation(headers: &HeaderMap, safe_method: bool) -> bool {
+    if let Some(mode) = headers.get("sec-fetch-mode") {
+        return mode.as_bytes() == b"navigate";
+    }
+    safe_method
+        && headers.get_all(http::header::ACCEPT).iter().any(|accept| {
+            accept.to_str().is_ok_and(|a| {
+                a.split(',').any(|item| {
+                    let mut parts = item.split(';');
+                    let media = parts.next().unwrap_or_default().trim();
+                    let refused = parts.any(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+                    });
+                    media.eq_ignore_ascii_case("text/html") && !refused
+                })
+            })
+        })
+}
+
 /// A check name as it may appear in `error_description`: RFC 6750's characters (printable ASCII
 /// without `"` and `\`), at most 64.
 fn description_text(check: &str) -> String {
@@ -214,26 +248,31 @@ impl AuthRejection {
         self.failed_check
     }
 
-    /// A "no credentials" rejection that redirects anonymous browser requests to the login page
-    /// when the layer has one: not when the request carries `Authorization` or `X-No-Redirect`.
+    /// A "no credentials" rejection that redirects anonymous browser navigations to the login
+    /// page when the layer has one. Only navigations: `Sec-Fetch-Mode: navigate`, or, without
+    /// Fetch Metadata, a `GET`/`HEAD` whose `Accept` names `text/html`. Never when the request
+    /// carries `Authorization` or `X-No-Redirect`. Everything else (a `fetch`, an API client)
+    /// gets the 401.
     ///
     /// `login` overrides the layer's login page (a guard's own).
     pub(crate) fn missing_credentials(
         challenge: &Arc<Challenge>,
         headers: &HeaderMap,
         uri: &Uri,
+        safe_method: bool,
         login: Option<&str>,
     ) -> Self {
         let mut rejection = Self::new(RejectionKind::MissingCredentials, challenge);
         if let Some(login) = login.or(challenge.login_redirect.as_deref()) {
             if !headers.contains_key(http::header::AUTHORIZATION)
                 && !headers.contains_key("x-no-redirect")
+                && is_navigation(headers, safe_method)
             {
                 let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
                 let target = target.strip_suffix('?').unwrap_or(target);
                 let sep = if login.contains('?') { '&' } else { '?' };
                 rejection.location =
-                    Some(format!("{login}{sep}login={}", encode_return_path(target)));
+                    Some(format!("{login}{sep}login={}", encode_return_path(target)).into());
             }
         }
         rejection
@@ -268,7 +307,7 @@ impl AuthRejection {
             if let Some(max_age) = max_age {
                 location.push_str(&format!("&max_age={max_age}"));
             }
-            rejection.location = Some(location);
+            rejection.location = Some(location.into());
         }
         rejection
     }
@@ -291,6 +330,7 @@ impl AuthRejection {
             RejectionKind::MissingCredentials
             | RejectionKind::StepUp { .. }
             | RejectionKind::InvalidToken
+            | RejectionKind::InvalidCredentials
             | RejectionKind::InvalidDpopProof => StatusCode::UNAUTHORIZED,
             RejectionKind::InvalidRequest => StatusCode::BAD_REQUEST,
             RejectionKind::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -324,6 +364,7 @@ impl AuthRejection {
         match &self.kind {
             RejectionKind::MissingCredentials => "authentication required".to_owned(),
             RejectionKind::InvalidToken => "invalid token".to_owned(),
+            RejectionKind::InvalidCredentials => "invalid credentials".to_owned(),
             RejectionKind::InvalidDpopProof => "invalid DPoP proof".to_owned(),
             RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
             RejectionKind::Forbidden { reasons, .. } | RejectionKind::StepUp { reasons, .. } => {
@@ -356,11 +397,16 @@ impl AuthRejection {
         };
         let error = match &self.kind {
             RejectionKind::MissingCredentials if self.location.is_none() => None,
+            RejectionKind::InvalidCredentials => None,
             RejectionKind::InvalidToken => Some(described("invalid_token", "token")),
             RejectionKind::InvalidDpopProof => Some(described("invalid_dpop_proof", "DPoP proof")),
             RejectionKind::InvalidRequest => Some("error=\"invalid_request\"".to_owned()),
-            RejectionKind::Forbidden { missing_scopes, .. } if !missing_scopes.is_empty() => {
-                let scopes: Vec<&str> = missing_scopes
+            RejectionKind::Forbidden {
+                missing_scopes,
+                required_scopes,
+                ..
+            } if !missing_scopes.is_empty() => {
+                let scopes: Vec<&str> = required_scopes
                     .iter()
                     .map(String::as_str)
                     .filter(|s| is_scope_token(s))
@@ -396,10 +442,17 @@ impl AuthRejection {
                 }
             }
         }
-        values
+        let mut values: Vec<HeaderValue> = values
             .iter()
             .filter_map(|v| HeaderValue::from_str(v).ok())
-            .collect()
+            .collect();
+        // With a Basic handler, every 401 names Basic too (RFC 7617 §2).
+        if self.status() == StatusCode::UNAUTHORIZED {
+            if let Some(basic) = self.challenge.as_ref().and_then(|c| c.basic.clone()) {
+                values.push(basic);
+            }
+        }
+        values
     }
 
     fn default_response(&self) -> Response {
@@ -420,8 +473,26 @@ impl fmt::Display for AuthRejection {
 
 impl std::error::Error for AuthRejection {}
 
+/// A rejection made without the layer's settings (`AuthRejection::from(kind)` in a handler),
+/// carried in its response's extensions: the layer renders it again with its own realm, body
+/// hook and Basic challenge ([`RequestContext::finalize`](crate::context::RequestContext)).
+#[derive(Clone)]
+pub(crate) struct Unbound(pub(crate) AuthRejection);
+
+impl AuthRejection {
+    /// This rejection with the layer's settings.
+    pub(crate) fn bind(mut self, challenge: &Arc<Challenge>) -> Self {
+        if self.challenge.is_none() {
+            self.challenge = Some(challenge.clone());
+        }
+        self
+    }
+}
+
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
+        let unbound = (self.challenge.is_none() && self.kind != RejectionKind::MissingLayer)
+            .then(|| self.clone());
         let mut response = match self.challenge.as_ref().and_then(|c| c.body.as_ref()) {
             Some(shape) => shape(&self),
             None => self.default_response(),
@@ -450,6 +521,9 @@ impl IntoResponse for AuthRejection {
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response.extensions_mut().insert(self.kind);
+        if let Some(unbound) = unbound {
+            response.extensions_mut().insert(Unbound(unbound));
+        }
         response
     }
 }

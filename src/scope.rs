@@ -1,10 +1,19 @@
 //! Scope patterns: a granted scope may be an MQTT-style topic filter (arena-py).
 //!
-//! Levels are separated by `/`. In a granted filter, `+` matches exactly one level (which may be
-//! empty) and `#`, as the last level, matches all remaining levels, including none. A resource
-//! whose first level starts with `$` is not matched by a leading `+` or `#`. Matching is
-//! case-sensitive. A filter with a misplaced wildcard (`a#`, `#/a`, `a+b`) grants nothing, and a
-//! resource that itself contains `+` or `#` is not concrete and is never granted.
+//! Levels are separated by `/`. In a granted filter, `+` matches exactly one level and `#`, as
+//! the last level, matches all remaining levels, including none. Matching is case-sensitive. A
+//! filter with a misplaced wildcard (`a#`, `#/a`, `a+b`) grants nothing.
+//!
+//! The rules are stricter than MQTT's, so that a resource built from a URL path can never climb
+//! out of its grant:
+//!
+//! - a resource with an empty level (`""`, `a//b`, `/a`, `a/`) or a `.` or `..` level
+//!   (`a/../b`) is refused outright, whatever the filter: it is not a concrete resource. (MQTT
+//!   allows empty levels and lets `+` match them; here `+` never matches an empty level.)
+//! - a resource that itself contains `+` or `#` is not concrete and is never granted.
+//! - a level starting with `$` is matched only by the same literal level in the filter, at
+//!   every depth: neither `+` nor `#` covers it (`a/#` does not permit `a/$internal`). MQTT
+//!   protects `$` at the first level only.
 //!
 //! ```
 //! use sealed_session::scope::filter_matches;
@@ -15,28 +24,42 @@
 //! assert!(!filter_matches("#", "$SYS/uptime"));
 //! assert!(filter_matches("$SYS/#", "$SYS/uptime"));
 //! assert!(!filter_matches("Scene/#", "scene/lab"));
+//! assert!(!filter_matches("scene/#", "scene/../admin"));
+//! assert!(!filter_matches("scene/+", "scene/"));
+//! assert!(!filter_matches("scene/#", "scene/lab/$secret"));
 //! ```
 
 /// Whether the granted topic filter `filter` permits the concrete resource `resource`.
 #[must_use]
 pub fn filter_matches(filter: &str, resource: &str) -> bool {
-    if resource.contains(['+', '#']) || !is_valid_filter(filter) {
-        return false;
-    }
-    if resource.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+    if !is_concrete_resource(resource) || !is_valid_filter(filter) {
         return false;
     }
     let mut filter_levels = filter.split('/');
     let mut resource_levels = resource.split('/');
     loop {
         match (filter_levels.next(), resource_levels.next()) {
-            (Some("#"), _) => return true,
-            (Some("+"), Some(_)) => {}
+            // `#` covers the rest, unless a `$` level is among it.
+            (Some("#"), r) => {
+                return r
+                    .into_iter()
+                    .chain(resource_levels)
+                    .all(|l| !l.starts_with('$'))
+            }
+            (Some("+"), Some(r)) if !r.starts_with('$') => {}
             (Some(f), Some(r)) if f == r => {}
             (None, None) => return true,
             _ => return false,
         }
     }
+}
+
+/// Whether `resource` is concrete: no wildcard characters, no empty, `.` or `..` levels.
+fn is_concrete_resource(resource: &str) -> bool {
+    !resource.contains(['+', '#'])
+        && resource
+            .split('/')
+            .all(|level| !matches!(level, "" | "." | ".."))
 }
 
 /// Whether the granted topic filter `granted` covers the requested filter `requested`: every
@@ -102,10 +125,9 @@ mod tests {
     #[test]
     fn plus_matches_exactly_one_level() {
         assert!(m("a/+", "a/b"));
-        assert!(m("a/+", "a/"));
         assert!(!m("a/+", "a"));
         assert!(!m("a/+", "a/b/c"));
-        assert!(m("+/+", "/x"));
+        assert!(m("+/+", "x/y"));
         assert!(m("a/+/c", "a/b/c"));
     }
 
@@ -122,7 +144,6 @@ mod tests {
         assert!(!m("#", "$SYS"));
         assert!(!m("+/x", "$SYS/x"));
         assert!(m("$SYS/+", "$SYS/x"));
-        assert!(m("a/+", "a/$x"));
     }
 
     #[test]
@@ -133,6 +154,40 @@ mod tests {
         assert!(!m("a+", "ab"));
         assert!(!m("a/+", "a/+"));
         assert!(!m("#", "a/#"));
+    }
+
+    #[test]
+    fn dot_levels_never_climb_out_of_a_grant() {
+        assert!(!m("a/#", "a/../../b"));
+        assert!(!m("a/#", "a/./b"));
+        assert!(!m("a/+/c", "a/../c"));
+        assert!(!m("a/+", "a/."));
+        assert!(!m("#", ".."));
+        assert!(!m("a/../b", "a/../b"));
+        assert!(m("a/#", "a/.b/..c"));
+    }
+
+    #[test]
+    fn empty_levels_are_refused() {
+        assert!(!m("a/+", "a/"));
+        assert!(!m("+/+", "/x"));
+        assert!(!m("a/#", "a//b"));
+        assert!(!m("a//b", "a//b"));
+        assert!(!m("#", ""));
+        assert!(!m("", ""));
+        assert!(!m("a/#", "a/b/"));
+    }
+
+    #[test]
+    fn dollar_levels_are_protected_at_every_level() {
+        assert!(!m("a/+", "a/$x"));
+        assert!(!m("a/#", "a/$x"));
+        assert!(!m("a/#", "a/b/$x/c"));
+        assert!(!m("a/+/c", "a/$x/c"));
+        assert!(m("a/$x", "a/$x"));
+        assert!(m("a/$x/+", "a/$x/y"));
+        assert!(m("a/$x/#", "a/$x/y/z"));
+        assert!(m("a/b$/+", "a/b$/c"));
     }
 
     #[test]

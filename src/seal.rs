@@ -132,17 +132,43 @@ impl Opened {
 ///
 /// `None` for anything that is not canonical base64 or does not authenticate. Callers never learn
 /// why.
+#[cfg_attr(not(feature = "oauth"), allow(dead_code))]
 pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<Opened> {
+    open_checked(keys, context, value).ok()
+}
+
+/// Why a sealed value did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenError {
+    /// Not canonical base64, or too short for a nonce and a tag.
+    Malformed,
+    /// Well formed, but no key of the ring opens it (another key, or tampered: AES-GCM cannot
+    /// tell which).
+    UnknownKey,
+    /// It opened, but the plaintext is not UTF-8.
+    Undecodable,
+}
+
+/// [`open`], saying why a value did not open.
+pub(crate) fn open_checked(
+    keys: &KeyRing,
+    context: &str,
+    value: &str,
+) -> Result<Opened, OpenError> {
     use aes_gcm::aead::AeadInPlace as _;
     use base64::Engine as _;
 
-    let mut data = CANONICAL.decode(value).ok()?;
-    let (nonce, rest) = data.split_first_chunk::<NONCE_LEN>()?;
-    let (_, tag) = rest.split_last_chunk::<TAG_LEN>()?;
+    let mut data = CANONICAL.decode(value).map_err(|_| OpenError::Malformed)?;
+    let (nonce, rest) = data
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(OpenError::Malformed)?;
+    let (_, tag) = rest
+        .split_last_chunk::<TAG_LEN>()
+        .ok_or(OpenError::Malformed)?;
     let nonce = aes_gcm::Nonce::from(*nonce);
     let tag = aes_gcm::Tag::from(*tag);
     let end = data.len() - TAG_LEN;
-    let ciphertext = data.get_mut(NONCE_LEN..end)?;
+    let ciphertext = data.get_mut(NONCE_LEN..end).ok_or(OpenError::Malformed)?;
     for (index, key) in keys.all().enumerate() {
         if key
             .cipher
@@ -158,11 +184,11 @@ pub(crate) fn open(keys: &KeyRing, context: &str, value: &str) -> Option<Opened>
             data.truncate(end);
             data.drain(..NONCE_LEN);
             return String::from_utf8(data)
-                .ok()
-                .map(|plaintext| Opened { plaintext, with });
+                .map(|plaintext| Opened { plaintext, with })
+                .map_err(|_| OpenError::Undecodable);
         }
     }
-    None
+    Err(OpenError::UnknownKey)
 }
 
 #[cfg(test)]

@@ -167,3 +167,45 @@ async fn the_password_never_reaches_the_log() {
         assert!(!log.contains(encoded), "encoded credentials in the log");
     }
 }
+
+fn challenges(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn basic_failures_answer_with_a_basic_challenge_beside_the_bearer_one() {
+    // RFC 7617 §2: a 401 for Basic credentials carries `Basic realm=…, charset="UTF-8"`.
+    let app = with_handler();
+    let both = [
+        r#"Bearer realm="sealed-session""#.to_owned(),
+        r#"Basic realm="sealed-session", charset="UTF-8""#.to_owned(),
+    ];
+    let res = call(&app, Method::GET, "/who", Some(&basic("alice:wrong"))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenges(&res),
+        both,
+        "a wrong password is not an invalid bearer token"
+    );
+    assert_eq!(body(res).await, "invalid credentials");
+    // A bad bearer token keeps its Bearer error, and names Basic too.
+    let res = call(&app, Method::GET, "/who", Some("Bearer unknown")).await;
+    assert_eq!(
+        challenges(&res),
+        [
+            r#"Bearer realm="sealed-session", error="invalid_token""#.to_owned(),
+            both[1].clone()
+        ]
+    );
+    // Without a Basic handler: Bearer only.
+    let plain = router(SessionLayer::new(key(1)));
+    let res = call(&plain, Method::GET, "/who", Some("Bearer unknown")).await;
+    assert_eq!(
+        challenges(&res),
+        [r#"Bearer realm="sealed-session", error="invalid_token""#.to_owned()]
+    );
+}

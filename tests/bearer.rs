@@ -17,6 +17,7 @@ use sealed_session::{
     TokenError,
 };
 use time::Duration;
+use tower::ServiceExt as _;
 
 const BARE: &str = r#"Bearer realm="sealed-session""#;
 const INVALID_TOKEN: &str = r#"Bearer realm="sealed-session", error="invalid_token""#;
@@ -229,6 +230,43 @@ async fn two_authorization_fields_are_400_invalid_request() {
 }
 
 #[tokio::test]
+async fn a_comma_inside_one_token_is_401_invalid_token_not_a_repeated_credential() {
+    // RFC 6750 §2.1: a bearer token has no comma; RFC 9110 §11.6.2: one credential per field.
+    // Only a second auth-scheme after the comma is a second credential (400, above).
+    let app = app();
+    for value in [
+        &b"Bearer a,b"[..],
+        b"Bearer good-token-abc,",
+        b"Bearer a, b",
+        b"Bearer a,,b",
+        b"Bearer a ,b",
+    ] {
+        let res = app
+            .send(get_req("/guarded", &[("authorization", value)]))
+            .await;
+        let label = String::from_utf8_lossy(value).into_owned();
+        assert_401(res, INVALID_TOKEN, &label).await;
+    }
+    for value in [
+        &b"Bearer a, Bearer b"[..],
+        b"Bearer a,Basic YWxpY2U6c2VjcmV0",
+        b"Bearer a,  bearer b",
+    ] {
+        let res = app
+            .send(get_req("/guarded", &[("authorization", value)]))
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(value)
+        );
+        assert_eq!(www(&res), Some(INVALID_REQUEST));
+    }
+    assert_eq!(app.tokens.calls(), 0, "neither reaches the handler");
+}
+
+#[tokio::test]
 async fn a_missing_scope_is_403_insufficient_scope() {
     let app = app();
     let res = app.get_with_bearer("/admin", GOOD).await;
@@ -253,6 +291,65 @@ async fn a_missing_scope_is_403_insufficient_scope() {
     let res = app.get_with_bearer("/admin", ADMIN).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, "admin");
+}
+
+#[tokio::test]
+async fn insufficient_scope_names_the_scope_the_resource_requires_not_only_the_missing_one() {
+    // RFC 6750 §3: `scope` is the scope required to access the resource.
+    let app = app();
+    let router = routes()
+        .route(
+            "/both",
+            get(|| async { "both" }).route_layer(RequireAuth::all_of([
+                Requirement::scope("admin"),
+                Requirement::scope("write"),
+            ])),
+        )
+        .route(
+            "/either",
+            get(|| async { "either" }).route_layer(RequireAuth::any_of([
+                Requirement::scope("write"),
+                Requirement::scope("deploy"),
+            ])),
+        )
+        .route(
+            "/mixed",
+            get(|| async { "mixed" }).route_layer(
+                RequireAuth::scope("admin")
+                    .with_any_of([Requirement::scope("write"), Requirement::scope("deploy")]),
+            ),
+        )
+        .layer(app.layer.clone());
+    let get_as = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            router
+                .oneshot(get_req(
+                    path,
+                    &[("authorization", &b"Bearer admin-token-xyz"[..])],
+                ))
+                .await
+                .unwrap()
+        }
+    };
+    // The token holds `admin` and `read`: `/both` needs `admin write`, both named.
+    let res = get_as("/both").await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        www(&res),
+        Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="admin write""#)
+    );
+    // Any of several: one acceptable alternative is named, never a list that reads "all".
+    let res = get_as("/either").await;
+    assert_eq!(
+        www(&res),
+        Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="write""#)
+    );
+    let res = get_as("/mixed").await;
+    assert_eq!(
+        www(&res),
+        Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="admin write""#)
+    );
 }
 
 #[tokio::test]

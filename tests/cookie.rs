@@ -624,7 +624,7 @@ async fn the_suite_wide_log_check_sees_the_events() {
         .await;
     let logged = log_capture().since(start);
     assert!(
-        logged.contains("sealed_session") && logged.contains("invalid"),
+        logged.contains("sealed_session") && logged.contains("malformed"),
         "{logged}"
     );
 }

@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use common::{body, header, key, log_capture};
 use sealed_session::oauth::{
-    HttpTransport, HyperTransport, MapError, OAuthLogin, Provider, ProviderAnswer,
+    HttpTransport, HyperTransport, MapError, MfaPolicy, OAuthLogin, Provider, ProviderAnswer,
 };
 use sealed_session::testing::ManualClock;
 use sealed_session::{token_fn, Identity, Key, RequireAuth, Session, SessionLayer, TokenError};
@@ -276,13 +276,23 @@ impl Browser {
         res
     }
 
+    /// A navigation: the browser follows a link or a redirect.
     async fn get(&mut self, app: &App, target: &str) -> Response<Body> {
-        self.send(app, Method::GET, target, &[]).await
+        self.send(app, Method::GET, target, &[("sec-fetch-mode", "navigate")])
+            .await
     }
 
-    /// Starts a login at `target` (a `/auth?login…` path) and returns the provider URL.
+    /// Starts a login at `target` (a `/auth?login…` path), as a navigation on the app's own
+    /// pages, and returns the provider URL.
     async fn start(&mut self, app: &App, target: &str) -> String {
-        let res = self.get(app, target).await;
+        let res = self
+            .send(
+                app,
+                Method::GET,
+                target,
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
         assert_eq!(
             res.status(),
             StatusCode::FOUND,
@@ -408,14 +418,14 @@ async fn full_login_round_trip_lands_on_the_return_path() {
         // It lands where it started, logged in.
         let res = browser.get(&app, "/secret?x=1").await;
         assert_eq!(res.status(), StatusCode::OK);
-        assert_eq!(body(res).await, "uid=johndoe");
+        assert_eq!(body(res).await, format!("uid={}#johndoe", mock.issuer));
 
         // The status endpoint shows the session.
         let res = browser.get(&app, "/auth").await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(header(&res, "content-type"), Some("application/json"));
         let status: Value = serde_json::from_str(&body(res).await).unwrap();
-        assert_eq!(status["uid"], "johndoe");
+        assert_eq!(status["uid"], format!("{}#johndoe", mock.issuer));
         assert_eq!(status["source"], "cookie");
         assert_eq!(status["mfa"], false);
         drop(mock);
@@ -433,7 +443,7 @@ async fn a_bare_login_answers_asfquarts_welcome() {
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(
             body(res).await,
-            "Successfully logged in! Welcome, johndoe\n"
+            format!("Successfully logged in! Welcome, {}#johndoe\n", mock.issuer)
         );
         // An empty return path is the same as none.
         let res = browser.login(&app, &mock, "/auth?login=").await;
@@ -448,7 +458,7 @@ async fn claims_map_to_the_session_through_the_closure() {
         let mock = Mock::start().await;
         mock.control(
             "id-claims",
-            json!({"groups": ["dev", "ops"], "amr": ["pwd", "otp"]}),
+            json!({"groups": ["dev", "ops"], "amr": ["pwd", "otp", "mfa"]}),
         )
         .await;
         mock.control(
@@ -696,7 +706,10 @@ async fn two_instances_sharing_a_key_finish_each_others_flows() {
         let res = browser.get(&b, &back).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
         // And the session B wrote opens on A.
-        assert_eq!(body(browser.get(&a, "/me").await).await, "uid=johndoe");
+        assert_eq!(
+            body(browser.get(&a, "/me").await).await,
+            format!("uid={}#johndoe", mock.issuer)
+        );
 
         // An instance with another key, or another purpose, cannot.
         let other_key = app_with(key(8), OAuthLogin::new(mock.provider(), BASE), |l| l);
@@ -1453,6 +1466,7 @@ async fn the_host_header_never_shapes_the_redirect_uri() {
                 Method::GET,
                 "/auth?login=/me",
                 &[
+                    ("sec-fetch-site", "same-origin"),
                     ("host", "evil.example"),
                     ("x-forwarded-host", "evil.example"),
                 ],
@@ -1478,7 +1492,14 @@ async fn the_flow_cookie_is_host_only_http_only_lax_and_short_lived() {
     within(async {
         let mock = Mock::start().await;
         let app = app(&mock);
-        let res = Browser::default().get(&app, "/auth?login=/me").await;
+        let res = Browser::default()
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=/me",
+                &[("sec-fetch-site", "none")],
+            )
+            .await;
         let line = res
             .headers()
             .get_all(header::SET_COOKIE)
@@ -1499,7 +1520,14 @@ async fn the_flow_cookie_is_host_only_http_only_lax_and_short_lived() {
             OAuthLogin::new(mock.provider(), "http://localhost:3000"),
             |l| l.with_cookie_name("session").with_secure(false),
         );
-        let res = Browser::default().get(&plain, "/auth?login=/me").await;
+        let res = Browser::default()
+            .send(
+                &plain,
+                Method::GET,
+                "/auth?login=/me",
+                &[("sec-fetch-site", "none")],
+            )
+            .await;
         let line = header(&res, "set-cookie").unwrap().to_owned();
         assert!(line.starts_with("auth-"), "{line}");
         assert!(
@@ -1563,7 +1591,619 @@ async fn a_logout_with_a_bearer_token_leaves_the_cookie_session_alone() {
             header(&res, "set-cookie").is_none_or(|l| !l.starts_with("__Host-session=")),
             "a bearer request never touches the session cookie"
         );
-        assert_eq!(body(browser.get(&app, "/me").await).await, "uid=johndoe");
+        assert_eq!(
+            body(browser.get(&app, "/me").await).await,
+            format!("uid={}#johndoe", mock.issuer)
+        );
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 14: security round 2
+
+fn offline_provider() -> Provider {
+    Provider::oidc("https://idp.example.com", CLIENT_ID).with_endpoints(
+        "https://idp.example.com/authorize",
+        "https://idp.example.com/token",
+        "https://idp.example.com/jwks",
+    )
+}
+
+#[test]
+fn an_unbounded_http_timeout_is_refused_at_build_time_not_a_panic_per_callback() {
+    for timeout in [
+        StdDuration::MAX,
+        StdDuration::from_secs(u64::MAX - 1),
+        StdDuration::from_secs(3601),
+    ] {
+        let error = OAuthLogin::new(offline_provider(), BASE)
+            .with_http_timeout(timeout)
+            .service()
+            .unwrap_err();
+        assert!(error.to_string().contains("HTTP timeout"), "{error}");
+    }
+    assert!(OAuthLogin::new(offline_provider(), BASE)
+        .with_http_timeout(StdDuration::from_secs(3600))
+        .service()
+        .is_ok());
+}
+
+#[tokio::test]
+async fn a_callback_carrying_credentials_is_refused_and_logs_nobody_in() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        for authorization in ["Bearer robot-token-1234", "Bearer unknown-token", "Bearer"] {
+            let mut browser = Browser::default();
+            let back = browser.callback_url(&app, &mock, "/auth?login=/me").await;
+            let res = browser
+                .send(
+                    &app,
+                    Method::GET,
+                    &back,
+                    &[("authorization", authorization)],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{authorization}");
+            assert!(
+                res.headers()
+                    .get_all(header::SET_COOKIE)
+                    .iter()
+                    .all(|l| !l.to_str().unwrap().starts_with("__Host-session=")),
+                "{authorization}"
+            );
+            assert!(!browser.jar.contains_key("__Host-session"));
+            // The flow was not spent: the same browser can still finish it without the header.
+            let res = browser.get(&app, &back).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+            assert!(browser.jar.contains_key("__Host-session"));
+        }
+        assert_eq!(
+            mock.count("/token").await,
+            3,
+            "one exchange per finished login"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn flow_cookies_keep_the_host_prefix_whatever_the_session_cookie_scope() {
+    within(async {
+        let mock = Mock::start().await;
+        let layers: [fn(SessionLayer) -> SessionLayer; 2] = [
+            |l| {
+                l.with_cookie_name("__Secure-session")
+                    .with_domain("app.example.org")
+            },
+            |l| l.with_cookie_name("__Secure-session").with_path("/app"),
+        ];
+        for layer in layers {
+            let app = app_with(key(1), OAuthLogin::new(mock.provider(), BASE), layer);
+            let mut browser = Browser::default();
+            let res = browser
+                .send(
+                    &app,
+                    Method::GET,
+                    "/auth?login=/me",
+                    &[("sec-fetch-site", "same-origin")],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::FOUND);
+            let line = res
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .find(|l| l.contains("auth-"))
+                .expect("a flow cookie");
+            assert!(line.starts_with("__Host-auth-"), "{line}");
+            assert!(
+                line.contains("; Path=/; Secure; HttpOnly; SameSite=Lax"),
+                "{line}"
+            );
+            assert!(!line.to_ascii_lowercase().contains("domain="), "{line}");
+            // The callback finds it under that name.
+            let back = mock.visit(&location(&res)).await;
+            let res = browser.get(&app, &back).await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+            assert!(browser.jar.contains_key("__Secure-session"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_distinct_amr_values_are_not_mfa_unless_the_app_says_so() {
+    within(async {
+        let mock = Mock::start().await;
+        let login = |mock: &Mock| OAuthLogin::new(mock.provider(), BASE);
+        let cases: &[(Value, Option<MfaPolicy>, bool)] = &[
+            (json!({"amr": ["pwd", "kba"]}), None, false),
+            (json!({"amr": ["pwd", "otp"]}), None, false),
+            (json!({"amr": ["pwd", "mfa"]}), None, true),
+            (json!({"amr": ["mca"]}), None, true),
+            (
+                json!({"amr": ["pwd", "otp"]}),
+                Some(MfaPolicy::new().with_factors(["pwd", "otp"])),
+                true,
+            ),
+            (
+                json!({"amr": ["otp", "pwd", "kba"]}),
+                Some(MfaPolicy::new().with_factors(["pwd", "otp"])),
+                true,
+            ),
+            (
+                json!({"amr": ["pwd", "kba"]}),
+                Some(MfaPolicy::new().with_factors(["pwd", "otp"])),
+                false,
+            ),
+            (
+                json!({"acr": "urn:example:mfa"}),
+                Some(MfaPolicy::new().with_acr(["urn:example:mfa"])),
+                true,
+            ),
+            (
+                json!({"acr": "urn:example:pwd", "amr": ["pwd"]}),
+                Some(MfaPolicy::new().with_acr(["urn:example:mfa"])),
+                false,
+            ),
+        ];
+        for (claims, policy, expected) in cases {
+            mock.control("id-claims", claims.clone()).await;
+            let mut l = login(&mock);
+            if let Some(policy) = policy {
+                l = l.with_mfa_policy(policy.clone());
+            }
+            let app = app_with(key(1), l, |l| l);
+            let mut browser = Browser::default();
+            let res = browser.login(&app, &mock, "/auth?login=/me").await;
+            assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+            let status: Value =
+                serde_json::from_str(&body(browser.get(&app, "/auth").await).await).unwrap();
+            assert_eq!(status["mfa"], *expected, "{claims} {policy:?}");
+        }
+    })
+    .await;
+}
+
+/// A provider whose discovery document is fixed; every other request fails.
+struct FixedDiscovery(Value);
+
+#[sealed_session::async_trait]
+impl HttpTransport for FixedDiscovery {
+    async fn send(
+        &self,
+        request: Request<Vec<u8>>,
+    ) -> Result<Response<Vec<u8>>, sealed_session::oauth::TransportError> {
+        assert!(request
+            .uri()
+            .path()
+            .ends_with("/.well-known/openid-configuration"));
+        Ok(Response::new(self.0.to_string().into_bytes()))
+    }
+}
+
+fn discovery_doc(issuer: &str, token: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": token,
+        "jwks_uri": format!("{issuer}/jwks"),
+    })
+}
+
+#[tokio::test]
+async fn discovery_refuses_endpoints_off_the_issuers_origin_unless_allowed() {
+    let issuer = "https://idp.example.com";
+    let ok = FixedDiscovery(discovery_doc(issuer, "https://idp.example.com/oauth/token"));
+    assert!(Provider::discover_with(&ok, issuer, CLIENT_ID)
+        .await
+        .is_ok());
+
+    for foreign in [
+        "https://evil.example/token",
+        "https://idp.example.com:8443/token",
+        "https://sub.idp.example.com/token",
+        "http://127.0.0.1:9000/token",
+        "https://localhost/token",
+    ] {
+        let t = FixedDiscovery(discovery_doc(issuer, foreign));
+        let error = Provider::discover_with(&t, issuer, CLIENT_ID)
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("token_endpoint"),
+            "{foreign}: {error}"
+        );
+    }
+    // An explicit allow-list admits another origin, and never a loopback one for a remote issuer.
+    let t = FixedDiscovery(discovery_doc(issuer, "https://login.example.net/token"));
+    assert!(
+        Provider::discover_allowing(&t, issuer, CLIENT_ID, &["https://login.example.net"])
+            .await
+            .is_ok()
+    );
+    let t = FixedDiscovery(discovery_doc(issuer, "https://login.example.net/token"));
+    assert!(
+        Provider::discover_allowing(&t, issuer, CLIENT_ID, &["https://other.example.net"])
+            .await
+            .is_err()
+    );
+    let t = FixedDiscovery(discovery_doc(issuer, "http://127.0.0.1:9000/token"));
+    assert!(
+        Provider::discover_allowing(&t, issuer, CLIENT_ID, &["http://127.0.0.1:9000"])
+            .await
+            .is_err()
+    );
+    // A loopback issuer (local development) may use its own origin.
+    let local = "http://127.0.0.1:9000";
+    let t = FixedDiscovery(discovery_doc(local, "http://127.0.0.1:9000/token"));
+    assert!(Provider::discover_with(&t, local, CLIENT_ID).await.is_ok());
+}
+
+#[tokio::test]
+async fn only_a_navigation_started_here_goes_straight_to_the_provider() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let straight: &[&[(&str, &str)]] = &[
+            &[("sec-fetch-site", "same-origin")],
+            &[("sec-fetch-site", "none")],
+            &[("origin", BASE)],
+            &[("referer", "https://app.example.org/secret?x=1")],
+        ];
+        for headers in straight {
+            let res = Browser::default()
+                .send(&app, Method::GET, "/auth?login=/me", headers)
+                .await;
+            assert_eq!(res.status(), StatusCode::FOUND, "{headers:?}");
+            assert!(location(&res).starts_with(&mock.url("/authorize?")));
+        }
+        let page: &[&[(&str, &str)]] = &[
+            &[],
+            &[("sec-fetch-site", "cross-site")],
+            &[("sec-fetch-site", "same-site")],
+            &[
+                ("sec-fetch-site", "same-origin"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            &[("sec-fetch-site", "cross-site"), ("origin", BASE)],
+            &[("origin", "https://evil.example")],
+            &[("origin", "null")],
+            &[("referer", "https://evil.example/x")],
+            &[("referer", "https://app.example.org.evil.example/")],
+        ];
+        for headers in page {
+            let mut browser = Browser::default();
+            let res = browser
+                .send(
+                    &app,
+                    Method::GET,
+                    "/auth?login=/me%3Fa%3D%22%3E%3Cx",
+                    headers,
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::OK, "{headers:?}");
+            assert!(header(&res, "location").is_none());
+            assert!(
+                browser.flow_cookies().is_empty(),
+                "no flow without the user acting"
+            );
+            assert_eq!(
+                header(&res, "content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            assert_eq!(header(&res, "x-frame-options"), Some("DENY"));
+            assert!(header(&res, "content-security-policy")
+                .unwrap()
+                .contains("frame-ancestors 'none'"));
+            assert_eq!(header(&res, "cache-control"), Some("no-store"));
+            let html = body(res).await;
+            assert!(
+                html.contains(r#"<form method="get" action="/auth">"#),
+                "{html}"
+            );
+            assert!(
+                html.contains(r#"name="login" value="/me?a=&quot;&gt;&lt;x""#),
+                "{html}"
+            );
+            assert!(!html.contains("\"><x"), "{html}");
+        }
+        // The page's button (a same-origin form submission) starts the login.
+        let mut browser = Browser::default();
+        let res = browser
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=/me",
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(browser.flow_cookies().len(), 1);
+        // A refused return path is still a 400, whatever the headers.
+        let res = Browser::default()
+            .send(
+                &app,
+                Method::GET,
+                "/auth?login=//evil.example",
+                &[("sec-fetch-site", "cross-site")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prompt_and_max_age_pass_through_and_max_age_is_enforced() {
+    within(async {
+        let mock = Mock::start().await;
+        let login = OAuthLogin::new(mock.provider(), BASE)
+            .with_prompt("login")
+            .with_max_age(StdDuration::from_secs(300));
+        let configured = app_with(key(1), login, |l| l);
+        let mut browser = Browser::default();
+        let authorize = browser.start(&configured, "/auth?login=/me").await;
+        assert_eq!(query_param(&authorize, "prompt").as_deref(), Some("login"));
+        assert_eq!(query_param(&authorize, "max_age").as_deref(), Some("300"));
+
+        // Per login: `?login=/x&prompt=…&max_age=…` override the defaults.
+        let app = app(&mock);
+        let authorize = Browser::default()
+            .start(&app, "/auth?login=/me&prompt=login%20consent&max_age=0")
+            .await;
+        assert_eq!(
+            query_param(&authorize, "prompt").as_deref(),
+            Some("login consent")
+        );
+        assert_eq!(query_param(&authorize, "max_age").as_deref(), Some("0"));
+        let authorize = Browser::default().start(&app, "/auth?login=/me").await;
+        assert_eq!(query_param(&authorize, "prompt"), None);
+        assert_eq!(query_param(&authorize, "max_age"), None);
+        for bad in [
+            "prompt=sometimes",
+            "prompt=",
+            "max_age=-1",
+            "max_age=soon",
+            "max_age=99999999999",
+        ] {
+            let res = Browser::default()
+                .send(
+                    &app,
+                    Method::GET,
+                    &format!("/auth?login=/me&{bad}"),
+                    &[("sec-fetch-site", "same-origin")],
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+
+        // With max_age, the ID token must say when the user authenticated, recently enough.
+        let fresh = OffsetDateTime::now_utc().unix_timestamp();
+        let cases = [
+            (json!({"auth_time": fresh}), StatusCode::SEE_OTHER),
+            (json!({"auth_time": fresh - 3600}), StatusCode::FORBIDDEN),
+            (json!({}), StatusCode::FORBIDDEN),
+        ];
+        for (claims, expected) in cases {
+            mock.control("id-claims", claims.clone()).await;
+            let mut browser = Browser::default();
+            let res = browser
+                .login(&app, &mock, "/auth?login=/me&max_age=60")
+                .await;
+            assert_eq!(res.status(), expected, "{claims}");
+            assert_eq!(
+                browser.jar.contains_key("__Host-session"),
+                expected == StatusCode::SEE_OTHER
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_default_uid_names_the_issuer_and_the_session_keeps_it() {
+    within(async {
+        let mock = Mock::start().await;
+        let app = app(&mock);
+        let mut browser = Browser::default();
+        let res = browser.login(&app, &mock, "/auth?login=/me").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+        let uid = format!("{}#johndoe", mock.issuer);
+        assert_eq!(
+            body(browser.get(&app, "/me").await).await,
+            format!("uid={uid}")
+        );
+        let status: Value =
+            serde_json::from_str(&body(browser.get(&app, "/auth").await).await).unwrap();
+        assert_eq!(status["uid"], uid);
+        assert_eq!(status["metadata"]["iss"], mock.issuer);
+    })
+    .await;
+}
+
+fn two_logins(first: OAuthLogin, second: OAuthLogin) -> App {
+    let clock = ManualClock::new(now());
+    let router = Router::new()
+        .route("/me", get(me))
+        .route_service(first.mount_path(), first.service().unwrap())
+        .route_service(second.mount_path(), second.service().unwrap())
+        .layer(SessionLayer::new(key(1)).with_clock(clock.clone()));
+    App { router, clock }
+}
+
+#[tokio::test]
+async fn two_login_services_with_bare_uids_on_one_layer_are_refused() {
+    within(async {
+        let mock = Mock::start().await;
+        let asf = || OAuthLogin::new(Provider::asf_at(&mock.issuer), BASE).with_mount_path("/asf");
+        let oidc = || OAuthLogin::new(mock.provider(), BASE);
+        let start = |app: &App, path: &'static str| {
+            let router = app.router.clone();
+            async move {
+                let req = Request::get(path)
+                    .header("sec-fetch-site", "same-origin")
+                    .body(Body::empty())
+                    .unwrap();
+                router.oneshot(req).await.unwrap()
+            }
+        };
+
+        // The ASF default mapping keeps asfquart's bare uids: beside another provider, a uid
+        // could name two people. Once the layer has seen both, both refuse.
+        let app = two_logins(oidc(), asf());
+        let mut early = Browser::default();
+        let back = early.callback_url(&app, &mock, "/auth?login=/me").await;
+        let res = start(&app, "/asf?login=/me").await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(body(res).await.contains("uid"));
+        assert_eq!(
+            start(&app, "/auth?login=/me").await.status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        // A flow started before the second service was seen does not finish either.
+        let res = early.get(&app, &back).await;
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!early.jar.contains_key("__Host-session"));
+
+        // Two services whose default uids name their issuer are fine together...
+        let app = two_logins(oidc(), oidc().with_mount_path("/auth2"));
+        assert_eq!(
+            start(&app, "/auth2?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+        assert_eq!(
+            start(&app, "/auth?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+        // ... and so is a mapping of the app's own: it says how its uids are namespaced.
+        let mapped = asf().with_identity(|a: ProviderAnswer| async move {
+            Ok(a.asf_identity()
+                .map(|i| Identity::new(format!("asf:{}", i.uid().unwrap_or_default()))))
+        });
+        let app = two_logins(oidc(), mapped);
+        assert_eq!(
+            start(&app, "/asf?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+        assert_eq!(
+            start(&app, "/auth?login=/me").await.status(),
+            StatusCode::FOUND
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn logout_can_end_the_session_at_the_provider_too() {
+    within(async {
+        let mock = Mock::start().await;
+        let provider = Provider::discover(mock.issuer.clone(), CLIENT_ID)
+            .await
+            .unwrap();
+        let login =
+            OAuthLogin::new(provider, BASE).with_provider_logout("https://app.example.org/goodbye");
+        let app = app_with(key(1), login, |l| l);
+        let mut browser = Browser::default();
+        let res = browser.login(&app, &mock, "/auth?login=/me").await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+
+        let res = browser
+            .send(
+                &app,
+                Method::POST,
+                "/auth?logout",
+                &[("sec-fetch-site", "same-origin")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", body(res).await);
+        let to = location(&res);
+        assert!(to.starts_with(&mock.url("/endsession?")), "{to}");
+        assert_eq!(
+            query_param(&to, "post_logout_redirect_uri").as_deref(),
+            Some("https://app.example.org/goodbye")
+        );
+        assert_eq!(query_param(&to, "client_id").as_deref(), Some(CLIENT_ID));
+        let hint = query_param(&to, "id_token_hint").expect("id_token_hint");
+        assert_eq!(hint.split('.').count(), 3, "a JWT: {hint}");
+        assert!(
+            !browser.jar.contains_key("__Host-session"),
+            "the local session is gone"
+        );
+        assert!(
+            browser.jar.keys().all(|n| !n.starts_with("__Host-auth")),
+            "{:?}",
+            browser.jar
+        );
+        // The provider's logout endpoint answers the browser.
+        let res = mock
+            .transport
+            .send(Request::get(&to).body(Vec::new()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert_eq!(
+            res.headers()[header::LOCATION],
+            "https://app.example.org/goodbye"
+        );
+
+        // Logout still needs a same-origin request.
+        let mut again = Browser::default();
+        again.login(&app, &mock, "/auth?login=/me").await;
+        let res = again
+            .send(
+                &app,
+                Method::POST,
+                "/auth?logout",
+                &[("sec-fetch-site", "cross-site")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(again.jar.contains_key("__Host-session"));
+
+        // A post-logout URI off the app's origin, or a provider without an end-session
+        // endpoint, is a configuration error.
+        let error = OAuthLogin::new(mock.provider(), BASE)
+            .with_provider_logout("https://app.example.org/bye")
+            .service()
+            .unwrap_err();
+        assert!(error.to_string().contains("end-session"), "{error}");
+        let error = OAuthLogin::new(
+            mock.provider()
+                .with_end_session_endpoint(mock.url("/endsession")),
+            BASE,
+        )
+        .with_provider_logout("https://evil.example/bye")
+        .service()
+        .unwrap_err();
+        assert!(error.to_string().contains("post-logout"), "{error}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn callback_answers_are_nosniff_and_never_leak_their_url_as_a_referrer() {
+    within(async {
+        let mock = Mock::start().await;
+        // The welcome text reflects the uid: never sniffed as HTML.
+        let app = app(&mock);
+        let res = Browser::default().login(&app, &mock, "/auth?login").await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"));
+        assert_eq!(header(&res, "referrer-policy"), Some("no-referrer"));
+        // The Strict-mode landing page's URL holds the code: no Referer carries it away.
+        let strict = app_with(key(1), OAuthLogin::new(mock.provider(), BASE), |l| {
+            l.with_same_site(sealed_session::SameSite::Strict)
+        });
+        let res = Browser::default()
+            .login(&strict, &mock, "/auth?login=/me")
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(header(&res, "referrer-policy"), Some("no-referrer"));
+        assert_eq!(header(&res, "x-content-type-options"), Some("nosniff"));
     })
     .await;
 }

@@ -15,6 +15,8 @@ use sealed_session::{
 };
 
 const BARE: &str = r#"Bearer realm="sealed-session""#;
+/// A browser navigation (only those are sent to the login page).
+const NAV: &[(&str, &str)] = &[("sec-fetch-mode", "navigate")];
 const INVALID_TOKEN: &str = r#"Bearer realm="sealed-session", error="invalid_token""#;
 
 /// One guarded route `/g` (plus the harness routes) behind a layer built by `tweak`.
@@ -36,7 +38,9 @@ fn guarded_with(guard: RequireAuth, tweak: impl FnOnce(SessionLayer) -> SessionL
         .route("/g", get(|| async { "granted" }).route_layer(guard))
         .route(
             "/secret",
-            get(|| async { "secret" }).route_layer(RequireAuth::authenticated()),
+            get(|| async { "secret" })
+                .post(|| async { "posted" })
+                .route_layer(RequireAuth::authenticated()),
         )
         .layer(layer);
     Guarded { router, kit }
@@ -297,6 +301,30 @@ async fn role_account_and_human() {
 }
 
 #[tokio::test]
+async fn human_passes_a_persons_bearer_token_interactive_needs_a_browser_session() {
+    // `human`: the identity is a person (not a role account), whatever the credential.
+    let g = guarded(RequireAuth::from(Requirement::human()));
+    let res = g
+        .get("/g", &[("authorization", "Bearer good-token-abc")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // `interactive`: a person at a browser, with a cookie session.
+    let g = guarded(RequireAuth::interactive());
+    assert_eq!(g.as_(Identity::new("alice")).await.status(), StatusCode::OK);
+    let res = g
+        .get("/g", &[("authorization", "Bearer good-token-abc")])
+        .await;
+    assert_forbidden(res, &["needs an interactive browser session"]).await;
+    let res = g.as_(Identity::new("ci").with_role_account(true)).await;
+    assert_forbidden(res, &["needs an interactive browser session"]).await;
+    let g = guarded(RequireAuth::from(Requirement::interactive()));
+    let res = g
+        .get("/g", &[("authorization", "Bearer ci-token-123")])
+        .await;
+    assert_forbidden(res, &["needs an interactive browser session"]).await;
+}
+
+#[tokio::test]
 async fn mfa() {
     let g = guarded(RequireAuth::from(Requirement::mfa()));
     assert_eq!(
@@ -355,16 +383,19 @@ async fn scopes_are_exact_and_report_insufficient_scope() {
     let both = Identity::new("a").with_scopes(["repo:read", "repo:write"]);
     assert_eq!(g.as_(both).await.status(), StatusCode::OK);
 
+    // The challenge names the scope the route requires (RFC 6750 §3), the body what is missing.
     let res = g.as_(Identity::new("a").with_scopes(["repo:read"])).await;
     assert_eq!(
         www(&res),
-        Some(r#"Bearer realm="sealed-session", error="insufficient_scope", scope="repo:write""#)
+        Some(
+            r#"Bearer realm="sealed-session", error="insufficient_scope", scope="repo:read repo:write""#
+        )
     );
     let parsed = challenge(&res).expect("a challenge");
     assert_eq!(parsed.scheme, "Bearer");
     assert_eq!(parsed.param("realm"), Some("sealed-session"));
     assert_eq!(parsed.param("error"), Some("insufficient_scope"));
-    assert_eq!(parsed.param("scope"), Some("repo:write"));
+    assert_eq!(parsed.param("scope"), Some("repo:read repo:write"));
     assert_forbidden(res, &["missing scope: repo:write"]).await;
 
     for scopes in [
@@ -438,7 +469,17 @@ async fn permits_reads_granted_scopes_as_mqtt_topic_filters() {
         (&["+/#"], "$SYS/uptime", false),
         (&["$SYS/#"], "$SYS/uptime", true),
         (&["$SYS/+"], "$SYS/uptime", true),
-        (&["a/+"], "a/$x", true),
+        // ... and at every other level: neither `+` nor `#` covers a `$` level.
+        (&["a/+"], "a/$x", false),
+        (&["a/#"], "a/b/$x", false),
+        (&["a/$x/#"], "a/$x/y", true),
+        // A path-derived resource never climbs out of its grant: no `.`, `..` or empty levels.
+        (&["scene/#"], "scene/../admin", false),
+        (&["scene/+/objects"], "scene/../objects", false),
+        (&["scene/+"], "scene/.", false),
+        (&["scene/+"], "scene/", false),
+        (&["scene/#"], "scene//x", false),
+        (&["#"], "", false),
         // Case-sensitive; misplaced wildcards grant nothing; wildcards in the resource never match.
         (&["Scene/#"], "scene/lab", false),
         (&["scene/lab#"], "scene/lab", false),
@@ -502,7 +543,7 @@ fn redirecting() -> Guarded {
 #[tokio::test]
 async fn an_anonymous_browser_request_is_redirected_to_the_login_page() {
     let g = redirecting();
-    let res = g.get("/secret?x=1&y=2", &[]).await;
+    let res = g.get("/secret?x=1&y=2", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
@@ -511,27 +552,66 @@ async fn an_anonymous_browser_request_is_redirected_to_the_login_page() {
     assert_eq!(www(&res), None, "a 302 is not a challenge");
     assert_no_set_cookie(&res);
 
-    let res = g.get("/secret", &[]).await;
+    let res = g.get("/secret", NAV).await;
     assert_eq!(header(&res, "location"), Some("/auth?login=/secret"));
-    let res = g.get("/secret?", &[]).await;
+    let res = g.get("/secret?", NAV).await;
     assert_eq!(
         header(&res, "location"),
         Some("/auth?login=/secret"),
         "a bare ? is dropped"
     );
-    let res = g.get("/g?next=%2Fa%20b", &[]).await;
+    let res = g.get("/g?next=%2Fa%20b", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
         Some("/auth?login=/g%3Fnext%3D%252Fa%2520b")
     );
     // The bare Session extractor redirects the same way; Option<Session> never does.
-    let res = g.get("/me", &[]).await;
+    let res = g.get("/me", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(header(&res, "location"), Some("/auth?login=/me"));
-    let res = g.get("/optional", &[]).await;
+    let res = g.get("/optional", NAV).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, "anonymous");
+}
+
+#[tokio::test]
+async fn only_navigations_are_redirected_api_calls_get_the_401() {
+    let g = redirecting();
+    let navigations: [&[(&str, &str)]; 3] = [
+        &[("sec-fetch-mode", "navigate")],
+        &[
+            ("sec-fetch-mode", "navigate"),
+            ("accept", "application/json"),
+        ],
+        // No Fetch Metadata (an older browser): a GET that prefers HTML.
+        &[(
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        )],
+    ];
+    for headers in navigations {
+        let res = g.get("/secret", headers).await;
+        assert_eq!(res.status(), StatusCode::FOUND, "{headers:?}");
+    }
+    let api_calls: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("sec-fetch-mode", "cors")],
+        &[("sec-fetch-mode", "cors"), ("accept", "text/html")],
+        &[("accept", "application/json")],
+        &[("accept", "*/*")],
+    ];
+    for headers in api_calls {
+        let res = g.get("/secret", headers).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{headers:?}");
+        assert_eq!(www(&res), Some(BARE));
+    }
+    // A JSON fetch POST without Fetch Metadata is not a navigation either.
+    let req = Request::post("/secret")
+        .header("accept", "text/html")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(g.send(req).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -539,6 +619,7 @@ async fn an_invalid_cookie_is_redirected_and_deleted() {
     let g = redirecting();
     let stale = g.kit.header_for("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     let req = Request::get("/secret?x=1")
+        .header("sec-fetch-mode", "navigate")
         .header("cookie", stale)
         .body(Body::empty())
         .expect("request");
@@ -723,7 +804,7 @@ async fn the_body_hook_keeps_the_redirect() {
         l.with_login_redirect("/auth")
             .with_rejection_body(problem_json)
     });
-    let res = g.get("/secret?x=1&y=2", &[]).await;
+    let res = g.get("/secret?x=1&y=2", NAV).await;
     assert_eq!(res.status(), StatusCode::FOUND);
     assert_eq!(
         header(&res, "location"),
@@ -849,7 +930,10 @@ async fn the_login_redirect_keeps_the_prefix_of_a_nested_router() {
     let app = Router::new().nest("/api", inner).layer(layer);
     let res = send(
         &app,
-        Request::get("/api/me?x=1").body(Body::empty()).unwrap(),
+        Request::get("/api/me?x=1")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
@@ -875,7 +959,10 @@ async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
         .layer(layer);
     let res = send(
         &app,
-        Request::get("/dash?tab=2").body(Body::empty()).unwrap(),
+        Request::get("/dash?tab=2")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FOUND);
@@ -886,13 +973,21 @@ async fn a_guard_can_redirect_on_its_own_while_other_routes_answer_401() {
     let res = send(
         &app,
         Request::get("/dash")
+            .header("sec-fetch-mode", "navigate")
             .header("x-no-redirect", "1")
             .body(Body::empty())
             .unwrap(),
     )
     .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let res = send(&app, Request::get("/api").body(Body::empty()).unwrap()).await;
+    let res = send(
+        &app,
+        Request::get("/api")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 

@@ -275,6 +275,8 @@ impl Config {
                 permits: InFlight::new(s.token_concurrency),
             },
             validator: s.validator.clone(),
+            on_refused: s.on_refused.clone(),
+            refusal_log: crate::resolve::RefusalLog::default(),
             #[cfg(feature = "jwt")]
             dpop: s.dpop.clone(),
             validation_interval,
@@ -303,6 +305,10 @@ impl Config {
             login_redirect: s.login_redirect.clone(),
             body: s.rejection_body.clone(),
             retry_after: HeaderValue::from(retry_after),
+            basic: s.basic.as_ref().and_then(|_| {
+                HeaderValue::from_str(&format!("Basic realm=\"{}\", charset=\"UTF-8\"", s.realm))
+                    .ok()
+            }),
             #[cfg(feature = "jwt")]
             dpop: s
                 .dpop
@@ -321,8 +327,8 @@ impl Config {
                 purpose: s.purpose.clone(),
                 secure: s.secure,
                 strict: s.same_site == SameSite::Strict,
-                host_cookie_ok: s.secure && s.domain.is_none() && s.path == "/",
                 skew,
+                logins: std::sync::Mutex::new(Vec::new()),
             },
         })
     }
@@ -347,11 +353,11 @@ pub(crate) struct OAuthSettings {
     pub(crate) secure: bool,
     /// Whether the session cookie is `SameSite=Strict`.
     pub(crate) strict: bool,
-    /// Whether the session cookie is `Secure`, host-only and at `Path=/` (what a `__Host-`
-    /// cookie needs).
-    pub(crate) host_cookie_ok: bool,
     /// The clock-skew allowance, in seconds.
     pub(crate) skew: i64,
+    /// The login services seen under this layer (`oauth::service` owns the contents), for the
+    /// shared-uid check.
+    pub(crate) logins: std::sync::Mutex<Vec<crate::oauth::LoginSeen>>,
 }
 
 /// The layer as `oauth` sees it; see [`Config::oauth`].

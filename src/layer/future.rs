@@ -39,7 +39,7 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
-    B: Default,
+    B: Default + 'static,
 {
     type Output = Result<Response<B>, E>;
 
@@ -47,6 +47,7 @@ where
         let this = self.project();
         let mut response = ready!(this.future.poll(cx))?;
         if let Some(context) = this.context.take() {
+            context.bind_rejection(&mut response);
             context.finalize(&mut response);
         }
         Poll::Ready(Ok(response))

@@ -261,9 +261,11 @@ impl SessionLayer {
         self.set(|s| s.dpop = Some(dpop))
     }
 
-    /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
-    /// `<login>?login=<path and query, percent-encoded>`, instead of a 401. Requests with an
-    /// `Authorization` or `X-No-Redirect` header still get the 401.
+    /// Sends anonymous browser navigations to `login` (a local path such as `/auth`) with a 302
+    /// to `<login>?login=<path and query, percent-encoded>`, instead of a 401. Only navigations:
+    /// `Sec-Fetch-Mode: navigate`, or, from a browser without Fetch Metadata, a `GET`/`HEAD`
+    /// whose `Accept` names `text/html`. A `fetch`, an API client, and any request with an
+    /// `Authorization` or `X-No-Redirect` header get the 401.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -274,9 +276,15 @@ impl SessionLayer {
     ///
     /// let layer = SessionLayer::new(Key::generate()).with_login_redirect("/auth");
     /// let app = Router::new().route("/me", get(|_: Session| async {})).layer(layer);
-    /// let res = app.oneshot(Request::get("/me?tab=1").body(Body::empty()).unwrap()).await.unwrap();
+    /// let visit = Request::get("/me?tab=1").header("sec-fetch-mode", "navigate");
+    /// let res = app.clone().oneshot(visit.body(Body::empty()).unwrap()).await.unwrap();
     /// assert_eq!(res.status(), 302);
     /// assert_eq!(res.headers()["location"], "/auth?login=/me%3Ftab%3D1");
+    ///
+    /// // A script's fetch gets the 401.
+    /// let fetch = Request::get("/me").header("sec-fetch-mode", "cors");
+    /// let res = app.oneshot(fetch.body(Body::empty()).unwrap()).await.unwrap();
+    /// assert_eq!(res.status(), 401);
     /// # }
     /// ```
     pub fn with_login_redirect(self, login: impl Into<String>) -> Self {
@@ -325,6 +333,39 @@ impl SessionLayer {
     pub fn with_validator(self, validator: impl SessionValidator) -> Self {
         let validator: Arc<dyn SessionValidator> = Arc::new(validator);
         self.set(|s| s.validator = Some(validator))
+    }
+
+    /// Calls `hook` with the reason of every refused session cookie ([`CookieRefusal`]:
+    /// expired idle or absolute, unknown key, malformed, invalid, revoked), for metrics or an
+    /// audit trail. The response is the same whatever the reason. The hook runs on the request
+    /// path: keep it quick (count, or hand off); a panic in it is caught.
+    ///
+    /// Cookies that anyone can forge (unknown key, malformed, invalid) are logged at WARN at
+    /// most once a minute per layer, with the count since the last warning, and at DEBUG in
+    /// between, so a flood of bad cookies does not flood the log.
+    ///
+    /// [`CookieRefusal`]: crate::CookieRefusal
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use sealed_session::{CookieRefusal, Key, SessionLayer};
+    ///
+    /// let unknown_key = Arc::new(AtomicU64::new(0));
+    /// let count = unknown_key.clone();
+    /// let layer = SessionLayer::new(Key::generate()).on_cookie_refused(move |why| {
+    ///     if why == CookieRefusal::UnknownKey {
+    ///         count.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// });
+    /// assert!(layer.validate().is_ok());
+    /// ```
+    pub fn on_cookie_refused<F>(self, hook: F) -> Self
+    where
+        F: Fn(crate::CookieRefusal) + Send + Sync + 'static,
+    {
+        let hook: crate::resolve::RefusalHook = Arc::new(hook);
+        self.set(|s| s.on_refused = Some(hook))
     }
 
     /// The longest time between two validator checks of one session. Default 5 minutes.

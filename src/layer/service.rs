@@ -38,7 +38,7 @@ impl<S: fmt::Debug> fmt::Debug for SessionManager<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for SessionManager<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
+    ResBody: Default + 'static,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;

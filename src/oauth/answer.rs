@@ -16,6 +16,8 @@ pub struct ProviderAnswer {
     pub(crate) userinfo: Option<Map<String, Value>>,
     pub(crate) token_response: Map<String, Value>,
     pub(crate) return_to: Option<String>,
+    pub(crate) mfa_policy: MfaPolicy,
+    pub(crate) issuer: String,
 }
 
 impl fmt::Debug for ProviderAnswer {
@@ -83,17 +85,28 @@ impl ProviderAnswer {
         self.strings("amr")
     }
 
-    /// Whether `amr` shows multi-factor authentication: it lists `mfa`, or two distinct
-    /// methods.
+    /// Who answered: the provider's issuer (OIDC, checked against the ID token's `iss`), the
+    /// ASF service's base URL, or, for plain OAuth2, the authorization endpoint's origin. The
+    /// service keeps it in the session's metadata as `iss`.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The authentication context class (`acr`), if the provider sent one.
+    #[must_use]
+    pub fn acr(&self) -> Option<&str> {
+        self.str_claim("acr")
+    }
+
+    /// Whether the provider says the user authenticated with more than one factor, under the
+    /// service's [`MfaPolicy`] (see [`OAuthLogin::with_mfa_policy`](super::OAuthLogin::with_mfa_policy)):
+    /// `amr` lists `mfa` or `mca` (RFC 8176), or all the factors of a combination the app
+    /// configured, or `acr` is a value the app configured. Two arbitrary `amr` values are not
+    /// enough: `["pwd", "kba"]` (a password and a security question) is one factor twice.
     #[must_use]
     pub fn mfa_from_amr(&self) -> bool {
-        let mut amr = self.amr();
-        if amr.iter().any(|m| m == "mfa") {
-            return true;
-        }
-        amr.sort();
-        amr.dedup();
-        amr.len() >= 2
+        self.mfa_policy.is_mfa(&self.amr(), self.acr())
     }
 
     /// The access token, to call the provider's APIs from the mapping. Never put it in the
@@ -135,11 +148,20 @@ impl ProviderAnswer {
         self.return_to.as_deref()
     }
 
-    /// The default OIDC mapping: uid = `sub`; groups from a string-array `groups` claim; MFA
-    /// from `amr`; `email` and `name`, when present, in the metadata. `None` without a subject.
+    /// The default OIDC and OAuth2 mapping: uid = `<issuer>#<sub>`, so that two providers'
+    /// subjects never collide (a subject chosen at a weaker provider cannot name a user of
+    /// another); groups from a string-array `groups` claim; MFA from
+    /// [`mfa_from_amr`](Self::mfa_from_amr); `email` and `name`, when present, in the metadata.
+    /// `None` without a subject. For the bare `sub`, write a mapping with
+    /// [`subject`](Self::subject).
     #[must_use]
     pub fn oidc_identity(&self) -> Option<Identity> {
-        let uid = self.subject()?;
+        let sub = self.subject()?;
+        let uid = if self.issuer.is_empty() {
+            sub.to_owned()
+        } else {
+            format!("{}#{sub}", self.issuer)
+        };
         let mut identity = Identity::new(uid)
             .with_groups(self.strings("groups"))
             .with_mfa(self.mfa_from_amr());
@@ -155,6 +177,10 @@ impl ProviderAnswer {
     /// `member`, `chair` and `root` from `isMember`, `isChair` and `isRoot` (only a JSON `true`
     /// counts); MFA = `mfa == true`; metadata = `fullname`, `email` and `dn`. The `projects`
     /// list is left out: it can pass the cookie budget. `None` without a uid.
+    ///
+    /// The uid is the bare ASF id, as in asfquart: a layer that also has another login service
+    /// refuses logins while this mapping is the default (see
+    /// [`OAuthLogin::with_identity`](super::OAuthLogin::with_identity)).
     #[must_use]
     pub fn asf_identity(&self) -> Option<Identity> {
         let user = self.userinfo.as_ref()?;
@@ -181,6 +207,81 @@ impl ProviderAnswer {
             }
         }
         Some(identity)
+    }
+}
+
+/// What counts as multi-factor authentication in a provider's answer.
+///
+/// Always: `amr` lists `mfa` or `mca` (RFC 8176). Besides, any factor combination added with
+/// [`with_factors`](Self::with_factors) (every listed method present in `amr`), and any
+/// `acr` value added with [`with_acr`](Self::with_acr).
+///
+/// ```
+/// use sealed_session::oauth::MfaPolicy;
+///
+/// let amr = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+/// let default = MfaPolicy::new();
+/// assert!(default.is_mfa(&amr(&["pwd", "mfa"]), None));
+/// assert!(!default.is_mfa(&amr(&["pwd", "kba"]), None));
+///
+/// let policy = MfaPolicy::new()
+///     .with_factors(["pwd", "otp"])
+///     .with_factors(["hwk"])
+///     .with_acr(["urn:example:mfa"]);
+/// assert!(policy.is_mfa(&amr(&["otp", "pwd"]), None));
+/// assert!(policy.is_mfa(&amr(&["hwk"]), None));
+/// assert!(!policy.is_mfa(&amr(&["pwd", "kba"]), None));
+/// assert!(policy.is_mfa(&[], Some("urn:example:mfa")));
+/// assert!(!policy.is_mfa(&[], Some("urn:example:pwd")));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MfaPolicy {
+    factor_sets: Vec<Vec<String>>,
+    acr: Vec<String>,
+}
+
+impl MfaPolicy {
+    /// `mfa` or `mca` in `amr`, nothing else.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Also counts as MFA: every one of `methods` in `amr` (for example `["pwd", "otp"]`).
+    /// An empty combination is ignored.
+    #[must_use]
+    pub fn with_factors<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let set: Vec<String> = methods.into_iter().map(Into::into).collect();
+        if !set.is_empty() {
+            self.factor_sets.push(set);
+        }
+        self
+    }
+
+    /// Also counts as MFA: an `acr` claim equal to one of `values`.
+    #[must_use]
+    pub fn with_acr<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.acr.extend(values.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether `amr` and `acr` show multi-factor authentication under this policy.
+    #[must_use]
+    pub fn is_mfa(&self, amr: &[String], acr: Option<&str>) -> bool {
+        amr.iter().any(|m| m == "mfa" || m == "mca")
+            || self
+                .factor_sets
+                .iter()
+                .any(|set| set.iter().all(|f| amr.contains(f)))
+            || acr.is_some_and(|acr| self.acr.iter().any(|a| a == acr))
     }
 }
 
@@ -240,16 +341,29 @@ mod tests {
     #[test]
     fn oidc_mapping_reads_sub_groups_amr_and_email() {
         let a = answer(
-            json!({"sub": "alice", "groups": ["dev", 7, "ops"], "amr": ["pwd", "otp"]}),
+            json!({"sub": "alice", "groups": ["dev", 7, "ops"], "amr": ["pwd", "mfa"]}),
             json!({"email": "alice@example.org"}),
         );
         let id = a.oidc_identity().unwrap();
         assert_eq!(id.uid(), Some("alice"));
+        let mut named = a;
+        named.issuer = "https://idp.example".to_owned();
+        assert_eq!(
+            named.oidc_identity().unwrap().uid(),
+            Some("https://idp.example#alice")
+        );
         assert_eq!(id.groups(), ["dev", "ops"]);
         assert!(id.mfa());
         assert_eq!(id.metadata()["email"], "alice@example.org");
         assert!(!answer(json!({"sub": "x", "amr": ["pwd", "pwd"]}), json!(null)).mfa_from_amr());
         assert!(answer(json!({"sub": "x", "amr": ["mfa"]}), json!(null)).mfa_from_amr());
+        assert!(answer(json!({"sub": "x", "amr": ["mca"]}), json!(null)).mfa_from_amr());
+        // Two distinct methods are not two factors unless the app says so.
+        assert!(!answer(json!({"sub": "x", "amr": ["pwd", "kba"]}), json!(null)).mfa_from_amr());
+        assert!(!answer(json!({"sub": "x", "amr": ["pwd", "otp"]}), json!(null)).mfa_from_amr());
+        let mut configured = answer(json!({"sub": "x", "amr": ["pwd", "otp"]}), json!(null));
+        configured.mfa_policy = MfaPolicy::new().with_factors(["pwd", "otp"]);
+        assert!(configured.mfa_from_amr());
         assert!(answer(json!({"sub": ""}), json!(null))
             .oidc_identity()
             .is_none());

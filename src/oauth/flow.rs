@@ -58,6 +58,9 @@ pub(crate) struct FlowState {
     /// When the flow started, in Unix seconds.
     #[serde(rename = "t")]
     pub(crate) started: i64,
+    /// The `max_age` sent to the provider (OIDC), whose `auth_time` the callback checks.
+    #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) max_age: Option<i64>,
 }
 
 impl FlowState {
@@ -70,6 +73,7 @@ impl FlowState {
             nonce: random_token(16),
             return_to,
             started: now,
+            max_age: None,
         }
     }
 
@@ -82,8 +86,9 @@ impl FlowState {
 /// Names, attributes and sealing of flow cookies for one session layer.
 #[derive(Debug, Clone)]
 pub(crate) struct FlowCookies {
-    /// `__Host-auth-` when the session cookie is `Secure`, host-only and at `Path=/`; else
-    /// `auth-`.
+    /// `__Host-auth-` when the session cookie is `Secure`, else `auth-`. A flow cookie is always
+    /// host-only and at `Path=/`, whatever the session cookie's `Domain` and `Path`, so a
+    /// sibling subdomain can never plant one (login CSRF).
     prefix: &'static str,
     /// `; Path=/; Secure; HttpOnly; SameSite=Lax`.
     attributes: &'static str,
@@ -92,10 +97,10 @@ pub(crate) struct FlowCookies {
 }
 
 impl FlowCookies {
-    pub(crate) fn new(secure: bool, host: bool, ttl: i64) -> Self {
+    pub(crate) fn new(secure: bool, ttl: i64) -> Self {
         if secure {
             Self {
-                prefix: if host { "__Host-auth-" } else { "auth-" },
+                prefix: "__Host-auth-",
                 attributes: "; Path=/; Secure; HttpOnly; SameSite=Lax",
                 ttl,
             }
@@ -192,6 +197,44 @@ impl FlowCookies {
         Ok(flow)
     }
 
+    /// The name of the cookie that keeps the ID token for provider logout's `id_token_hint`.
+    pub(crate) fn hint_name(&self) -> String {
+        format!("{}idt", self.prefix)
+    }
+
+    /// The `Set-Cookie` line that keeps `id_token` for a provider logout, until the browser
+    /// closes (no `Max-Age`). `None` when it would not fit a cookie.
+    pub(crate) fn set_hint(
+        &self,
+        layer: &OAuthView<'_>,
+        binding: &str,
+        id_token: &str,
+    ) -> Option<HeaderValue> {
+        let name = self.hint_name();
+        let value = seal::seal(
+            layer.keys.all().next()?,
+            &Self::context(layer, binding, &name),
+            id_token,
+        );
+        (name.len() + value.len() < MAX_VALUE_LEN).then_some(())?;
+        HeaderValue::from_str(&format!("{name}={value}{}", self.attributes)).ok()
+    }
+
+    /// The ID token kept by [`set_hint`](Self::set_hint), if the request carries exactly one
+    /// that opens.
+    pub(crate) fn open_hint(
+        &self,
+        layer: &OAuthView<'_>,
+        binding: &str,
+        headers: &HeaderMap,
+    ) -> Option<String> {
+        let name = self.hint_name();
+        let scan = crate::parse::scan_cookies(headers, name.as_bytes(), MAX_VALUE_LEN);
+        let [value] = scan.values() else { return None };
+        let opened = seal::open(&layer.keys, &Self::context(layer, binding, &name), value)?;
+        Some(opened.plaintext().to_owned())
+    }
+
     /// The names of the flow cookies a request carries, at most `limit` of them.
     pub(crate) fn present(&self, headers: &HeaderMap, limit: usize) -> Vec<String> {
         let mut names = Vec::new();
@@ -265,7 +308,7 @@ mod tests {
 
     #[test]
     fn names_need_a_well_formed_state() {
-        let c = FlowCookies::new(true, true, 900);
+        let c = FlowCookies::new(true, 900);
         assert_eq!(
             c.name("abcdEFGH-rest").as_deref(),
             Some("__Host-auth-abcdEFGH")
@@ -273,7 +316,7 @@ mod tests {
         assert_eq!(c.name("short"), None);
         assert_eq!(c.name("abc;EFGH-rest"), None);
         assert_eq!(c.name("é"), None);
-        let plain = FlowCookies::new(false, false, 900);
+        let plain = FlowCookies::new(false, 900);
         assert_eq!(plain.name("abcdEFGHx").as_deref(), Some("auth-abcdEFGH"));
     }
 }

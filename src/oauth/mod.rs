@@ -6,9 +6,9 @@
 //!
 //! | request | answer |
 //! |---|---|
-//! | `GET /auth?login` or `?login=/path` | 302 to the provider; the flow state goes into a sealed, 15-minute, single-use cookie |
+//! | `GET /auth?login` or `?login=/path` (optional `&prompt=…&max_age=…`) | 302 to the provider when the user started it on this site (`Sec-Fetch-Site: same-origin` or `none`, or our `Origin`/`Referer` without Fetch Metadata); the flow state goes into a sealed, 15-minute, single-use cookie. Any other request gets a small page with a button that starts the login, so no other site can create a session without the user acting |
 //! | `GET /auth?code=…&state=…` (the callback) | code exchange with PKCE, ID-token check, a fresh session, then 303 to `/path` |
-//! | `POST /auth?logout` or `?logout=/path` | session cookie deleted, `Clear-Site-Data`, then 204 or 303; needs `Sec-Fetch-Site: same-origin` or a matching `Origin` |
+//! | `POST /auth?logout` or `?logout=/path` | session cookie deleted, `Clear-Site-Data`, then 204 or 303 (with [`OAuthLogin::with_provider_logout`], 303 to the provider's end-session endpoint); needs `Sec-Fetch-Site: same-origin` or a matching `Origin` |
 //! | `GET /auth` | the live session as JSON (cookie or bearer), or 404 |
 //!
 //! Return paths must be same-origin relative paths (400 otherwise). The callback URL is built
@@ -37,13 +37,20 @@
 //!     .route_service(login.mount_path(), login.service().unwrap())
 //!     .layer(SessionLayer::new(Key::generate()).with_login_redirect("/auth"));
 //!
-//! // An anonymous browser is sent to log in, and will come back to /secret.
-//! let res = app.clone().oneshot(Request::get("/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! // An anonymous browser navigation is sent to log in, and will come back to /secret.
+//! let visit = Request::get("/secret").header("sec-fetch-mode", "navigate");
+//! let res = app.clone().oneshot(visit.body(Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::FOUND);
 //! assert_eq!(res.headers()["location"], "/auth?login=/secret");
 //!
-//! // Starting the login sends the browser to the provider, with PKCE and a flow cookie.
-//! let res = app.oneshot(Request::get("/auth?login=/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! // A login start from another site (or unknown) gets a page with a button, nothing more.
+//! let res = app.clone().oneshot(Request::get("/auth?login=/secret").body(Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert!(res.headers().get("set-cookie").is_none());
+//!
+//! // Started on this site, it sends the browser to the provider, with PKCE and a flow cookie.
+//! let start = Request::get("/auth?login=/secret").header("sec-fetch-site", "same-origin");
+//! let res = app.oneshot(start.body(Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.status(), StatusCode::FOUND);
 //! let to = res.headers()["location"].to_str().unwrap();
 //! assert!(to.starts_with("https://idp.example.com/authorize?response_type=code&client_id=my-app"));
@@ -62,10 +69,11 @@ mod service;
 // Shared with the `jwt` feature: compiled once, at the crate root.
 use crate::transport;
 
-pub use answer::{MapError, ProviderAnswer};
+pub use answer::{MapError, MfaPolicy, ProviderAnswer};
 pub use provider::{
     ClientAuth, ClientSecret, DiscoveryError, OAuthConfigError, Protocol, Provider, ASF_OAUTH_BASE,
 };
+pub(crate) use service::LoginSeen;
 pub use service::{
     AuthService, OAuthLogin, DEFAULT_FLOW_TTL, DEFAULT_HTTP_TIMEOUT, DEFAULT_MOUNT_PATH,
 };

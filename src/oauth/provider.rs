@@ -104,6 +104,7 @@ pub struct Provider {
     pub(crate) token: String,
     pub(crate) jwks: Option<String>,
     pub(crate) userinfo: Option<String>,
+    pub(crate) end_session: Option<String>,
     pub(crate) scopes: Vec<String>,
     pub(crate) client_auth: ClientAuth,
     pub(crate) algorithms: Vec<jsonwebtoken::Algorithm>,
@@ -120,6 +121,7 @@ impl Provider {
             token: String::new(),
             jwks: None,
             userinfo: None,
+            end_session: None,
             scopes: Vec::new(),
             client_auth: ClientAuth::Basic,
             algorithms: vec![jsonwebtoken::Algorithm::RS256],
@@ -165,7 +167,9 @@ impl Provider {
 
     /// Fetches `<issuer>/.well-known/openid-configuration` and builds an OIDC provider from it.
     /// The document's `issuer` must equal `issuer`, and it must offer PKCE S256 if it lists
-    /// challenge methods at all.
+    /// challenge methods at all. Every endpoint it names must be on the issuer's origin (the
+    /// client secret is sent to the token endpoint): for a provider whose endpoints live
+    /// elsewhere, use [`discover_allowing`](Self::discover_allowing).
     ///
     /// # Errors
     ///
@@ -187,6 +191,24 @@ impl Provider {
         transport: &dyn super::transport::HttpTransport,
         issuer: impl Into<String>,
         client_id: impl Into<String>,
+    ) -> Result<Self, DiscoveryError> {
+        Self::discover_allowing(transport, issuer, client_id, &[]).await
+    }
+
+    /// [`discover_with`](Self::discover_with), also accepting endpoints on the origins in
+    /// `allowed_origins` (for example `["https://login.example.net"]`). A loopback origin
+    /// (`localhost`, `127.0.0.0/8`, `[::1]`) is accepted only when the issuer itself is on
+    /// loopback, even when listed.
+    ///
+    /// # Errors
+    ///
+    /// [`DiscoveryError`] naming what failed, including an endpoint on an origin neither the
+    /// issuer's nor allowed.
+    pub async fn discover_allowing(
+        transport: &dyn super::transport::HttpTransport,
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        allowed_origins: &[&str],
     ) -> Result<Self, DiscoveryError> {
         let issuer = issuer.into();
         check_endpoint("issuer", &issuer).map_err(|e| DiscoveryError(e.to_string()))?;
@@ -226,15 +248,24 @@ impl Provider {
                 return Err(DiscoveryError(format!("{url}: PKCE S256 is not supported")));
             }
         }
-        let need =
-            |name: &str| text(name).ok_or_else(|| DiscoveryError(format!("{url}: no {name}")));
-        // Userinfo stays off unless asked for with `with_userinfo`: the ID token usually says
-        // enough, and it saves a round trip per login.
-        Ok(Self::oidc(issuer.clone(), client_id).with_endpoints(
+        let origins = EndpointOrigins::new(&issuer, allowed_origins)
+            .ok_or_else(|| DiscoveryError(format!("the issuer {issuer:?} is not a URL")))?;
+        let need = |name: &str| {
+            let endpoint = text(name).ok_or_else(|| DiscoveryError(format!("{url}: no {name}")))?;
+            origins.check(name, &endpoint)?;
+            Ok::<_, DiscoveryError>(endpoint)
+        };
+        let mut provider = Self::oidc(issuer.clone(), client_id).with_endpoints(
             need("authorization_endpoint")?,
             need("token_endpoint")?,
             need("jwks_uri")?,
-        ))
+        );
+        if text("end_session_endpoint").is_some() {
+            provider.end_session = Some(need("end_session_endpoint")?);
+        }
+        // Userinfo stays off unless asked for with `with_userinfo`: the ID token usually says
+        // enough, and it saves a round trip per login.
+        Ok(provider)
     }
 
     /// The authorization, token and JWKS endpoints.
@@ -248,6 +279,15 @@ impl Provider {
         self.authorize = authorize_url.into();
         self.token = token_url.into();
         self.jwks = Some(jwks_url.into());
+        self
+    }
+
+    /// The provider's end-session endpoint (OpenID Connect RP-Initiated Logout 1.0), for
+    /// [`OAuthLogin::with_provider_logout`](super::OAuthLogin::with_provider_logout).
+    /// [`discover`](Self::discover) reads it from `end_session_endpoint`.
+    #[must_use]
+    pub fn with_end_session_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.end_session = Some(url.into());
         self
     }
 
@@ -324,6 +364,17 @@ impl Provider {
         &self.issuer
     }
 
+    /// The namespace of this provider's subjects: the issuer (OIDC) or base URL (ASF); for
+    /// plain OAuth2, which has no issuer, the authorization endpoint's origin.
+    pub(crate) fn namespace(&self) -> String {
+        if !self.issuer.is_empty() {
+            return self.issuer.clone();
+        }
+        url::Url::parse(&self.authorize)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default()
+    }
+
     /// The scopes sent with the authorization request.
     pub(crate) fn scope_param(&self) -> String {
         let mut scopes = self.scopes.clone();
@@ -331,6 +382,57 @@ impl Provider {
             scopes.insert(0, "openid".to_owned());
         }
         scopes.join(" ")
+    }
+}
+
+/// Where a discovered endpoint may live: the issuer's origin, or an allowed one (never a
+/// loopback one unless the issuer is on loopback).
+struct EndpointOrigins {
+    issuer: url::Origin,
+    issuer_loopback: bool,
+    allowed: Vec<url::Origin>,
+}
+
+impl EndpointOrigins {
+    fn new(issuer: &str, allowed: &[&str]) -> Option<Self> {
+        let issuer = url::Url::parse(issuer).ok()?;
+        Some(Self {
+            issuer: issuer.origin(),
+            issuer_loopback: is_loopback(&issuer),
+            allowed: allowed
+                .iter()
+                .filter_map(|a| url::Url::parse(a).ok())
+                .map(|a| a.origin())
+                .collect(),
+        })
+    }
+
+    fn check(&self, name: &str, endpoint: &str) -> Result<(), DiscoveryError> {
+        let url = url::Url::parse(endpoint)
+            .map_err(|_| DiscoveryError(format!("the {name} {endpoint:?} is not a URL")))?;
+        let origin = url.origin();
+        let ok = origin == self.issuer
+            || (self.allowed.contains(&origin) && (self.issuer_loopback || !is_loopback(&url)));
+        if ok {
+            Ok(())
+        } else {
+            Err(DiscoveryError(format!(
+                "the {name} {endpoint} is not on the issuer's origin nor an allowed one"
+            )))
+        }
+    }
+}
+
+/// Whether `url` names a loopback host.
+pub(crate) fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -18,12 +18,13 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use url::Url;
 
-use super::answer::{MapError, MapErrorKind, ProviderAnswer};
+use super::answer::{MapError, MapErrorKind, MfaPolicy, ProviderAnswer};
 use super::exchange::{safe_error_code, ExchangeError, Exchanger};
 use super::flow::{FlowCookies, FlowState, MAX_FLOWS};
 use super::provider::{check_endpoint, check_scheme, OAuthConfigError, Protocol, Provider};
 use super::return_path;
 use super::transport::{HttpTransport, HyperTransport};
+use crate::config::OAuthView;
 use crate::context::RequestContext;
 use crate::identity::Identity;
 use crate::session::{Session, SessionError, SessionSource};
@@ -37,6 +38,8 @@ pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The least deadline of a whole callback (every provider request and the mapping): asfquart's
 /// 15 s, or the HTTP timeout plus 5 s when that is longer.
 const CALLBACK_DEADLINE: Duration = Duration::from_secs(15);
+/// The longest HTTP timeout accepted: an hour is already far past any provider's answer.
+const MAX_HTTP_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Code exchanges in flight at once; more get a 503.
 const DEFAULT_MAX_EXCHANGES: usize = 64;
 
@@ -58,6 +61,10 @@ pub struct OAuthLogin {
     get_logout: bool,
     clear_cookies: bool,
     max_exchanges: usize,
+    mfa_policy: MfaPolicy,
+    prompt: Option<String>,
+    max_age: Option<Duration>,
+    post_logout: Option<String>,
     jwks: Option<crate::jwks::JwksCache>,
 }
 
@@ -89,6 +96,10 @@ impl OAuthLogin {
             get_logout: false,
             clear_cookies: false,
             max_exchanges: DEFAULT_MAX_EXCHANGES,
+            mfa_policy: MfaPolicy::new(),
+            prompt: None,
+            max_age: None,
+            post_logout: None,
             jwks: None,
         }
     }
@@ -120,8 +131,14 @@ impl OAuthLogin {
     /// Maps the provider's answer to the session's [`Identity`]. `Ok(None)` or
     /// [`MapError::denied`] refuse the login (403); [`MapError::backend`] answers 503.
     ///
-    /// The default is [`ProviderAnswer::oidc_identity`] for OIDC and plain OAuth2, and
-    /// [`ProviderAnswer::asf_identity`] for the ASF service.
+    /// The default is [`ProviderAnswer::oidc_identity`] for OIDC and plain OAuth2 (uid
+    /// `<issuer>#<sub>`), and [`ProviderAnswer::asf_identity`] for the ASF service (asfquart's
+    /// bare uid). Whatever the mapping, the session keeps the issuer in its metadata as `iss`.
+    ///
+    /// Several login services under one [`SessionLayer`](crate::SessionLayer) share one uid
+    /// space. While any of them uses the ASF default (bare uids), the layer refuses logins
+    /// (500, logged) once it has seen two services: a mapping of the app's own says how its
+    /// uids are namespaced.
     #[must_use]
     pub fn with_identity<F, Fut>(mut self, map: F) -> Self
     where
@@ -139,8 +156,9 @@ impl OAuthLogin {
         self
     }
 
-    /// The timeout of each request to the provider (default 10 s). The whole callback has a
-    /// 15-second deadline on top.
+    /// The timeout of each request to the provider (default 10 s, at most 1 hour: a longer
+    /// one is refused by [`service`](Self::service)). The whole callback has a deadline of 15 s
+    /// or the timeout plus 5 s, whichever is longer.
     #[must_use]
     pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -169,6 +187,53 @@ impl OAuthLogin {
     #[must_use]
     pub fn with_clear_site_cookies(mut self, clear: bool) -> Self {
         self.clear_cookies = clear;
+        self
+    }
+
+    /// What counts as multi-factor authentication for [`ProviderAnswer::mfa_from_amr`] (and so
+    /// for the default mappings and [`Requirement::mfa`](crate::Requirement::mfa)). Default:
+    /// `amr` lists `mfa` or `mca`; add the factor combinations or `acr` values your provider
+    /// uses.
+    #[must_use]
+    pub fn with_mfa_policy(mut self, policy: MfaPolicy) -> Self {
+        self.mfa_policy = policy;
+        self
+    }
+
+    /// The `prompt` sent with every authorization request (OIDC and OAuth2), for example
+    /// `"login"` to make the provider ask for credentials again, or `"select_account"`. A login
+    /// started with `?login=/path&prompt=…` sends its own instead. Values: `none`, `login`,
+    /// `consent`, `select_account`, space-separated (`none` alone).
+    #[must_use]
+    pub fn with_prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// The `max_age` sent with every authorization request (OIDC only): the provider must
+    /// authenticate the user again if their last authentication is older (ASVS 7.5.1). The
+    /// callback then requires an ID-token `auth_time` no older than that (plus the layer's
+    /// clock skew), and refuses the login (403) otherwise. A login started with
+    /// `?login=/path&max_age=SECONDS` sends its own instead.
+    #[must_use]
+    pub fn with_max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = Some(max_age);
+        self
+    }
+
+    /// Also end the session at the provider on logout (OpenID Connect RP-Initiated Logout
+    /// 1.0; ASVS 7.6.1): after deleting the local session, `?logout` answers 303 to the
+    /// provider's end-session endpoint with `id_token_hint`, `client_id` and
+    /// `post_logout_redirect_uri` = `uri`, where the provider sends the browser back. `uri`
+    /// must be an absolute URL on the app's origin, registered at the provider; a return path
+    /// given with `?logout=/path` is then not used. The ID token is kept for the hint in a
+    /// sealed, host-only cookie of its own (`__Host-auth-idt`), deleted at logout.
+    ///
+    /// [`service`](Self::service) refuses this when the provider has no end-session endpoint
+    /// ([`Provider::with_end_session_endpoint`], or discovery).
+    #[must_use]
+    pub fn with_provider_logout(mut self, post_logout_redirect_uri: impl Into<String>) -> Self {
+        self.post_logout = Some(post_logout_redirect_uri.into());
         self
     }
 
@@ -227,14 +292,57 @@ impl OAuthLogin {
                 "the flow lifetime must be between 1 second and 1 hour",
             ));
         }
-        if self.http_timeout.is_zero() {
-            return Err(OAuthConfigError::new("the HTTP timeout must be positive"));
+        if self.http_timeout.is_zero() || self.http_timeout > MAX_HTTP_TIMEOUT {
+            return Err(OAuthConfigError::new(
+                "the HTTP timeout must be positive and at most 1 hour",
+            ));
         }
         if self.max_exchanges == 0 || self.max_exchanges > tokio::sync::Semaphore::MAX_PERMITS {
             return Err(OAuthConfigError::new(
                 "max exchanges must be at least 1 and at most Semaphore::MAX_PERMITS",
             ));
         }
+        if let Some(prompt) = &self.prompt {
+            if !is_prompt(prompt) {
+                return Err(OAuthConfigError::new(format!(
+                    "{prompt:?} is not a prompt value"
+                )));
+            }
+        }
+        let max_age = match self.max_age {
+            None => None,
+            Some(_) if p.protocol != Protocol::Oidc => {
+                return Err(OAuthConfigError::new(
+                    "max_age needs an OIDC provider (its ID token's auth_time is checked)",
+                ))
+            }
+            Some(age) => Some(
+                i64::try_from(age.as_secs())
+                    .ok()
+                    .filter(|s| *s <= MAX_MAX_AGE)
+                    .ok_or_else(|| OAuthConfigError::new("max_age must be at most 10 years"))?,
+            ),
+        };
+        let provider_logout = match &self.post_logout {
+            None => None,
+            Some(uri) => {
+                let end_session = p.end_session.as_deref().ok_or_else(|| {
+                    OAuthConfigError::new(
+                        "provider logout needs the provider's end-session endpoint",
+                    )
+                })?;
+                check_endpoint("end-session endpoint", end_session)?;
+                let back = Url::parse(uri).ok().filter(|u| {
+                    u.origin() == base.origin() && u.fragment().is_none() && u.username().is_empty()
+                });
+                if back.is_none() {
+                    return Err(OAuthConfigError::new(format!(
+                        "the post-logout redirect URI {uri:?} must be an absolute URL on the app's origin"
+                    )));
+                }
+                Some((end_session.to_owned(), uri.clone()))
+            }
+        };
         let redirect_uri = format!("{}{}", base.as_str().trim_end_matches('/'), self.mount);
         let transport = self
             .transport
@@ -252,8 +360,12 @@ impl OAuthLogin {
         });
         let origin = base.origin().ascii_serialization();
         let flow_binding = format!("{redirect_uri}\u{1f}{}", p.issuer);
+        let csrf = crate::csrf::CsrfLayer::new()
+            .add_trusted_origin(&origin)
+            .map_err(|e| OAuthConfigError::new(format!("the base URL's origin: {e}")))?;
         Ok(AuthService {
             inner: Arc::new(Inner {
+                csrf,
                 flow_binding,
                 exchanger: Exchanger::new(p.clone(), transport, self.http_timeout, redirect_uri)
                     .with_jwks(self.jwks.clone()),
@@ -261,6 +373,11 @@ impl OAuthLogin {
                 origin,
                 mount: self.mount.clone(),
                 mapper,
+                bare_uids: self.mapper.is_none() && protocol == Protocol::Asf,
+                mfa_policy: self.mfa_policy.clone(),
+                prompt: self.prompt.clone(),
+                max_age,
+                provider_logout,
                 flow_ttl: i64::try_from(ttl).unwrap_or(900),
                 get_logout: self.get_logout,
                 clear_site_data: HeaderValue::from_static(if self.clear_cookies {
@@ -291,6 +408,29 @@ fn parse_base(base: &str) -> Result<Url, OAuthConfigError> {
     Ok(url)
 }
 
+/// The longest `max_age` accepted, in seconds: 10 years.
+const MAX_MAX_AGE: i64 = 10 * 366 * 24 * 3600;
+
+/// An OIDC `prompt` value: `none` alone, or some of `login`, `consent`, `select_account`.
+fn is_prompt(prompt: &str) -> bool {
+    let values: Vec<&str> = prompt.split(' ').collect();
+    if values == ["none"] {
+        return true;
+    }
+    !values.is_empty()
+        && values
+            .iter()
+            .all(|v| matches!(*v, "login" | "consent" | "select_account"))
+}
+
+/// A `max_age` query value: decimal seconds, at most [`MAX_MAX_AGE`].
+fn parse_max_age(value: &str) -> Option<i64> {
+    if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok().filter(|s| *s <= MAX_MAX_AGE)
+}
+
 /// An RFC 6749 §3.3 scope token.
 fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty()
@@ -301,16 +441,33 @@ fn is_scope_token(scope: &str) -> bool {
 
 struct Inner {
     exchanger: Exchanger,
+    /// The CSRF check of unsafe requests, with this app's origin trusted.
+    csrf: crate::csrf::CsrfLayer,
     /// What a flow cookie is bound to: this service's redirect URI and provider.
     flow_binding: String,
     base: Url,
     origin: String,
     mount: String,
     mapper: Mapper,
+    /// Whether this service's uids are bare (the ASF default mapping).
+    bare_uids: bool,
+    mfa_policy: MfaPolicy,
+    prompt: Option<String>,
+    max_age: Option<i64>,
+    /// The end-session endpoint and the post-logout redirect URI, for provider logout.
+    provider_logout: Option<(String, String)>,
     flow_ttl: i64,
     get_logout: bool,
     clear_site_data: HeaderValue,
     exchanges: Arc<tokio::sync::Semaphore>,
+}
+
+/// A login service seen under a session layer: its flow binding, and whether its uids are
+/// bare. Kept in the layer's own configuration, so it lives and dies with the layer.
+#[derive(Debug)]
+pub(crate) struct LoginSeen {
+    binding: String,
+    bare: bool,
 }
 
 /// The `/auth` service. Mount it under a [`SessionLayer`](crate::SessionLayer), at
@@ -355,6 +512,11 @@ fn text(status: StatusCode, body: impl Into<String>) -> Response<Body> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Some answers reflect the uid or a return path: never sniffed as HTML.
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -376,6 +538,8 @@ struct Query<'a> {
     state: Option<Cow<'a, str>>,
     code: Option<Cow<'a, str>>,
     error: Option<Cow<'a, str>>,
+    prompt: Option<Cow<'a, str>>,
+    max_age: Option<Cow<'a, str>>,
     repeated: bool,
 }
 
@@ -389,6 +553,8 @@ impl<'a> Query<'a> {
                 "state" => &mut q.state,
                 "code" => &mut q.code,
                 "error" => &mut q.error,
+                "prompt" => &mut q.prompt,
+                "max_age" => &mut q.max_age,
                 _ => continue,
             };
             if slot.replace(value).is_some() {
@@ -409,19 +575,24 @@ impl Inner {
             );
         };
         let query = Query::parse(parts.uri.query().unwrap_or_default());
-        let flows = FlowCookies::new(
-            context.oauth().settings.secure,
-            context.oauth().settings.host_cookie_ok,
-            self.flow_ttl,
-        );
+        let flows = FlowCookies::new(context.oauth().settings.secure, self.flow_ttl);
         if query.repeated || (query.login.is_some() && query.logout.is_some()) {
             return text(StatusCode::BAD_REQUEST, "Ambiguous request.\n");
+        }
+        let logging_in = query.login.is_some() || query.state.is_some();
+        if logging_in && self.uid_conflict(&context.oauth()) {
+            tracing::error!(target: "sealed_session::oauth", reason = "uid_namespace", "login refused: two login services share this session layer and one keeps bare uids");
+            return text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Login is misconfigured: two login services share this session layer and one \
+                 keeps bare uids. Give it a mapping (OAuthLogin::with_identity).\n",
+            );
         }
         if let Some(target) = &query.login {
             if parts.method != Method::GET && parts.method != Method::HEAD {
                 return method_not_allowed("GET");
             }
-            return self.start(&context, &flows, &parts.headers, target);
+            return self.start(&context, &flows, &parts.headers, target, &query);
         }
         if let Some(target) = &query.logout {
             // With a revocation store, open the cookie first: the logout denies its id.
@@ -454,6 +625,23 @@ impl Inner {
         self.status(&context, &parts.headers).await
     }
 
+    /// Records this service on the request's layer, and whether that layer now has two or
+    /// more login services of which one keeps bare uids.
+    fn uid_conflict(&self, layer: &OAuthView<'_>) -> bool {
+        let mut seen = layer
+            .settings
+            .logins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !seen.iter().any(|s| s.binding == self.flow_binding) {
+            seen.push(LoginSeen {
+                binding: self.flow_binding.clone(),
+                bare: self.bare_uids,
+            });
+        }
+        seen.len() >= 2 && seen.iter().any(|s| s.bare)
+    }
+
     fn restart_hint(&self) -> String {
         format!(
             "Invalid or expired login state. Start again: {}?login\n",
@@ -461,13 +649,15 @@ impl Inner {
         )
     }
 
-    /// `?login[=/path]`: a fresh flow, its cookie, and a redirect to the provider.
+    /// `?login[=/path]`: a fresh flow, its cookie, and a redirect to the provider; or, for a
+    /// request this site did not start, a page with a button that does.
     fn start(
         &self,
         context: &RequestContext,
         flows: &FlowCookies,
         headers: &HeaderMap,
         target: &str,
+        query: &Query<'_>,
     ) -> Response<Body> {
         let return_to = match return_path::validate(&self.base, target) {
             Ok(url) => url.map(String::from),
@@ -476,9 +666,34 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
+        let prompt = match query.prompt.as_deref() {
+            None => self.prompt.clone(),
+            Some(p) if is_prompt(p) && self.exchanger.provider.protocol != Protocol::Asf => {
+                Some(p.to_owned())
+            }
+            Some(_) => return text(StatusCode::BAD_REQUEST, "Invalid prompt.\n"),
+        };
+        let max_age = match query.max_age.as_deref() {
+            None => self.max_age,
+            Some(m) if self.exchanger.provider.protocol == Protocol::Oidc => {
+                match parse_max_age(m) {
+                    Some(age) => Some(age),
+                    None => return text(StatusCode::BAD_REQUEST, "Invalid max_age.\n"),
+                }
+            }
+            Some(_) => return text(StatusCode::BAD_REQUEST, "Invalid max_age.\n"),
+        };
+        // A login goes straight to the provider only when the user started it here: otherwise
+        // any site could send a browser to `?login` and, with the user signed in at the
+        // provider, create a session nobody asked for (ASVS 7.6.2).
+        if !started_here(headers, &self.origin) {
+            tracing::info!(target: "sealed_session::oauth", reason = "login_not_started_here", "login start answered with a confirmation page");
+            return self.confirm_page(target, query);
+        }
         let layer = context.oauth();
-        let flow = FlowState::start(return_to, layer.clock.now());
-        let Some(authorize) = self.authorize_url(&flow) else {
+        let mut flow = FlowState::start(return_to, layer.clock.now());
+        flow.max_age = max_age;
+        let Some(authorize) = self.authorize_url(&flow, prompt.as_deref()) else {
             return text(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "The authorization endpoint is not a URL.\n",
@@ -510,7 +725,47 @@ impl Inner {
         response
     }
 
-    fn authorize_url(&self, flow: &FlowState) -> Option<String> {
+    /// The page a login start not begun here gets: one button, which starts the login from
+    /// this origin. Nothing is stored; no other site can frame it.
+    fn confirm_page(&self, target: &str, query: &Query<'_>) -> Response<Body> {
+        let mut fields = format!(
+            r#"<input type="hidden" name="login" value="{}">"#,
+            html_escape(target)
+        );
+        for (name, value) in [("prompt", &query.prompt), ("max_age", &query.max_age)] {
+            if let Some(value) = value {
+                fields.push_str(&format!(
+                    r#"<input type="hidden" name="{name}" value="{}">"#,
+                    html_escape(value)
+                ));
+            }
+        }
+        let html = format!(
+            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Log in</title></head>\n\
+             <body><form method=\"get\" action=\"{}\">{fields}\
+             <p>Continue to log in?</p><button type=\"submit\">Log in</button></form></body></html>\n",
+            html_escape(&self.mount)
+        );
+        let mut response = text(StatusCode::OK, html);
+        let h = response.headers_mut();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+        h.insert(
+            "x-content-type-options",
+            HeaderValue::from_static("nosniff"),
+        );
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        response
+    }
+
+    fn authorize_url(&self, flow: &FlowState, prompt: Option<&str>) -> Option<String> {
         let ex = &self.exchanger;
         let p = &ex.provider;
         let mut url = Url::parse(&p.authorize).ok()?;
@@ -535,6 +790,12 @@ impl Inner {
                 if p.protocol == Protocol::Oidc {
                     q.append_pair("nonce", &flow.nonce);
                 }
+                if let Some(prompt) = prompt {
+                    q.append_pair("prompt", prompt);
+                }
+                if let Some(max_age) = flow.max_age {
+                    q.append_pair("max_age", &max_age.to_string());
+                }
             }
         }
         Some(url.into())
@@ -549,6 +810,15 @@ impl Inner {
         state: &str,
         query: &Query<'_>,
     ) -> Response<Body> {
+        // A login sets a cookie; a request carrying credentials never gets one (as `Auth::login`).
+        // Refused before the flow is opened, so the same browser can still finish it.
+        if context.is_credential_request(headers) {
+            tracing::info!(target: "sealed_session::oauth", reason = "credential_request", "login callback refused: the request carries credentials");
+            return text(
+                StatusCode::BAD_REQUEST,
+                "A login callback must not carry an Authorization header.\n",
+            );
+        }
         let layer = context.oauth();
         let mut response = match flows.open(&layer, &self.flow_binding, headers, state) {
             Err(refusal) => {
@@ -562,7 +832,7 @@ impl Inner {
                     .use_once(state.as_bytes(), time::Duration::seconds(self.flow_ttl))
                     .await
                 {
-                    Ok(true) => self.finish(context, flow, query).await,
+                    Ok(true) => self.finish(context, flows, flow, query).await,
                     Ok(false) => {
                         tracing::warn!(target: "sealed_session::oauth", reason = "state_replayed", "login callback refused: its state was used before");
                         text(StatusCode::FORBIDDEN, self.restart_hint())
@@ -579,19 +849,25 @@ impl Inner {
                         response
                     }
                 },
-                None => self.finish(context, flow, query).await,
+                None => self.finish(context, flows, flow, query).await,
             },
         };
         // Single use: every callback answer deletes the flow cookie it named.
         if let Some(line) = flows.name(state).and_then(|name| flows.delete(&name)) {
             response.headers_mut().append(SET_COOKIE, line);
         }
+        // The callback URL holds the code and state: no page reached from this answer (the
+        // Strict-mode landing page's link, a redirect) sends it on as a Referer.
+        response
+            .headers_mut()
+            .insert("referrer-policy", HeaderValue::from_static("no-referrer"));
         response
     }
 
     async fn finish(
         &self,
         context: &RequestContext,
+        flows: &FlowCookies,
         flow: FlowState,
         query: &Query<'_>,
     ) -> Response<Body> {
@@ -628,20 +904,40 @@ impl Inner {
                 .exchange(code, &flow, layer.clock.now(), layer.settings.skew)
                 .await
                 .map_err(Failure::Exchange)?;
+            if let Some(max_age) = flow.max_age {
+                check_auth_time(&answer, max_age, layer.clock.now(), layer.settings.skew)?;
+            }
             answer.return_to.clone_from(&flow.return_to);
+            answer.mfa_policy = self.mfa_policy.clone();
+            answer.issuer = self.exchanger.provider.namespace();
+            let id_token = answer
+                .token_response
+                .get("id_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
             match crate::future::CatchUnwind((self.mapper)(answer)).await {
-                Ok(mapped) => mapped.map_err(Failure::Map),
+                Ok(mapped) => mapped.map(|m| (m, id_token)).map_err(Failure::Map),
                 Err(()) => Err(Failure::MapPanicked),
             }
         };
-        let deadline = CALLBACK_DEADLINE.max(self.exchanger.timeout + Duration::from_secs(5));
+        // Checked: the timeout is bounded at build time, but an overflow must never panic here.
+        let deadline = CALLBACK_DEADLINE.max(
+            self.exchanger
+                .timeout
+                .checked_add(Duration::from_secs(5))
+                .unwrap_or(MAX_HTTP_TIMEOUT),
+        );
         let identity = match tokio::time::timeout(deadline, work).await {
             Err(_) => Err(Failure::Deadline),
             Ok(result) => result,
         };
-        let identity = match identity {
-            Ok(Some(identity)) => identity,
-            Ok(None) => {
+        let (identity, id_token) = match identity {
+            Ok((Some(identity), id_token)) => (
+                identity
+                    .with_metadata_entry("iss", Value::from(self.exchanger.provider.namespace())),
+                id_token,
+            ),
+            Ok((None, _)) => {
                 tracing::info!(target: "sealed_session::oauth", reason = "denied", "the mapping refused the login");
                 return text(
                     StatusCode::FORBIDDEN,
@@ -662,7 +958,15 @@ impl Inner {
         };
         let uid = session.uid().unwrap_or_default();
         tracing::info!(target: "sealed_session::oauth", reason = "login", uid = %uid, "login completed");
-        match &flow.return_to {
+        // Provider logout needs the ID token as its hint: kept in a sealed cookie of its own,
+        // and an older one dropped.
+        let hint = self.provider_logout.as_ref().map(|_| {
+            id_token
+                .as_deref()
+                .and_then(|t| flows.set_hint(&layer, &self.flow_binding, t))
+                .or_else(|| flows.delete(&flows.hint_name()))
+        });
+        let mut response = match &flow.return_to {
             None => text(
                 StatusCode::OK,
                 format!("Successfully logged in! Welcome, {uid}\n"),
@@ -677,7 +981,31 @@ impl Inner {
                 response
             }
             Some(to) => redirect(StatusCode::SEE_OTHER, to),
+        };
+        if let Some(line) = hint.flatten() {
+            response.headers_mut().append(SET_COOKIE, line);
         }
+        response
+    }
+
+    /// The provider's end-session URL for a logout, with the kept ID token as the hint.
+    fn end_session_url(
+        &self,
+        flows: &FlowCookies,
+        context: &RequestContext,
+        headers: &HeaderMap,
+    ) -> Option<String> {
+        let (endpoint, back) = self.provider_logout.as_ref()?;
+        let mut url = Url::parse(endpoint).ok()?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(hint) = flows.open_hint(&context.oauth(), &self.flow_binding, headers) {
+                q.append_pair("id_token_hint", &hint);
+            }
+            q.append_pair("client_id", &self.exchanger.provider.client_id)
+                .append_pair("post_logout_redirect_uri", back);
+        }
+        Some(url.into())
     }
 
     /// `?logout[=/path]`.
@@ -697,11 +1025,19 @@ impl Inner {
             _ => false,
         };
         let allowed = if parts.method == Method::POST {
-            match fetch_site.as_slice() {
-                [one] => one.as_bytes() == b"same-origin" && origin_ok(false),
-                [] => origin_ok(true),
-                _ => false,
-            }
+            // The crate's CsrfLayer check (tower-http's Sec-Fetch-Site rules, our origin
+            // trusted), and stricter still: a same-origin signal is required, so neither
+            // `Sec-Fetch-Site: none` nor a request with no Fetch Metadata and no Origin passes.
+            let csrf_ok = self
+                .csrf
+                .check_head(&parts.method, &parts.uri, headers, &parts.extensions)
+                .is_ok();
+            csrf_ok
+                && match fetch_site.as_slice() {
+                    [one] => one.as_bytes() == b"same-origin" && origin_ok(false),
+                    [] => origin_ok(true),
+                    _ => false,
+                }
         } else if parts.method == Method::GET || parts.method == Method::HEAD {
             if !self.get_logout {
                 return method_not_allowed("POST");
@@ -726,16 +1062,28 @@ impl Inner {
                 return text(StatusCode::BAD_REQUEST, INVALID_REDIRECT);
             }
         };
-        if let Some(write) = context.logout(context.is_credential_request(headers)) {
+        let credential_request = context.is_credential_request(headers);
+        if let Some(write) = context.logout(credential_request) {
             write.detach();
         }
-        let mut response = match (&to, parts.method == Method::POST) {
-            (Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
-            (None, true) => text(StatusCode::NO_CONTENT, ""),
-            (None, false) => text(StatusCode::OK, "Client session removed, goodbye!\n"),
+        let provider = if credential_request {
+            None
+        } else {
+            self.end_session_url(flows, context, headers)
+        };
+        let mut response = match (&provider, &to, parts.method == Method::POST) {
+            (Some(end_session), _, _) => redirect(StatusCode::SEE_OTHER, end_session),
+            (None, Some(to), _) => redirect(StatusCode::SEE_OTHER, to.as_str()),
+            (None, None, true) => text(StatusCode::NO_CONTENT, ""),
+            (None, None, false) => text(StatusCode::OK, "Client session removed, goodbye!\n"),
         };
         let h = response.headers_mut();
         h.insert("clear-site-data", self.clear_site_data.clone());
+        if provider.is_some() {
+            if let Some(line) = flows.delete(&flows.hint_name()) {
+                h.append(SET_COOKIE, line);
+            }
+        }
         for name in flows.present(headers, 16) {
             if let Some(line) = flows.delete(&name) {
                 h.append(SET_COOKIE, line);
@@ -794,12 +1142,77 @@ fn session_json(session: &Session) -> Value {
     })
 }
 
+/// With `max_age` asked for, the ID token's `auth_time` must be there and recent enough
+/// (OIDC Core §3.1.2.1, §3.1.3.7).
+fn check_auth_time(
+    answer: &ProviderAnswer,
+    max_age: i64,
+    now: i64,
+    skew: i64,
+) -> Result<(), Failure> {
+    let auth_time = answer
+        .id_claims()
+        .and_then(|c| c.get("auth_time"))
+        .and_then(Value::as_i64);
+    match auth_time {
+        Some(t) if now.saturating_sub(t) <= max_age.saturating_add(skew) => Ok(()),
+        _ => Err(Failure::Stale),
+    }
+}
+
+/// Whether a login start is a navigation the user started on this site: exactly one
+/// `Sec-Fetch-Site` of `same-origin` or `none` (typed, bookmarked), or, from a browser that
+/// sends no Fetch Metadata, an `Origin` or `Referer` on our origin.
+fn started_here(headers: &HeaderMap, origin: &str) -> bool {
+    let one = |name: &str| {
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (Some(v), None) => Some(Some(v)),
+            (None, _) => Some(None),
+            _ => None,
+        }
+    };
+    match one("sec-fetch-site") {
+        None => return false,
+        Some(Some(site)) => return matches!(site.as_bytes(), b"same-origin" | b"none"),
+        Some(None) => {}
+    }
+    if let Some(Some(o)) = one(ORIGIN.as_str()) {
+        return o.as_bytes() == origin.as_bytes();
+    }
+    match one(http::header::REFERER.as_str()) {
+        Some(Some(r)) => r
+            .to_str()
+            .ok()
+            .and_then(|r| Url::parse(r).ok())
+            .is_some_and(|r| r.origin().ascii_serialization() == origin),
+        _ => false,
+    }
+}
+
+/// `&`, `<`, `>`, `"` and `'` as HTML character references.
+fn html_escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// A failed callback.
 enum Failure {
     Exchange(ExchangeError),
     Map(MapError),
     MapPanicked,
     Deadline,
+    Stale,
 }
 
 impl Failure {
@@ -848,6 +1261,13 @@ impl Failure {
                 text(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Login failed: an internal error. Try again later.\n",
+                )
+            }
+            Self::Stale => {
+                tracing::info!(target: "sealed_session::oauth", reason = "max_age", "login failed: no recent enough auth_time for max_age");
+                text(
+                    StatusCode::FORBIDDEN,
+                    "Login failed: the provider did not confirm a recent login. Try again.\n",
                 )
             }
             Self::Deadline => {

@@ -141,7 +141,18 @@ impl Record {
 
 /// Opens a sealed cookie value with any key of `keys` under the AEAD associated data `aad`, and
 /// decodes the record: the one path every session cookie takes.
-pub(crate) fn open(keys: &KeyRing, aad: &str, value: &str) -> Option<(Record, OpenedWith)> {
-    let opened = seal::open(keys, aad, value)?;
-    Some((Record::decode(opened.plaintext())?, opened.with))
+/// On refusal, says why.
+pub(crate) fn open_checked(
+    keys: &KeyRing,
+    aad: &str,
+    value: &str,
+) -> Result<(Record, OpenedWith), crate::resolve::CookieRefusal> {
+    use crate::resolve::CookieRefusal;
+    let opened = seal::open_checked(keys, aad, value).map_err(|e| match e {
+        seal::OpenError::Malformed => CookieRefusal::Malformed,
+        seal::OpenError::UnknownKey => CookieRefusal::UnknownKey,
+        seal::OpenError::Undecodable => CookieRefusal::Invalid,
+    })?;
+    let record = Record::decode(opened.plaintext()).ok_or(CookieRefusal::Invalid)?;
+    Ok((record, opened.with))
 }

@@ -58,6 +58,8 @@ use crate::session::{Session, SessionSource};
 pub(crate) struct Unmet {
     pub(crate) reasons: Vec<String>,
     pub(crate) missing_scopes: Vec<String>,
+    /// What the route requires, for the `insufficient_scope` challenge's `scope`.
+    pub(crate) required_scopes: Vec<String>,
     /// `Some` when logging in again would do: the `max_age` to ask for, if any.
     pub(crate) step_up: Option<Option<i64>>,
 }
@@ -172,6 +174,7 @@ pub(super) fn answer(
         .reject(RejectionKind::Forbidden {
             reasons: unmet.reasons,
             missing_scopes: unmet.missing_scopes,
+            required_scopes: unmet.required_scopes,
         })
         .into_response()
 }

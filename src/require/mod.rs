@@ -81,6 +81,7 @@ enum Kind {
     Group(String),
     RoleAccount,
     Human,
+    Interactive,
     Mfa,
     Predicate {
         message: String,
@@ -140,10 +141,20 @@ impl Requirement {
         Self(Kind::RoleAccount)
     }
 
-    /// The session is a person, not a role account.
+    /// The session is a person, not a role account, whatever the credential: a person's own
+    /// bearer token (a personal access token) passes. For "a person at a browser", use
+    /// [`interactive`](Self::interactive).
     #[must_use]
     pub fn human() -> Self {
         Self(Kind::Human)
+    }
+
+    /// The session is a person at a browser: a cookie session (not a bearer or Basic
+    /// credential) of an account that is not a role account. For actions a script holding a
+    /// token must not take, such as changing the account's credentials or minting tokens.
+    #[must_use]
+    pub fn interactive() -> Self {
+        Self(Kind::Interactive)
     }
 
     /// The session used more than one factor.
@@ -174,6 +185,10 @@ impl Requirement {
             Kind::Group(g) => session.in_group(g),
             Kind::RoleAccount => session.is_role_account(),
             Kind::Human => !session.is_role_account(),
+            Kind::Interactive => {
+                session.source() == crate::session::SessionSource::Cookie
+                    && !session.is_role_account()
+            }
             Kind::Mfa => session.mfa(),
             Kind::Predicate { check, .. } => check(session),
             Kind::MaxIdle(limit) => session.idle_for().whole_seconds() <= *limit,
@@ -193,6 +208,7 @@ impl Requirement {
             Kind::Group(g) => format!("not in group: {g}"),
             Kind::RoleAccount => "only role accounts may do this".to_owned(),
             Kind::Human => "role accounts may not do this".to_owned(),
+            Kind::Interactive => "needs an interactive browser session".to_owned(),
             Kind::Mfa => "multi-factor authentication required".to_owned(),
             Kind::MaxIdle(limit) => {
                 format!("session unused for more than {limit} seconds: log in again")
@@ -318,7 +334,9 @@ impl RequireAuth {
 
     /// Sends anonymous browser requests to `login` (a local path such as `/auth`) with a 302 to
     /// `<login>?login=<path and query, percent-encoded>`, instead of a 401, for this guard only.
-    /// Requests with an `Authorization` or `X-No-Redirect` header still get the 401. See also
+    /// Only browser navigations are redirected (see
+    /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect)); requests
+    /// with an `Authorization` or `X-No-Redirect` header still get the 401. See also
     /// [`SessionLayer::with_login_redirect`](crate::SessionLayer::with_login_redirect), which
     /// sets it for every guard and the `Session` extractor.
     ///
@@ -394,6 +412,22 @@ impl RequireAuth {
         Self::from(Requirement::role(role))
     }
 
+    /// A person at a browser: `RequireAuth::all_of([Requirement::interactive()])`. A bearer or
+    /// Basic credential, or a role account, gets a 403.
+    ///
+    /// ```
+    /// use sealed_session::{testing::TestKit, Identity, Key, RequireAuth, SessionLayer};
+    ///
+    /// let kit = TestKit::new(&SessionLayer::new(Key::generate()));
+    /// let guard = RequireAuth::interactive();
+    /// assert!(guard.check(&kit.session(Identity::new("alice"))).is_ok());
+    /// let robot = Identity::new("ci").with_role_account(true);
+    /// assert!(guard.check(&kit.session(robot)).is_err());
+    /// ```
+    pub fn interactive() -> Self {
+        Self::from(Requirement::interactive())
+    }
+
     /// Checks `session`: `Ok` when the requirements hold, else a
     /// [`RejectionKind::Forbidden`] with every unmet reason in declaration order.
     ///
@@ -409,7 +443,7 @@ impl RequireAuth {
     /// use sealed_session::RejectionKind;
     /// let guard = RequireAuth::all_of([Requirement::scope("admin"), Requirement::mfa()]);
     /// let err = guard.check(&kit.session(Identity::new("bob"))).unwrap_err();
-    /// let RejectionKind::Forbidden { reasons, missing_scopes } = err else { unreachable!() };
+    /// let RejectionKind::Forbidden { reasons, missing_scopes, .. } = err else { unreachable!() };
     /// assert_eq!(reasons, ["missing scope: admin", "multi-factor authentication required"]);
     /// assert_eq!(missing_scopes, ["admin"]);
     /// ```
@@ -463,6 +497,7 @@ impl RequireAuth {
             Some(unmet) => Err(RejectionKind::Forbidden {
                 reasons: unmet.reasons,
                 missing_scopes: unmet.missing_scopes,
+                required_scopes: unmet.required_scopes,
             }),
         }
     }
@@ -494,6 +529,24 @@ impl RequireAuth {
         if unmet.is_empty() {
             return None;
         }
+        // The scope challenge lists what the route requires: every all-of scope, and one
+        // acceptable any-of alternative (one the caller holds, else the first).
+        let mut required_scopes: Vec<String> = self
+            .all_of
+            .iter()
+            .filter_map(Requirement::missing_scope)
+            .map(str::to_owned)
+            .collect();
+        let alternatives = || self.any_of.iter().filter(|r| r.missing_scope().is_some());
+        if let Some(one) = alternatives()
+            .find(|r| r.verdict(session, request).is_ok())
+            .or_else(|| alternatives().next())
+            .and_then(Requirement::missing_scope)
+        {
+            if !required_scopes.iter().any(|s| s == one) {
+                required_scopes.push(one.to_owned());
+            }
+        }
         Some(fresh::Unmet {
             step_up: fresh::step_up_of(unmet.iter().map(|(r, _)| *r)),
             missing_scopes: unmet
@@ -501,6 +554,7 @@ impl RequireAuth {
                 .filter_map(|(r, _)| r.missing_scope())
                 .map(str::to_owned)
                 .collect(),
+            required_scopes,
             reasons: unmet.into_iter().map(|(_, why)| why).collect(),
         })
     }

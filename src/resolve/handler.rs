@@ -237,6 +237,9 @@ impl Resolver {
                 Ok(identity) => identity,
                 Err(check) => {
                     tracing::info!(target: "sealed_session", reason = "token_unknown", ?source, check, "refused: unknown credentials");
+                    if source == SessionSource::Basic {
+                        return Resolution::InvalidCredentials;
+                    }
                     return check.map_or(Resolution::InvalidToken, Resolution::InvalidTokenBecause);
                 }
             },
@@ -245,7 +248,7 @@ impl Resolver {
         let expires_at = identity.expires_at().map(|t| t.unix_timestamp());
         if expires_at.is_some_and(|end| now >= end) {
             tracing::info!(target: "sealed_session", reason = "token_expired", ?source, uid = ?identity.uid(), "refused: expired credentials");
-            return Resolution::InvalidToken;
+            return refused(source);
         }
         tracing::debug!(target: "sealed_session", reason = "token_resolved", ?source, uid = ?identity.uid(), "per-request session");
         let record = identity.into_record(now);
@@ -292,6 +295,15 @@ pub(crate) struct InFlightGuard<'a>(&'a AtomicUsize);
 impl Drop for InFlightGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A refused credential: `invalid_token` for a bearer token, plain invalid credentials for Basic.
+fn refused(source: SessionSource) -> Resolution {
+    if source == SessionSource::Basic {
+        Resolution::InvalidCredentials
+    } else {
+        Resolution::InvalidToken
     }
 }
 

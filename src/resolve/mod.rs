@@ -25,7 +25,9 @@ use crate::session::{Session, SessionLimits};
 use crate::store::RevocationStore;
 
 pub(crate) use handler::{HandlerLimits, InFlight, TokenSource};
+pub use open::CookieRefusal;
 use open::Due;
+pub(crate) use open::{RefusalHook, RefusalLog};
 pub use source::CredentialSource;
 use source::Found;
 
@@ -47,6 +49,8 @@ pub(crate) enum Resolution {
     /// A per-request session from credentials: a bearer token or, with a Basic handler, Basic.
     PerRequest(Session),
     InvalidToken,
+    /// Basic credentials the Basic handler refused.
+    InvalidCredentials,
     /// An invalid token, and the name of the check that refused it (from the handler).
     InvalidTokenBecause(&'static str),
     /// A DPoP request whose token failed this check.
@@ -100,6 +104,10 @@ pub(crate) struct Resolver {
     pub(crate) session: SessionLimits,
     /// Extra credential sources (`source.rs`); empty unless the app names some.
     pub(crate) sources: Box<[CredentialSource]>,
+    /// The app's hook for refused cookies.
+    pub(crate) on_refused: Option<RefusalHook>,
+    /// Rate limit and counter of the warnings about bad cookies.
+    pub(crate) refusal_log: RefusalLog,
 }
 
 impl Resolver {

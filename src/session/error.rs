@@ -83,15 +83,44 @@ impl fmt::Debug for SessionError {
 }
 
 impl axum_core::response::IntoResponse for SessionError {
-    /// A generic 500 (the details go to the `tracing` event, never to the client). Handle
-    /// [`SessionError::TooLarge`] in the app to show a better page; the session is unchanged.
+    /// What a handler that returns the error with `?` answers, as plain text that never shows
+    /// a session value:
+    ///
+    /// | error | status |
+    /// |---|---|
+    /// | [`CredentialRequest`](Self::CredentialRequest) | 400: the client sent credentials with a login |
+    /// | [`TooLarge`](Self::TooLarge) | 413: the change was not made; the session is unchanged |
+    /// | [`Serde`](Self::Serde), [`Ended`](Self::Ended) | 500 (a bug in the app; details only in the `tracing` event) |
     fn into_response(self) -> axum_core::response::Response {
-        tracing::error!(target: "sealed_session", reason = "session_error", error = %self, "session change failed");
-        let mut response =
-            (http::StatusCode::INTERNAL_SERVER_ERROR, "session error").into_response();
-        response.headers_mut().insert(
+        let (status, text) = match &self {
+            Self::CredentialRequest => {
+                tracing::info!(target: "sealed_session", reason = "credential_request", "login refused: the request carries credentials");
+                (
+                    http::StatusCode::BAD_REQUEST,
+                    "A login cannot happen on a request that carries bearer or Basic credentials.\n",
+                )
+            }
+            Self::TooLarge { size, limit } => {
+                tracing::warn!(target: "sealed_session", reason = "too_large", size, limit, "session change refused: too large for a cookie");
+                (
+                    http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "The session would be too large for a cookie.\n",
+                )
+            }
+            _ => {
+                tracing::error!(target: "sealed_session", reason = "session_error", error = %self, "session change failed");
+                (http::StatusCode::INTERNAL_SERVER_ERROR, "session error")
+            }
+        };
+        let mut response = (status, text).into_response();
+        let h = response.headers_mut();
+        h.insert(
             http::header::CONTENT_TYPE,
             http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        h.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
         );
         response
     }

@@ -2,12 +2,11 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use axum::extract::Request;
-use axum::http::{header, Method, StatusCode};
-use axum::middleware::{from_fn, Next};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::Router;
+use sealed_session::csrf::CsrfLayer;
 use sealed_session::{
     Clock, KeyRing, NotBefore, RequireAuth, Requirement, SessionLayer, SessionSource, TokenCache,
 };
@@ -158,48 +157,22 @@ pub(crate) fn router(state: AppState, ring: KeyRing) -> Router {
     Router::new()
         .merge(api)
         .merge(pages)
+        .layer(same_origin_posts())
         .layer(layer)
-        .layer(from_fn(same_origin_posts))
         .layer(CatchPanicLayer::custom(panic_page))
         .with_state(state)
 }
 
-/// Refuses cross-site form posts (login CSRF, and defence in depth beside `SameSite=Lax`):
-/// browsers send `Sec-Fetch-Site` and `Origin`; scripts such as curl send neither, and are
-/// judged by their bearer token alone.
-async fn same_origin_posts(request: Request, next: Next) -> Response {
-    if matches!(
-        *request.method(),
-        Method::GET | Method::HEAD | Method::OPTIONS
-    ) {
-        return next.run(request).await;
-    }
-    let headers = request.headers();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let allowed = match header("sec-fetch-site") {
-        Some(site) => matches!(site, "same-origin" | "none"),
-        None => match (
-            header(header::ORIGIN.as_str()),
-            header(header::HOST.as_str()),
-        ) {
-            (Some(origin), Some(host)) => {
-                origin
-                    .strip_prefix("http://")
-                    .or_else(|| origin.strip_prefix("https://"))
-                    == Some(host)
-            }
-            (Some(_), None) => false,
-            (None, _) => true,
-        },
-    };
-    if allowed {
-        next.run(request).await
-    } else {
-        tracing::info!(path = %request.uri().path(), "cross-site form post refused");
+/// Refuses cross-site form posts (login CSRF, and defence in depth beside `SameSite=Lax`) with
+/// the crate's `CsrfLayer` (tower-http's `Sec-Fetch-Site` check): browsers send `Sec-Fetch-Site`
+/// and `Origin`; scripts such as curl send neither, and bearer requests are judged by their
+/// token alone.
+fn same_origin_posts() -> CsrfLayer {
+    CsrfLayer::new().with_rejection_response(|_| {
         error_page(
             StatusCode::FORBIDDEN,
             "Cross-site request refused",
             "This form was posted from another site. Open the demo's own page and try again.",
         )
-    }
+    })
 }

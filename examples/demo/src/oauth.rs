@@ -88,10 +88,12 @@ impl OAuthSettings {
                 async move {
                     // Provider accounts live in their own namespace (`oauth:<sub>`), so a provider
                     // subject can never be mistaken for a local account of the same name.
+                    // (One provider, so the bare `sub`; the default mapping's uid would be
+                    // `<issuer>#<sub>`.)
                     let identity = answer
                         .oidc_identity()
                         .ok_or_else(|| MapError::denied("the provider sent no subject"))?;
-                    let uid = format!("oauth:{}", identity.uid().unwrap_or_default());
+                    let uid = format!("oauth:{}", answer.subject().unwrap_or_default());
                     // A users row (no password: it cannot sign in with one), so tokens and "sign
                     // out everywhere" work for provider accounts as for local ones.
                     let row = uid.clone();
