@@ -67,8 +67,9 @@ fn is_concrete_resource(resource: &str) -> bool {
 /// where the client asks for a filter with `+` or `#` rather than a concrete topic.
 ///
 /// `+` in `granted` covers one level of `requested`, including a `+`; only `#` covers a `#`.
-/// A leading wildcard in `granted` does not cover a `requested` filter whose first level starts
-/// with `$`. A misplaced wildcard on either side covers nothing.
+/// The level rules of [`filter_matches`] hold here too: a `requested` filter with an empty, `.`
+/// or `..` level is refused, and a `$` level is covered only by the same literal level, at every
+/// depth. A misplaced wildcard on either side covers nothing.
 ///
 /// ```
 /// use sealed_session::scope::filter_covers;
@@ -84,16 +85,22 @@ pub fn filter_covers(granted: &str, requested: &str) -> bool {
     if !is_valid_filter(granted) || !is_valid_filter(requested) {
         return false;
     }
-    if requested.starts_with('$') && (granted.starts_with('+') || granted.starts_with('#')) {
+    // The same level rules as `filter_matches`: no empty, `.` or `..` level in what is asked for.
+    if requested
+        .split('/')
+        .any(|level| matches!(level, "" | "." | ".."))
+    {
         return false;
     }
     let mut g = granted.split('/');
     let mut r = requested.split('/');
     loop {
         match (g.next(), r.next()) {
-            (Some("#"), _) => return true,
+            // `#` covers the rest, unless a `$` level is among it.
+            (Some("#"), rl) => return rl.into_iter().chain(r).all(|l| !l.starts_with('$')),
             (Some(_), Some("#")) => return false,
-            (Some("+"), Some(_)) => {}
+            // A `$` level is covered only by the same literal level, at every depth.
+            (Some("+"), Some(rl)) if !rl.starts_with('$') => {}
             (Some(gl), Some(rl)) if gl == rl && rl != "+" => {}
             (None, None) => return true,
             // `a/#` also matches `a`: the requested filter ends where the granted one has `#`.
@@ -188,6 +195,22 @@ mod tests {
         assert!(m("a/$x/+", "a/$x/y"));
         assert!(m("a/$x/#", "a/$x/y/z"));
         assert!(m("a/b$/+", "a/b$/c"));
+    }
+
+    #[test]
+    fn coverage_follows_the_same_level_rules_as_matching() {
+        use super::filter_covers as c;
+        // `.`, `..` and empty levels in the requested filter are refused outright.
+        assert!(!c("a/#", "a/../b/#"));
+        assert!(!c("a/#", "a/./+"));
+        assert!(!c("a/+/c", "a/../c"));
+        assert!(!c("a/#", "a//+"));
+        assert!(!c("a/#", "a/b/"));
+        assert!(!c("#", ""));
+        // `$` levels are covered only by the same literal level, at every depth.
+        assert!(!c("a/#", "a/$x/#"));
+        assert!(!c("a/+/c", "a/$x/c"));
+        assert!(c("a/$x/#", "a/$x/+"));
     }
 
     #[test]
