@@ -8,7 +8,9 @@
 # with `npm ci` in e2e/), builds the demo, starts it on a free 127.0.0.1 port with a fresh data
 # directory and a 5 s idle timeout, with OAuth login against the mock OAuth server of the login
 # tests (oauth2-mock-server, `npm ci` in tests/oauth/), waits until it answers, runs the test, and
-# stops the demo and the mock on exit. A failing check leaves screenshots in target/e2e-screenshots/. Exits non-zero on any
+# stops the demo and the mock on exit. Then it calls the demo's API with JWT access tokens the
+# mock issues by client credentials (200 with the scope, 403 without, 401 forged or for another
+# audience). A failing check leaves screenshots in target/e2e-screenshots/. Exits non-zero on any
 # failure. Bounded: every install, build and run step has a timeout; the demo gets 60 tries of
 # 0.5 s to come up; the test itself at most 5 minutes.
 set -euo pipefail
@@ -105,4 +107,36 @@ if [ "$rc" != 0 ]; then
   echo "browser test FAILED (exit $rc) after $(( $(date +%s) - started )) s"
   exit "$rc"
 fi
+
+step "the API with JWT access tokens from the mock provider (client credentials)"
+# The mock's client-credentials tokens carry no `sub`; the demo's uid for them is `<issuer>#<sub>`.
+curl -fsS -m 5 -H 'content-type: application/json' -d '{"sub":"build-bot"}' "$issuer/__control/access-claims" >/dev/null
+# A token by client credentials for the demo's API (its audience: the demo's URL).
+jwt() {
+  curl -fsS -m 5 -d grant_type=client_credentials --data-urlencode "scope=$1" --data-urlencode "aud=$2" "$issuer/token" \
+    | node -e 'let d="";process.stdin.on("data",c=>d+=c).on("end",()=>console.log(JSON.parse(d).access_token))'
+}
+# The same token with its payload changed after signing (it claims builds:write).
+forge() {
+  node -e 'const [h,p,s]=process.argv[1].split("."); const c=JSON.parse(Buffer.from(p,"base64url")); c.scope="builds:read builds:write"; console.log([h,Buffer.from(JSON.stringify(c)).toString("base64url"),s].join("."))' "$1"
+}
+read_token=$(jwt builds:read "$url")
+other_scope=$(jwt reports:read "$url")
+other_aud=$(jwt builds:read "https://elsewhere.example")
+forged=$(forge "$read_token")
+api_failed=0
+api() {
+  local want=$1 what=$2; shift 2
+  local got; got=$(curl -sS -m 5 -o "$work/body" -w '%{http_code}' "$@")
+  if [ "$got" = "$want" ]; then echo "ok   $want $what"; else echo "FAIL want $want got $got: $what"; api_failed=1; fi
+}
+api 200 "GET /api/builds, JWT with builds:read" -H "Authorization: Bearer $read_token" "$url/api/builds"
+grep -q "#build-bot" "$work/body" || { echo "FAIL the JWT's uid is not <issuer>#build-bot"; api_failed=1; }
+api 403 "POST /api/builds, JWT without builds:write" -X POST -H "Authorization: Bearer $read_token" "$url/api/builds"
+api 403 "GET /api/builds, JWT without builds:read" -H "Authorization: Bearer $other_scope" "$url/api/builds"
+api 401 "GET /api/builds, forged JWT (payload changed after signing)" -H "Authorization: Bearer $forged" "$url/api/builds"
+api 401 "GET /api/builds, JWT for another audience" -H "Authorization: Bearer $other_aud" "$url/api/builds"
+api 401 "GET /api/builds, no token" "$url/api/builds"
+if grep -q -F -e "$read_token" -e "$forged" "$work/log"; then echo "FAIL a JWT reached the demo's log"; api_failed=1; fi
+if [ "$api_failed" != 0 ]; then tail -n 40 "$work/log"; echo "JWT API checks FAILED"; exit 1; fi
 echo "browser test passed in $(( $(date +%s) - started )) s (install, build and run)"

@@ -151,11 +151,33 @@ pub(crate) fn is_token68(token: &[u8]) -> bool {
     let Some((head, tail)) = token.split_at_checked(body) else {
         return false;
     };
+    // A fold without early exit: branch-free per byte, so the compiler unrolls it (the
+    // refusal of a bad token costs its length either way, as it is read in full by then).
     !head.is_empty()
-        && head.iter().all(|&b| {
-            matches!(b, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && head.iter().fold(true, |all, &b| all & is_token68_char(b))
         && tail.iter().all(|&b| b == b'=')
+}
+
+/// token68's characters before the padding, as a table: one load and test per byte, where the
+/// chain of ranges compiled to ≈ 23 instructions per byte (a JWT is ≈ 600 bytes; the check was a
+/// fifth of a cached JWT request's instructions).
+// Indexing in a constant: an index out of bounds would fail the build, never a request.
+#[allow(clippy::indexing_slicing)]
+const TOKEN68_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
+/// Whether `b` is a token68 character other than the padding `=`.
+#[inline]
+fn is_token68_char(b: u8) -> bool {
+    // Never `None`: the table has an entry for every byte.
+    TOKEN68_CHARS.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// Splits an `Authorization` field into its scheme (the leading `tchar`s) and the rest.
@@ -250,6 +272,19 @@ mod tests {
 
     fn values<'a>(h: &'a HeaderMap, name: &str) -> Vec<&'a str> {
         scan_cookies(h, name.as_bytes(), 4096).values().to_vec()
+    }
+
+    #[test]
+    fn the_token68_set_is_exactly_rfc_9110s_characters() {
+        for b in 0..=u8::MAX {
+            let want = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(is_token68_char(b), want, "byte {b}");
+        }
+        assert!(is_token68(b"abc.DEF-_~+/09=="));
+        assert!(!is_token68(b"=="));
+        assert!(!is_token68(b"ab=c"));
+        assert!(!is_token68("é".as_bytes()));
+        assert!(!is_token68(b"a b"));
     }
 
     #[test]

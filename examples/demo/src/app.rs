@@ -81,9 +81,19 @@ impl AppState {
 pub(crate) fn session_layer(state: &AppState, ring: KeyRing) -> SessionLayer {
     let config = &state.config;
     let clock = state.clock.clone();
-    SessionLayer::new(ring)
-        .with_purpose("sealed-session-demo")
-        .with_token_handler(state.tokens.clone())
+    let layer = SessionLayer::new(ring).with_purpose("sealed-session-demo");
+    // With OAuth configured, the API also takes the provider's JWT access tokens.
+    #[cfg(feature = "oauth")]
+    let layer = match state.oauth.as_deref().and_then(OAuthSettings::jwt_tokens) {
+        Some(jwt) => layer.with_token_handler(oauth::ApiTokens {
+            jwt: jwt.clone(),
+            personal: state.tokens.clone(),
+        }),
+        None => layer.with_token_handler(state.tokens.clone()),
+    };
+    #[cfg(not(feature = "oauth"))]
+    let layer = layer.with_token_handler(state.tokens.clone());
+    layer
         .with_not_before(state.not_before.clone())
         .with_idle_timeout(config.idle_timeout)
         .with_max_age(config.max_age)

@@ -48,7 +48,8 @@ options (each also read from the environment):
   (T: a whole number with s, m, h or d)
 
 OAuth login (shown on the login page when set): DEMO_OAUTH_ISSUER, DEMO_OAUTH_CLIENT_ID,
-DEMO_OAUTH_CLIENT_SECRET.";
+DEMO_OAUTH_CLIENT_SECRET. Built with --features oauth, the API then also accepts the issuer's
+JWT access tokens for the audience DEMO_OAUTH_AUDIENCE (default: the demo's own URL).";
 
 impl Config {
     /// Reads the command line (without the program name) and the environment.

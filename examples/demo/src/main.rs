@@ -157,6 +157,14 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
 
     let url = state.base_url();
     print!("{}", banner(&config, &url, keys.created, seeded, &token));
+    #[cfg(feature = "oauth")]
+    if let Some(settings) = state.oauth.as_deref().filter(|s| s.jwt_tokens().is_some()) {
+        println!(
+            "The API also accepts JWT access tokens from {} with aud {} (scopes from `scope`).",
+            settings.issuer,
+            settings.api_audience(&url)
+        );
+    }
     axum::serve(listener, Router::new().fallback_service(service))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -6,6 +6,16 @@
 //! provider at start-up, maps its answer to a session, and mounts the service at [`MOUNT_PATH`].
 //! Built without the feature, `/auth` answers a page that says how to turn it on.
 //!
+//! With the feature, the JSON API also accepts the provider's JWT access tokens ([`ApiTokens`]):
+//! signed by the issuer's keys (found through its discovery document), for the audience
+//! `DEMO_OAUTH_AUDIENCE` (default: the demo's own URL, `http://127.0.0.1:<port>`), with the
+//! token's `scope` as the session's scopes. A token by client credentials from the mock:
+//!
+//! ```text
+//! curl -s -d grant_type=client_credentials -d scope=builds:read -d aud=http://127.0.0.1:3000 \
+//!   http://127.0.0.1:9400/token
+//! ```
+//!
 //! Try it with the mock provider the tests use:
 //!
 //! ```text
@@ -33,6 +43,13 @@ pub(crate) struct OAuthSettings {
     pub(crate) client_id: String,
     /// Never printed.
     pub(crate) client_secret: Option<String>,
+    /// The `aud` the API's JWT access tokens must name (`DEMO_OAUTH_AUDIENCE`); `None`: the
+    /// demo's own URL.
+    pub(crate) audience: Option<String>,
+    /// The API's handler for the provider's JWT access tokens, behind its own cache, once
+    /// [`OAuthSettings::connect`] has run.
+    #[cfg(feature = "oauth")]
+    jwt: Option<sealed_session::TokenCache>,
     /// The crate's `/auth` service, once [`OAuthSettings::connect`] has discovered the provider.
     #[cfg(feature = "oauth")]
     service: Option<sealed_session::oauth::AuthService>,
@@ -43,6 +60,7 @@ impl fmt::Debug for OAuthSettings {
         f.debug_struct("OAuthSettings")
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
+            .field("audience", &self.audience)
             .field(
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "REDACTED"),
@@ -59,6 +77,9 @@ impl OAuthSettings {
             issuer,
             client_id: env("DEMO_OAUTH_CLIENT_ID").unwrap_or_else(|| "sealed-session-demo".into()),
             client_secret: env("DEMO_OAUTH_CLIENT_SECRET"),
+            audience: env("DEMO_OAUTH_AUDIENCE").filter(|s| !s.trim().is_empty()),
+            #[cfg(feature = "oauth")]
+            jwt: None,
             #[cfg(feature = "oauth")]
             service: None,
         })
@@ -116,7 +137,80 @@ impl OAuthSettings {
                 }
             });
         self.service = Some(login.service().map_err(|e| e.to_string())?);
+
+        // The API's access tokens: the same issuer, this API as the audience. Verified tokens
+        // are cached for a minute, never past their `exp`.
+        let audience = self.api_audience(base_url);
+        let jwt = sealed_session::jwt::JwtHandler::new(sealed_session::jwt::Issuer::new(
+            self.issuer.clone(),
+            audience,
+        ));
+        jwt.check()
+            .map_err(|e| format!("the API's JWT access tokens: {e}"))?;
+        self.jwt = Some(sealed_session::TokenCache::new(jwt).with_ttl(time::Duration::minutes(1)));
         Ok(())
+    }
+
+    /// The `aud` the API's access tokens must carry: `DEMO_OAUTH_AUDIENCE`, else `base_url`.
+    pub(crate) fn api_audience(&self, base_url: &str) -> String {
+        self.audience.clone().unwrap_or_else(|| base_url.to_owned())
+    }
+
+    /// The handler for the provider's JWT access tokens, once connected.
+    #[cfg(feature = "oauth")]
+    pub(crate) fn jwt_tokens(&self) -> Option<&sealed_session::TokenCache> {
+        self.jwt.as_ref()
+    }
+}
+
+/// The API's token handler with OAuth configured: a token that looks like a JWT (three
+/// dot-separated parts) goes to the provider's [`JwtHandler`](sealed_session::jwt::JwtHandler)
+/// only; anything else (the demo's `demo_pat_…` personal tokens, which never contain a dot) to
+/// the SQL token store only. A forged JWT is never looked up in the database, and a personal
+/// token never reaches the JWT parser.
+#[cfg(feature = "oauth")]
+#[derive(Debug, Clone)]
+pub(crate) struct ApiTokens<J, P> {
+    pub(crate) jwt: J,
+    pub(crate) personal: P,
+}
+
+/// Three non-empty parts separated by dots: the compact form of a JWS.
+#[cfg(feature = "oauth")]
+pub(crate) fn looks_like_jwt(token: &str) -> bool {
+    let mut parts = token.split('.');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(h), Some(p), Some(s), None) if !h.is_empty() && !p.is_empty() && !s.is_empty()
+    )
+}
+
+#[cfg(feature = "oauth")]
+#[sealed_session::async_trait]
+impl<J: sealed_session::TokenHandler, P: sealed_session::TokenHandler> sealed_session::TokenHandler
+    for ApiTokens<J, P>
+{
+    async fn resolve(
+        &self,
+        token: &str,
+    ) -> Result<Option<sealed_session::Identity>, sealed_session::TokenError> {
+        if looks_like_jwt(token) {
+            self.jwt.resolve(token).await
+        } else {
+            self.personal.resolve(token).await
+        }
+    }
+
+    async fn resolve_checked(
+        &self,
+        token: &str,
+    ) -> Result<Result<sealed_session::Identity, Option<&'static str>>, sealed_session::TokenError>
+    {
+        if looks_like_jwt(token) {
+            self.jwt.resolve_checked(token).await
+        } else {
+            self.personal.resolve_checked(token).await
+        }
     }
 }
 
@@ -202,5 +296,47 @@ mod tests {
             "{section}"
         );
         assert!(login_section(None, "/").is_empty());
+        assert_eq!(s.api_audience("http://127.0.0.1:1"), "http://127.0.0.1:1");
+        let s = OAuthSettings::from_env(|k| match k {
+            "DEMO_OAUTH_ISSUER" => Some("http://127.0.0.1:9000".into()),
+            "DEMO_OAUTH_AUDIENCE" => Some("https://builds.example".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(
+            s.api_audience("http://127.0.0.1:1"),
+            "https://builds.example"
+        );
+    }
+
+    #[cfg(feature = "oauth")]
+    #[tokio::test]
+    async fn jwt_shaped_tokens_go_to_the_jwt_handler_only() {
+        use sealed_session::{token_fn, Identity, TokenHandler};
+
+        assert!(looks_like_jwt("a.b.c"));
+        for not in ["demo_pat_abc", "a.b", "a.b.c.d", "a..c", ".b.c", "a.b.", ""] {
+            assert!(!looks_like_jwt(not), "{not}");
+        }
+        let tokens = ApiTokens {
+            jwt: token_fn(|t: String| async move {
+                Ok((t == "h.p.s").then(|| Identity::new("from-jwt")))
+            }),
+            personal: token_fn(|t: String| async move {
+                Ok((t == "demo_pat_x" || t == "h.p.s").then(|| Identity::new("from-sql")))
+            }),
+        };
+        let uid = |i: Option<Identity>| i.and_then(|i| i.uid().map(str::to_owned));
+        assert_eq!(
+            uid(tokens.resolve("h.p.s").await.unwrap()).as_deref(),
+            Some("from-jwt")
+        );
+        assert_eq!(
+            uid(tokens.resolve("demo_pat_x").await.unwrap()).as_deref(),
+            Some("from-sql")
+        );
+        // A JWT the JWT handler refuses is refused: never tried as a personal token.
+        assert!(tokens.resolve("x.y.z").await.unwrap().is_none());
+        assert!(tokens.resolve_checked("demo_pat_y").await.unwrap().is_err());
     }
 }
