@@ -39,6 +39,9 @@ pub(crate) struct RequestContext {
     acted: AtomicBool,
     /// The active-session label (the `User-Agent`), read only when active sessions are on.
     label: Option<String>,
+    /// Whether the request is a browser navigation without credentials, read only when the
+    /// layer has a login redirect: a "no credentials" rejection made in a handler then redirects.
+    navigation: bool,
 }
 
 impl RequestContext {
@@ -52,7 +55,14 @@ impl RequestContext {
             actions: Mutex::new(Actions::default()),
             acted: AtomicBool::new(false),
             label: None,
+            navigation: false,
         }
+    }
+
+    /// Notes whether the request is a navigation a login redirect may answer (only called when
+    /// the layer has a login redirect).
+    pub(crate) fn navigation_from(&mut self, headers: &HeaderMap) {
+        self.navigation = crate::rejection::wants_login_redirect(headers, self.method.is_safe());
     }
 
     /// Keeps the request's `User-Agent` as the active-session label.
@@ -357,7 +367,6 @@ impl RequestContext {
         self.config.resolver.store.as_deref()
     }
 
-    /// Writes the session cookie (or its deletion) into the response, once.
     /// Renders a rejection made in a handler without the layer's settings again, with them:
     /// the layer's realm, body hook and Basic challenge. Only for axum's body type (the
     /// rejection's own); any other response is left alone.
@@ -376,12 +385,13 @@ impl RequestContext {
                 .remove::<crate::rejection::Unbound>(
             ) {
                 *response = axum_core::response::IntoResponse::into_response(
-                    rejection.bind(&self.config.challenge),
+                    rejection.bind(&self.config.challenge, self.navigation.then_some(&self.uri)),
                 );
             }
         }
     }
 
+    /// Writes the session cookie (or its deletion) into the response, once.
     pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
         let (resolved, rotated, cookie_invalid) = match self.resolution.get() {
             None => (None, false, false),

@@ -174,6 +174,22 @@ fn step_up_error(max_age: Option<i64>, acr_values: Option<&str>) -> String {
     value
 }
 
+/// Whether a request without credentials is a browser navigation that a login redirect may
+/// answer: no `Authorization`, no `X-No-Redirect`, and a navigation.
+pub(crate) fn wants_login_redirect(headers: &HeaderMap, safe_method: bool) -> bool {
+    !headers.contains_key(http::header::AUTHORIZATION)
+        && !headers.contains_key("x-no-redirect")
+        && is_navigation(headers, safe_method)
+}
+
+/// `<login>?login=<return path>`: the login page, told where to come back to.
+fn login_location(login: &str, uri: &Uri) -> Box<str> {
+    let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let target = target.strip_suffix('?').unwrap_or(target);
+    let sep = if login.contains('?') { '&' } else { '?' };
+    format!("{login}{sep}login={}", encode_return_path(target)).into()
+}
+
 /// Whether a request is a browser navigation (see [`AuthRejection::missing_credentials`]).
 fn is_navigation(headers: &HeaderMap, safe_method: bool) -> bool {
     if let Some(mode) = headers.get("sec-fetch-mode") {
@@ -264,15 +280,8 @@ impl AuthRejection {
     ) -> Self {
         let mut rejection = Self::new(RejectionKind::MissingCredentials, challenge);
         if let Some(login) = login.or(challenge.login_redirect.as_deref()) {
-            if !headers.contains_key(http::header::AUTHORIZATION)
-                && !headers.contains_key("x-no-redirect")
-                && is_navigation(headers, safe_method)
-            {
-                let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
-                let target = target.strip_suffix('?').unwrap_or(target);
-                let sep = if login.contains('?') { '&' } else { '?' };
-                rejection.location =
-                    Some(format!("{login}{sep}login={}", encode_return_path(target)).into());
+            if wants_login_redirect(headers, safe_method) {
+                rejection.location = Some(login_location(login, uri));
             }
         }
         rejection
@@ -480,10 +489,20 @@ impl std::error::Error for AuthRejection {}
 pub(crate) struct Unbound(pub(crate) AuthRejection);
 
 impl AuthRejection {
-    /// This rejection with the layer's settings.
-    pub(crate) fn bind(mut self, challenge: &Arc<Challenge>) -> Self {
+    /// This rejection with the layer's settings. `navigation` is the request's URI when the
+    /// request was a browser navigation without credentials: a "no credentials" rejection then
+    /// becomes the layer's login redirect, as it would have been had the layer made it.
+    pub(crate) fn bind(mut self, challenge: &Arc<Challenge>, navigation: Option<&Uri>) -> Self {
         if self.challenge.is_none() {
             self.challenge = Some(challenge.clone());
+        }
+        if let (RejectionKind::MissingCredentials, None, Some(uri), Some(login)) = (
+            &self.kind,
+            &self.location,
+            navigation,
+            challenge.login_redirect.as_deref(),
+        ) {
+            self.location = Some(login_location(login, uri));
         }
         self
     }

@@ -134,3 +134,46 @@ async fn a_rejection_made_in_a_handler_uses_the_layers_realm_and_body_hook() {
     );
     assert_eq!(body(res).await, r#"{"error":"missing scope: admin"}"#);
 }
+
+#[tokio::test]
+async fn a_missing_credentials_rejection_made_in_a_handler_redirects_navigations_to_the_login() {
+    use sealed_session::{AuthRejection, RejectionKind};
+
+    let app = Router::new()
+        .route(
+            "/page",
+            get(|session: Option<Session>| async move {
+                match session {
+                    Some(_) => Ok("page"),
+                    None => Err(AuthRejection::from(RejectionKind::MissingCredentials)),
+                }
+            }),
+        )
+        .layer(SessionLayer::new(key(1)).with_login_redirect("/login"));
+    // A browser navigation: the layer's login redirect, with the return path.
+    let res = send(
+        &app,
+        Request::get("/page?x=1")
+            .header("sec-fetch-mode", "navigate")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        res.headers()[header::LOCATION],
+        "/login?login=/page%3Fx%3D1"
+    );
+    // An API call (a fetch): the 401 challenge, no redirect.
+    let res = send(
+        &app,
+        Request::get("/page")
+            .header("sec-fetch-mode", "cors")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get(header::LOCATION).is_none());
+    assert!(res.headers().contains_key(header::WWW_AUTHENTICATE));
+}

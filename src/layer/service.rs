@@ -57,6 +57,9 @@ where
         if self.config.resolver.active_sessions {
             context.label_from(req.headers());
         }
+        if self.config.challenge.login_redirect.is_some() {
+            context.navigation_from(req.headers());
+        }
         let context = Arc::new(context);
         req.extensions_mut().insert(context.clone());
         // The inner service is called here, synchronously, on the instance `poll_ready` readied;
