@@ -762,7 +762,10 @@ async fn with_a_store_a_callback_is_single_use_across_instances_and_logout_denie
         assert_eq!(mock.count("/token").await, 1, "no second exchange");
 
         // The session opens on both; a copy of its cookie is kept, then /auth?logout on B.
-        assert_eq!(body(browser.get(&b, "/me").await).await, "uid=johndoe");
+        assert_eq!(
+            body(browser.get(&b, "/me").await).await,
+            format!("uid={}#johndoe", mock.issuer)
+        );
         let copy = browser.clone();
         let res = browser
             .send(
