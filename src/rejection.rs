@@ -44,6 +44,8 @@ pub(crate) type RejectionBody = Arc<dyn Fn(&AuthRejection) -> Response + Send + 
 pub(crate) struct Challenge {
     /// `Bearer realm="…"`.
     pub(crate) header: String,
+    /// `header` as a header value, made once: the bare challenge of most 401s is a clone of it.
+    pub(crate) bare: Option<HeaderValue>,
     /// Where anonymous browser requests are sent, when set.
     pub(crate) login_redirect: Option<String>,
     /// The app's body hook.
@@ -392,7 +394,8 @@ impl AuthRejection {
 
     /// The `WWW-Authenticate` challenges of this rejection: `Bearer`, and `DPoP` when the layer
     /// takes DPoP; the error goes in the challenge of the scheme the request used.
-    fn challenges(&self) -> Vec<HeaderValue> {
+    /// At most three: Bearer, DPoP and Basic (no `Vec`: most rejections are one bare challenge).
+    fn challenges(&self) -> [Option<HeaderValue>; 3] {
         let realm = self
             .challenge
             .as_ref()
@@ -434,34 +437,32 @@ impl AuthRejection {
                 acr_values,
                 ..
             } if self.location.is_none() => Some(step_up_error(*max_age, acr_values.as_deref())),
-            _ => return Vec::new(),
+            _ => return [None, None, None],
         };
         let in_dpop = self.dpop_scheme || self.kind == RejectionKind::InvalidDpopProof;
-        let mut values = Vec::with_capacity(2);
-        match (&error, in_dpop && dpop.is_some()) {
-            (Some(error), false) => values.push(format!("{realm}, {error}")),
-            _ => values.push(realm.to_owned()),
-        }
-        if let Some(dpop) = dpop {
-            // A 403 is about the token's rights, not how it was sent: no DPoP challenge then.
-            if self.status() == StatusCode::UNAUTHORIZED {
-                match (&error, in_dpop) {
-                    (Some(error), true) => values.push(format!("{dpop}, {error}")),
-                    _ => values.push(dpop.to_owned()),
-                }
-            }
-        }
-        let mut values: Vec<HeaderValue> = values
-            .iter()
-            .filter_map(|v| HeaderValue::from_str(v).ok())
-            .collect();
+        let bare = || match self.challenge.as_ref() {
+            Some(c) => c.bare.clone(),
+            None => Some(HeaderValue::from_static("Bearer realm=\"sealed-session\"")),
+        };
+        let bearer = match (&error, in_dpop && dpop.is_some()) {
+            (Some(error), false) => HeaderValue::from_str(&format!("{realm}, {error}")).ok(),
+            _ => bare(),
+        };
+        let unauthorized = self.status() == StatusCode::UNAUTHORIZED;
+        // A 403 is about the token's rights, not how it was sent: no DPoP challenge then.
+        let dpop = dpop
+            .filter(|_| unauthorized)
+            .and_then(|dpop| match (&error, in_dpop) {
+                (Some(error), true) => HeaderValue::from_str(&format!("{dpop}, {error}")).ok(),
+                _ => HeaderValue::from_str(dpop).ok(),
+            });
         // With a Basic handler, every 401 names Basic too (RFC 7617 §2).
-        if self.status() == StatusCode::UNAUTHORIZED {
-            if let Some(basic) = self.challenge.as_ref().and_then(|c| c.basic.clone()) {
-                values.push(basic);
-            }
-        }
-        values
+        let basic = self
+            .challenge
+            .as_ref()
+            .and_then(|c| c.basic.clone())
+            .filter(|_| unauthorized);
+        [bearer, dpop, basic]
     }
 
     fn default_response(&self) -> Response {
@@ -521,7 +522,7 @@ impl IntoResponse for AuthRejection {
         headers.remove(WWW_AUTHENTICATE);
         headers.remove(RETRY_AFTER);
         headers.remove(LOCATION);
-        for challenge in self.challenges() {
+        for challenge in self.challenges().into_iter().flatten() {
             headers.append(WWW_AUTHENTICATE, challenge);
         }
         if let Some(location) = self

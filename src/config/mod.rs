@@ -297,11 +297,14 @@ impl Config {
             },
             sources: s.sources.clone().into_boxed_slice(),
         };
+        let header = match &s.resource_metadata {
+            Some(url) => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", s.realm),
+            None => format!("Bearer realm=\"{}\"", s.realm),
+        };
         let challenge = Challenge {
-            header: match &s.resource_metadata {
-                Some(url) => format!("Bearer realm=\"{}\", resource_metadata=\"{url}\"", s.realm),
-                None => format!("Bearer realm=\"{}\"", s.realm),
-            },
+            // The realm was checked to be a quoted-string's content; the URL to be a URL.
+            bare: HeaderValue::from_str(&header).ok(),
+            header,
             login_redirect: s.login_redirect.clone(),
             body: s.rejection_body.clone(),
             retry_after: HeaderValue::from(retry_after),
