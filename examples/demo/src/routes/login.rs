@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use sealed_session::{Auth, Session, SessionError, SessionSource};
+use sealed_session::{Auth, Session, SessionError};
 use serde::Deserialize;
 use time::Duration;
 
@@ -191,34 +191,17 @@ pub(crate) async fn submit(
 }
 
 /// Ends this session: the layer denies its id in the revocation store (so a copy of the cookie
-/// taken before is refused, on every instance sharing the store) and deletes the cookie.
-pub(crate) async fn logout(
-    State(state): State<AppState>,
-    auth: Auth,
-    session: Option<Session>,
-) -> Redirect {
-    let Some(session) = session.filter(|s| s.source() == SessionSource::Cookie) else {
-        auth.logout();
-        return Redirect::to("/login?signed_out=1");
-    };
-    // Ending it in the store first reports a failure to share the logout; the layer's own
-    // logout (below) denies the id too and deletes the cookie whatever happens.
-    let shared = match session.uid() {
-        Some(uid) => state
-            .revocation
-            .store()
-            .end_session(&uid, session.id())
-            .await
-            .map_err(|e| tracing::warn!(error = %e, "sign-out not shared with other instances"))
-            .is_ok(),
-        None => true,
-    };
-    auth.logout();
-    Redirect::to(if shared {
-        "/login?signed_out=1"
-    } else {
-        "/login?signed_out=1&unshared=1"
-    })
+/// taken before is refused, on every instance sharing the store), drops it from the active
+/// sessions and deletes the cookie. When the denial cannot be shared (Redis unreachable), the
+/// session still ends here, the write is queued, and the login page says so.
+pub(crate) async fn logout(auth: Auth) -> Redirect {
+    match auth.logout_shared().await {
+        Ok(()) => Redirect::to("/login?signed_out=1"),
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-out not shared with other instances");
+            Redirect::to("/login?signed_out=1&unshared=1")
+        }
+    }
 }
 
 /// Ends every other session of the signed-in user (ASVS 7.4.3); this one stays.
