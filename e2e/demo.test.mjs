@@ -125,15 +125,46 @@ await check('the stored cookie is __Host-, Secure, HttpOnly, SameSite=Lax; docum
   assert.equal(me.source, 'cookie');
 });
 
-await check('logout deletes the cookie from the browser', async (newPage) => {
+await check('logout deletes the cookie from the browser, and a copy taken before is refused', async (newPage) => {
   const page = await newPage();
   await signIn(page, base, 'bob');
-  assert.ok(await sessionCookie(page));
+  const copy = await sessionCookie(page);
+  assert.ok(copy);
   await Promise.all([page.waitForURL(/\/login\?signed_out=1$/), page.click('#logout')]);
   assert.equal(await sessionCookie(page), undefined, 'the deletion cookie removed it');
   assert.match(await page.textContent('#notice-ok'), /signed out/);
   await page.goto(`${base}/session`);
   assert.equal(new URL(page.url()).pathname, '/login');
+  // Another browser holding the copy taken before sign-out: the session has ended (revocation
+  // store), so the copy no longer opens it.
+  const thief = await newPage();
+  await thief.context().addCookies([copy]);
+  await thief.goto(`${base}/session`);
+  assert.equal(new URL(thief.url()).pathname, '/login', 'the copied cookie is refused after sign-out');
+  assert.equal(await sessionCookie(thief), undefined, 'and deleted from that browser');
+});
+
+await check('the session page lists active sessions; one is ended, then "sign out other sessions"', async (newPage) => {
+  const laptop = await newPage();
+  const phone = await newPage();
+  const tablet = await newPage();
+  for (const page of [laptop, phone, tablet]) await signIn(page, base, 'alice');
+  await laptop.goto(`${base}/session`);
+  const rows = await laptop.locator('#active-sessions tr.active-session').count();
+  assert.ok(rows >= 3, `at least the three sessions are listed (${rows})`);
+  // End the phone's session from the laptop: its id is the phone's "this one" row.
+  await phone.goto(`${base}/session`);
+  const phoneId = await phone.locator('#this-session input[name=id]').getAttribute('value');
+  const phoneRow = laptop.locator('#active-sessions tr.active-session', { has: laptop.locator(`input[value="${phoneId}"]`) });
+  await Promise.all([laptop.waitForURL(/\/session\?ended=1$/), phoneRow.locator('button.end-session').click()]);
+  await phone.goto(`${base}/session`);
+  assert.equal(new URL(phone.url()).pathname, '/login', 'the ended session is signed out');
+  await tablet.goto(`${base}/session`);
+  assert.equal(await who(tablet), 'alice', 'the tablet is still signed in');
+  await Promise.all([laptop.waitForURL(/others_ended=/), laptop.click('#logout-others')]);
+  assert.equal(await who(laptop), 'alice', 'this session stays');
+  await tablet.goto(`${base}/session`);
+  assert.equal(new URL(tablet.url()).pathname, '/login', 'the other session is signed out');
 });
 
 await check(`idle expiry (demo idle timeout ${info.idle_timeout_seconds} s) leads back to the login page`, async (newPage) => {

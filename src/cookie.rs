@@ -207,8 +207,16 @@ impl CookieSpec {
             self.delete(response.headers_mut());
             return None;
         }
-        // The session as it was opened must still stand in the revocation store: one revoked
-        // while its request was in flight is neither renewed nor re-minted.
+        let modified = state.is_modified();
+        let renew = now.saturating_sub(record.last_seen) >= self.refresh;
+        if !(is_login || modified || rotated || renew) {
+            return None;
+        }
+        // The session as it was opened must still stand in the revocation store before it is
+        // re-sealed: one revoked while its request was in flight is neither renewed nor
+        // re-minted, and its cookie is deleted. A response that re-seals nothing does not ask
+        // (the request was checked when its cookie was opened; the next one is refused): a
+        // second look-up on every read would double what revocation costs a request.
         let opened = state.opened().filter(|_| !is_login);
         if let (Some(store), Some(opened)) = (store, opened) {
             match store.check(&opened.id, record.uid.as_deref(), opened.minted_ms) {
@@ -223,11 +231,6 @@ impl CookieSpec {
                     return None;
                 }
             }
-        }
-        let modified = state.is_modified();
-        let renew = now.saturating_sub(record.last_seen) >= self.refresh;
-        if !(is_login || modified || rotated || renew) {
-            return None;
         }
         let reason = if is_login {
             "login"

@@ -248,6 +248,41 @@ impl Report<'_> {
                 r.map(|a| (a.value <= 1.0, a.detail(2, "× the valid read"))),
             );
         }
+        // Revocation (issue 11): the store check on a cookie read, and a revoked cookie.
+        for (id, what) in [
+            (
+                "ours_read_memory",
+                "Cookie read with revocation on (`MemoryStore`) ≤ 1.05 × with it off",
+            ),
+            (
+                "ours_read_redis",
+                "Cookie read with revocation on (`RedisStore` mirror) ≤ 1.05 × with it off",
+            ),
+        ] {
+            let r = self.across(|p| ratio(self.at(id, p), self.at("ours_read", p)));
+            line(
+                what,
+                r.map(|a| (a.value <= 1.05, a.detail(3, "× the read without a store"))),
+            );
+        }
+        for (id, valid, what) in [
+            (
+                "ours_read_memory_revoked",
+                "ours_read_memory",
+                "Revoked cookie costs no more than a valid one (`MemoryStore`)",
+            ),
+            (
+                "ours_read_redis_revoked",
+                "ours_read_redis",
+                "Revoked cookie costs no more than a valid one (`RedisStore` mirror)",
+            ),
+        ] {
+            let r = self.across(|p| ratio(self.at(id, p), self.at(valid, p)));
+            line(
+                what,
+                r.map(|a| (a.value <= 1.0, a.detail(3, "× the valid read, same store"))),
+            );
+        }
         let junk = self.across(|p| self.at("ours_junk_forged", p).map(|ns| ns / 1000.0));
         line(
             "64 KiB junk Cookie header rejected in under 100 µs (worst case: 4 forged 4 KiB values)",

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::harness::{FloorOf, Variant};
 
-async fn ours_read(session: Session) -> &'static str {
+pub(crate) async fn read_handler(session: Session) -> &'static str {
     let uid = session.uid();
     let counter = session.get::<u64>("counter").ok().flatten();
     if uid.is_some() && counter.is_some() {
@@ -112,7 +112,7 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         "ours_read",
         "**sealed-session** cookie read (`Session`)",
         FloorOf::Read,
-        Router::new().route("/", get(ours_read)).layer(layer()),
+        Router::new().route("/", get(read_handler)).layer(layer()),
         cookie_header(cookie_line),
         StatusCode::OK,
         false,
@@ -137,7 +137,7 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         "ours_tampered",
         "**sealed-session** tampered cookie (`Session` → 401)",
         FloorOf::None,
-        Router::new().route("/", get(ours_read)).layer(layer()),
+        Router::new().route("/", get(read_handler)).layer(layer()),
         cookie_header(&format!("{COOKIE_NAME}={tampered}")),
         StatusCode::UNAUTHORIZED,
         true,
@@ -150,7 +150,7 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         "ours_foreign",
         "**sealed-session** foreign-key cookie (`Session` → 401)",
         FloorOf::None,
-        Router::new().route("/", get(ours_read)).layer(layer()),
+        Router::new().route("/", get(read_handler)).layer(layer()),
         cookie_header(&format!("{COOKIE_NAME}={foreign}")),
         StatusCode::UNAUTHORIZED,
         true,
@@ -159,7 +159,7 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         "ours_junk_forged",
         "**sealed-session** 64 KiB junk Cookie, 4 forged 4 KiB session values (→ 401)",
         FloorOf::None,
-        Router::new().route("/", get(ours_read)).layer(layer()),
+        Router::new().route("/", get(read_handler)).layer(layer()),
         vec![(header::COOKIE, junk_header(true))],
         StatusCode::UNAUTHORIZED,
         true,
@@ -168,7 +168,7 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         "ours_junk_plain",
         "**sealed-session** 64 KiB junk Cookie, no session pair (→ 401)",
         FloorOf::None,
-        Router::new().route("/", get(ours_read)).layer(layer()),
+        Router::new().route("/", get(read_handler)).layer(layer()),
         vec![(header::COOKIE, junk_header(false))],
         StatusCode::UNAUTHORIZED,
         false,

@@ -7,8 +7,9 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use axum::Router;
 use sealed_session::csrf::CsrfLayer;
+use sealed_session::store::{MemoryStore, RevocationStore};
 use sealed_session::{
-    Clock, KeyRing, NotBefore, RequireAuth, Requirement, SessionLayer, SessionSource, TokenCache,
+    Clock, LiveKeys, NotBefore, RequireAuth, Requirement, SessionLayer, SessionSource, TokenCache,
 };
 use time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -37,6 +38,39 @@ pub(crate) struct AppState {
     pub(crate) key_fingerprints: Arc<RwLock<Vec<String>>>,
     pub(crate) oauth: Option<Arc<OAuthSettings>>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// Where ended sessions are recorded: in memory, or Redis shared by every instance
+    /// (`DEMO_REDIS_URL`). The layer checks it on every request (local memory only).
+    pub(crate) revocation: Revocation,
+}
+
+/// The demo's revocation store: one of the crate's two backends.
+#[derive(Clone, Debug)]
+pub(crate) enum Revocation {
+    Memory(MemoryStore),
+    #[cfg(feature = "redis")]
+    Redis(sealed_session::store::RedisStore),
+}
+
+impl Revocation {
+    /// The store, for the handlers (log out other sessions, list and end sessions).
+    pub(crate) fn store(&self) -> &dyn RevocationStore {
+        match self {
+            Self::Memory(store) => store,
+            #[cfg(feature = "redis")]
+            Self::Redis(store) => store,
+        }
+    }
+
+    /// Where it lives, for the pages.
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "in memory (this instance only)",
+            #[cfg(feature = "redis")]
+            Self::Redis(_) => {
+                "Redis, shared by every instance (a local mirror answers each request)"
+            }
+        }
+    }
 }
 
 impl AppState {
@@ -60,7 +94,15 @@ impl AppState {
             key_fingerprints: Arc::default(),
             oauth: oauth.map(Arc::new),
             clock,
+            revocation: Revocation::Memory(MemoryStore::new()),
         }
+    }
+
+    /// The same state with another revocation store (Redis, from `main.rs`).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn with_revocation(mut self, revocation: Revocation) -> Self {
+        self.revocation = revocation;
+        self
     }
 
     /// `http://127.0.0.1:<port>`, for the curl hints.
@@ -76,12 +118,21 @@ impl AppState {
     }
 }
 
-/// The session layer: a key ring from the key file, the token cache, "log out everywhere"
-/// times, and the configured timeouts.
-pub(crate) fn session_layer(state: &AppState, ring: KeyRing) -> SessionLayer {
+/// The session layer: the live key ring from the key file (a rotation takes effect on the next
+/// request, no new router), the token cache, the revocation store with active sessions,
+/// "log out everywhere" times, and the configured timeouts.
+pub(crate) fn session_layer(state: &AppState, keys: LiveKeys) -> SessionLayer {
     let config = &state.config;
     let clock = state.clock.clone();
-    let layer = SessionLayer::new(ring).with_purpose("sealed-session-demo");
+    let layer = SessionLayer::new(keys.snapshot().as_ref().clone()).with_live_keys(keys);
+    let layer = match &state.revocation {
+        Revocation::Memory(store) => layer.with_revocation(store.clone()),
+        #[cfg(feature = "redis")]
+        Revocation::Redis(store) => layer.with_revocation(store.clone()),
+    };
+    let layer = layer
+        .with_active_sessions()
+        .with_purpose("sealed-session-demo");
     // With OAuth configured, the API also takes the provider's JWT access tokens.
     #[cfg(feature = "oauth")]
     let layer = match state.oauth.as_deref().and_then(OAuthSettings::jwt_tokens) {
@@ -102,9 +153,9 @@ pub(crate) fn session_layer(state: &AppState, ring: KeyRing) -> SessionLayer {
         .with_clock(move || clock.now())
 }
 
-/// The whole app for one key ring. A key rotation builds a new one (see `main.rs`).
-pub(crate) fn router(state: AppState, ring: KeyRing) -> Router {
-    let layer = session_layer(&state, ring);
+/// The whole app over the live key ring (a rotation replaces the ring inside it, see `main.rs`).
+pub(crate) fn router(state: AppState, keys: LiveKeys) -> Router {
+    let layer = session_layer(&state, keys);
     let signed_in = RequireAuth::authenticated().with_login_redirect(LOGIN_PATH);
     // Managing tokens and sessions needs the browser's cookie session, not a bearer token.
     let browser = RequireAuth::from(Requirement::predicate(
@@ -132,6 +183,8 @@ pub(crate) fn router(state: AppState, ring: KeyRing) -> Router {
             Router::new()
                 .route("/session/note", post(session::save_note))
                 .route("/logout/everywhere", post(login::logout_everywhere))
+                .route("/logout/others", post(login::logout_others))
+                .route("/session/end", post(session::end_one))
                 .route("/tokens", get(tokens::page).post(tokens::create))
                 .route("/tokens/{id}/revoke", post(tokens::revoke))
                 .route_layer(browser),

@@ -10,9 +10,13 @@
 //!   resolved by a `TokenHandler` over SQLite behind the crate's `TokenCache`; list and revoke.
 //! - A JSON API guarded by scopes (`RequireAuth::scope`), an admin page guarded by a role, and
 //!   role-account tokens.
-//! - Logout, and "log out everywhere" through `NotBefore`.
+//! - Sessions that can be ended: a revocation store (in memory, or Redis shared by several
+//!   instances when `DEMO_REDIS_URL` is set and the `redis` feature is on). Sign out refuses every
+//!   copy of the cookie; sign out other sessions; the session page lists your active sessions
+//!   with a button to end each; "log out everywhere" through `NotBefore` and the store.
 //! - The key ring in a key file (mode 0600, created on first run, reused on restart), rotated
-//!   by `cargo run -p sealed-session-demo -- rotate-key` while the demo runs: no one is logged out.
+//!   by `cargo run -p sealed-session-demo -- rotate-key` while the demo runs: the live ring
+//!   (`LiveKeys`) takes the new key on the next request, no one is logged out.
 //! - Long-running work and errors as readable pages.
 //!
 //! Files: `app.rs` (state, layer, routes), `routes/` (handlers), `accounts.rs`, `tokens.rs`,
@@ -35,16 +39,13 @@ mod tokens;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError};
 
-use axum::extract::Request;
-use axum::Router;
-use sealed_session::{SystemClock, TokenHandler as _};
+use sealed_session::{LiveKeys, SystemClock, TokenHandler as _};
 use time::Duration;
-use tower::ServiceExt as _;
 
 use crate::accounts::{ROLE_ACCOUNT, SEEDS};
-use crate::app::AppState;
+use crate::app::{AppState, Revocation};
 use crate::config::{format_duration, Command, Config, USAGE};
 use crate::oauth::OAuthSettings;
 use crate::store::Db;
@@ -139,7 +140,9 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
             .connect(&format!("http://127.0.0.1:{}", config.port), db.clone())
             .await?;
     }
-    let state = AppState::new(config.clone(), db.clone(), oauth, Arc::new(SystemClock));
+    let revocation = revocation_store().await?;
+    let state = AppState::new(config.clone(), db.clone(), oauth, Arc::new(SystemClock))
+        .with_revocation(revocation);
     accounts::load_not_before(&db, &state.not_before)?;
     *state
         .key_fingerprints
@@ -147,13 +150,10 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
         .unwrap_or_else(PoisonError::into_inner) = keys.fingerprints.clone();
     let token = startup_token(&state).await?;
 
-    // The app lives behind a lock so that a key rotation can swap in a router with the new ring.
-    let live = Arc::new(RwLock::new(app::router(state.clone(), keys.ring)));
-    tokio::spawn(watch_key_file(state.clone(), live.clone()));
-    let service = tower::service_fn(move |request: Request| {
-        let router = live.read().unwrap_or_else(PoisonError::into_inner).clone();
-        router.oneshot(request)
-    });
+    // One router for the whole run: a key rotation replaces the ring inside `LiveKeys`.
+    let live = LiveKeys::new(keys.ring);
+    let router = app::router(state.clone(), live.clone());
+    tokio::spawn(watch_key_file(state.clone(), live));
 
     let url = state.base_url();
     print!("{}", banner(&config, &url, keys.created, seeded, &token));
@@ -165,7 +165,8 @@ async fn serve(mut config: Config) -> Result<(), BoxError> {
             settings.api_audience(&url)
         );
     }
-    axum::serve(listener, Router::new().fallback_service(service))
+    println!("Revocation store: {}.", state.revocation.describe());
+    axum::serve(listener, router)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
@@ -194,8 +195,34 @@ async fn startup_token(state: &AppState) -> Result<String, BoxError> {
     Ok(token)
 }
 
-/// Reloads the key ring when the key file changes (`rotate-key` from another shell).
-async fn watch_key_file(state: AppState, live: Arc<RwLock<Router>>) {
+/// The revocation store: Redis when `DEMO_REDIS_URL` is set (feature `redis`), else in memory.
+async fn revocation_store() -> Result<Revocation, BoxError> {
+    let url = std::env::var("DEMO_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    match url {
+        None => Ok(Revocation::Memory(sealed_session::store::MemoryStore::new())),
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            let store = sealed_session::store::RedisStore::builder(&url)?
+                .with_prefix("sealed-session-demo:")
+                .connect()
+                .await
+                .map_err(|e| format!("cannot use the Redis at DEMO_REDIS_URL: {e}"))?;
+            Ok(Revocation::Redis(store))
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err(
+            "DEMO_REDIS_URL is set, but this demo was built without Redis: run it \
+                        with `cargo run -p sealed-session-demo --features redis`"
+                .into(),
+        ),
+    }
+}
+
+/// Reloads the key ring when the key file changes (`rotate-key` from another shell), into the
+/// live ring the layer reads on every request.
+async fn watch_key_file(state: AppState, live: LiveKeys) {
     let path = state.config.key_file();
     let mut seen = keyfile::stamp(&path);
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(2));
@@ -208,8 +235,7 @@ async fn watch_key_file(state: AppState, live: Arc<RwLock<Router>>) {
         seen = stamp;
         match keyfile::load(&path) {
             Ok(loaded) => {
-                let router = app::router(state.clone(), loaded.ring);
-                *live.write().unwrap_or_else(PoisonError::into_inner) = router;
+                live.replace(loaded.ring);
                 tracing::info!(
                     current = %loaded.fingerprints.first().map(String::as_str).unwrap_or("?"),
                     previous = loaded.fingerprints.len() - 1,

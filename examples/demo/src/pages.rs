@@ -148,6 +148,8 @@ pub(crate) enum AppError {
     Session(SessionError),
     /// Something the user can fix: shown as is (400).
     BadRequest(String),
+    /// The shared session store could not be reached (503): shown as is.
+    Unavailable(String),
     NotFound,
 }
 
@@ -185,6 +187,14 @@ impl IntoResponse for AppError {
                 )
             }
             Self::BadRequest(text) => (StatusCode::BAD_REQUEST, "That did not work", text),
+            Self::Unavailable(text) => {
+                tracing::warn!("session store unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again in a moment",
+                    escape(&text),
+                )
+            }
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Not found",

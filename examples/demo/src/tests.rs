@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use sealed_session::testing::ManualClock;
-use sealed_session::{KeyRing, TokenHandler as _};
+use sealed_session::{LiveKeys, TokenHandler as _};
 use time::{Duration, OffsetDateTime};
 use tower::ServiceExt as _;
 
@@ -22,6 +22,7 @@ struct Harness {
     key_file: std::path::PathBuf,
     state: AppState,
     clock: ManualClock,
+    keys: LiveKeys,
     app: Router,
 }
 
@@ -45,18 +46,16 @@ impl Harness {
         db.call_blocking(accounts::seed).unwrap();
         let clock = ManualClock::new(OffsetDateTime::now_utc());
         let state = AppState::new(config, db, None, Arc::new(clock.clone()));
-        let app = app::router(state.clone(), ring);
+        let keys = LiveKeys::new(ring);
+        let app = app::router(state.clone(), keys.clone());
         Self {
             _dir: dir,
             key_file,
             state,
             clock,
+            keys,
             app,
         }
-    }
-
-    fn rebuild(&mut self, ring: KeyRing) {
-        self.app = app::router(self.state.clone(), ring);
     }
 
     async fn send(&self, request: Request<Body>) -> Response<Body> {
@@ -202,6 +201,82 @@ async fn password_login_opens_the_session_page_and_logout_deletes_the_cookie() {
     let res = h.post("/logout", Some(&cookie), "").await;
     assert_eq!(location(&res), "/login?signed_out=1");
     assert!(is_deletion(&res));
+    // A copy of the cookie taken before sign-out is refused: the session has ended.
+    let res = h.get("/session", Some(&cookie)).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(is_deletion(&res));
+    assert_eq!(
+        h.get("/api/me", Some(&cookie)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_session_page_lists_active_sessions_and_ends_them() {
+    let h = Harness::new("routes-active");
+    let laptop = h.login("alice").await;
+    let phone = h.login("alice").await;
+    let tablet = h.login("alice").await;
+    let bob = h.login("bob").await;
+    let page = body(h.get("/session", Some(&laptop)).await).await;
+    assert_eq!(
+        page.matches(r#"class="active-session""#).count(),
+        3,
+        "{page}"
+    );
+    assert_eq!(page.matches(r#"id="this-session""#).count(), 1);
+
+    // End the phone's session from the laptop's list.
+    let phone_page = body(h.get("/session", Some(&phone)).await).await;
+    let row = phone_page.find(r#"id="this-session""#).unwrap();
+    let start = row + phone_page[row..].find(r#"name="id" value=""#).unwrap() + 17;
+    let phone_id = &phone_page[start..start + phone_page[start..].find('"').unwrap()];
+    let res = h
+        .post("/session/end", Some(&laptop), &format!("id={phone_id}"))
+        .await;
+    assert_eq!(location(&res), "/session?ended=1");
+    assert_eq!(
+        h.get("/session", Some(&phone)).await.status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        h.get("/session", Some(&laptop)).await.status(),
+        StatusCode::OK
+    );
+    // Bob cannot end alice's sessions, and junk is a 400, not a 500.
+    let res = h
+        .post("/session/end", Some(&bob), &format!("id={phone_id}"))
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = h.post("/session/end", Some(&bob), "id=not-an-id").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+
+    // Sign out other sessions: the tablet ends, the laptop stays, bob is untouched. (The test
+    // clock stands still: the store refuses sessions created before that time, to the ms.)
+    h.clock.advance(Duration::milliseconds(1));
+    let res = h.post("/logout/others", Some(&laptop), "").await;
+    assert!(
+        location(&res).starts_with("/session?others_ended="),
+        "{}",
+        location(&res)
+    );
+    assert_eq!(
+        h.get("/session", Some(&tablet)).await.status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        h.get("/session", Some(&laptop)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(h.get("/session", Some(&bob)).await.status(), StatusCode::OK);
+    // A cross-site post to end a session is refused, like every other form.
+    let req = Request::post("/session/end")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, &bob)
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::from("id=AAAAAAAAAAAAAAAAAAAAAA"))
+        .unwrap();
+    assert_eq!(h.send(req).await.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -427,10 +502,11 @@ async fn log_out_everywhere_ends_every_browser_and_survives_a_restart() {
 
 #[tokio::test]
 async fn a_rotated_key_keeps_everyone_signed_in() {
-    let mut h = Harness::new("routes-rotate");
+    let h = Harness::new("routes-rotate");
     let cookie = h.login("bob").await;
     keyfile::rotate(&h.key_file).unwrap();
-    h.rebuild(keyfile::load(&h.key_file).unwrap().ring);
+    // What the key-file watcher does: the same router, the live ring replaced.
+    h.keys.replace(keyfile::load(&h.key_file).unwrap().ring);
     let res = h.get("/session", Some(&cookie)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let resealed = set_cookie(&res).expect("re-sealed with the new key on the same response");

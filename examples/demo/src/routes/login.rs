@@ -53,6 +53,8 @@ pub(crate) struct LoginQuery {
     /// Where to go after login: set by the guards' redirect (`/login?login=/session`).
     login: Option<String>,
     signed_out: Option<String>,
+    /// Set when sign-out ended the session here but could not share it (Redis unreachable).
+    unshared: Option<String>,
     everywhere: Option<String>,
 }
 
@@ -108,8 +110,17 @@ pub(crate) async fn page(
             "ok",
             "You are signed out everywhere: every session of yours, in every browser, has ended.",
         )
+    } else if query.signed_out.is_some() && query.unshared.is_some() {
+        notice(
+            "error",
+            "You are signed out on this instance, but the shared store could not be reached: \
+             other instances may accept a copy of the cookie until it comes back.",
+        )
     } else if query.signed_out.is_some() {
-        notice("ok", "You are signed out. The session cookie is deleted.")
+        notice(
+            "ok",
+            "You are signed out. The session has ended: a copy of its cookie is refused too.",
+        )
     } else if query.login.is_some() {
         notice(
             "note",
@@ -179,9 +190,40 @@ pub(crate) async fn submit(
     Ok(Redirect::to(&return_path).into_response())
 }
 
+/// Ends this session: the layer denies its id in the revocation store (so a copy of the cookie
+/// taken before is refused, on every instance sharing the store), drops it from the active
+/// sessions and deletes the cookie. When the denial cannot be shared (Redis unreachable), the
+/// session still ends here, the write is queued, and the login page says so.
 pub(crate) async fn logout(auth: Auth) -> Redirect {
-    auth.logout();
-    Redirect::to("/login?signed_out=1")
+    match auth.logout_shared().await {
+        Ok(()) => Redirect::to("/login?signed_out=1"),
+        Err(e) => {
+            tracing::warn!(error = %e, "sign-out not shared with other instances");
+            Redirect::to("/login?signed_out=1&unshared=1")
+        }
+    }
+}
+
+/// Ends every other session of the signed-in user (ASVS 7.4.3); this one stays.
+pub(crate) async fn logout_others(
+    State(state): State<AppState>,
+    session: Session,
+) -> Result<Redirect, AppError> {
+    let uid = session
+        .uid()
+        .ok_or_else(|| AppError::BadRequest("This session has no user.".into()))?;
+    let store = state.revocation.store();
+    let ended = store
+        .active_sessions(&uid)
+        .await
+        .map(|all| all.iter().filter(|s| s.id != session.id()).count())
+        .unwrap_or(0);
+    store
+        .log_out_other_sessions(&uid, session.id(), state.clock.now())
+        .await
+        .map_err(|e| AppError::Unavailable(format!("Could not end the other sessions: {e}")))?;
+    tracing::info!(uid = %uid, ended, "logged out other sessions");
+    Ok(Redirect::to(&format!("/session?others_ended={ended}")))
 }
 
 /// Ends every cookie session of the signed-in user, in every browser, through the crate's
@@ -198,6 +240,15 @@ pub(crate) async fn logout_everywhere(
     // NotBefore compares whole seconds: refuse everything created up to the end of this one.
     let at = state.clock.now() + Duration::seconds(1);
     accounts::log_out_everywhere(&state.db, &state.not_before, uid.clone(), at).await?;
+    // The store's not-before counts milliseconds and reaches every instance sharing it.
+    if let Err(e) = state
+        .revocation
+        .store()
+        .log_out_user(&uid, state.clock.now())
+        .await
+    {
+        tracing::warn!(error = %e, "log out everywhere not shared with other instances");
+    }
     auth.logout();
     tracing::info!(uid = %uid, "logged out everywhere");
     Ok(Redirect::to("/login?everywhere=1"))

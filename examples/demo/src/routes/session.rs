@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use sealed_session::{Session, SessionError, SessionSource};
+use sealed_session::{Auth, Session, SessionError, SessionId, SessionSource};
 
 /// The session cookie's name: the layer's default.
 const DEFAULT_COOKIE_NAME: &str = "__Host-session";
@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::config::format_duration;
 use crate::pages::{escape, notice, AppError, Page, Viewer};
 use crate::routes::fmt_time;
+use time::OffsetDateTime;
 
 /// The most bytes a browser keeps for a cookie's name and value together (RFC 6265bis).
 const COOKIE_LIMIT: usize = 4096;
@@ -44,7 +45,64 @@ fn cookie_size(headers: &HeaderMap) -> Option<usize> {
         .map(str::len)
 }
 
-fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &str) -> Page {
+/// `ms` (Unix milliseconds) as a time.
+fn fmt_ms(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_or_else(|_| ms.to_string(), fmt_time)
+}
+
+/// This user's active sessions from the revocation store, each with a button that ends it (a
+/// same-origin form post, like every form of the demo), and "sign out other sessions".
+async fn active_sessions(state: &AppState, session: &Session) -> String {
+    let Some(uid) = session.uid() else {
+        return String::new();
+    };
+    let store = state.revocation.store();
+    let listed = match store.active_sessions(&uid).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(error = %e, "active sessions unavailable");
+            return notice("error", "Your active sessions cannot be listed right now.");
+        }
+    };
+    let current = session.id();
+    let rows: String = listed
+        .iter()
+        .map(|s| {
+            let this = s.id == current;
+            let label = if s.label.is_empty() { "unknown browser" } else { s.label.as_str() };
+            format!(
+                r#"<tr class="active-session"{mark}><td>{label}{here}</td><td>{created}</td><td>{seen}</td><td><form class="inline" method="post" action="/session/end"><input type="hidden" name="id" value="{id}"><button class="end-session">{button}</button></form></td></tr>
+"#,
+                mark = if this { r#" id="this-session""# } else { "" },
+                label = escape(label),
+                here = if this { " <b>(this one)</b>" } else { "" },
+                created = fmt_ms(s.created_ms),
+                seen = fmt_ms(s.last_seen_ms),
+                id = s.id,
+                button = if this { "End (sign out)" } else { "End" },
+            )
+        })
+        .collect();
+    format!(
+        r#"<h2>Your active sessions</h2>
+<p class="muted">Every browser signed in as you, from the revocation store ({where_}). Ending one refuses
+its cookie on the next request, every copy of it.</p>
+<table id="active-sessions"><tr><th>Browser</th><th>Signed in</th><th>Last seen</th><th></th></tr>
+{rows}</table>
+<form class="inline" method="post" action="/logout/others"><button id="logout-others">Sign out other sessions</button></form>
+"#,
+        where_ = state.revocation.describe(),
+    )
+}
+
+fn render(
+    state: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    message: &str,
+    sessions: &str,
+) -> Page {
     let now = state.clock.now();
     let idle_end = session.last_seen() + state.config.idle_timeout;
     let absolute_end = session.created_at() + state.config.max_age;
@@ -118,7 +176,7 @@ fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &st
 <button id="save-note">Save note</button></form>
 <form method="post" action="/session/note"><input type="hidden" name="pad" value="5000">
 <button id="grow-note">Try a 5,000-byte note</button></form>
-<h2>End it</h2>
+{sessions}<h2>End it</h2>
 <form class="inline" method="post" action="/logout"><button id="logout-here">Sign out</button></form>
 <form class="inline" method="post" action="/logout/everywhere"><button id="logout-everywhere">Sign out everywhere</button></form>
 <p class="muted">As JSON: <a href="/api/me">/api/me</a>.</p>"#,
@@ -131,6 +189,10 @@ fn render(state: &AppState, session: &Session, headers: &HeaderMap, message: &st
 #[derive(Debug, Deserialize)]
 pub(crate) struct SessionQuery {
     saved: Option<String>,
+    /// How many sessions "sign out other sessions" ended.
+    others_ended: Option<usize>,
+    /// Set after a session was ended from the list.
+    ended: Option<String>,
 }
 
 pub(crate) async fn page(
@@ -141,10 +203,64 @@ pub(crate) async fn page(
 ) -> Page {
     let message = if query.saved.is_some() {
         notice("ok", "Saved: the note is sealed into your cookie.")
+    } else if let Some(n) = query.others_ended {
+        notice(
+            "ok",
+            &format!("Your other sessions have ended ({n} listed); this one stays."),
+        )
+    } else if query.ended.is_some() {
+        notice(
+            "ok",
+            "That session has ended: its cookie is refused from now on.",
+        )
     } else {
         String::new()
     };
-    render(&state, &session, &headers, &message)
+    let sessions = active_sessions(&state, &session).await;
+    render(&state, &session, &headers, &message, &sessions)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EndForm {
+    /// The session id to end (one of this user's, from the list).
+    id: String,
+}
+
+/// Ends one of this user's sessions, from the list on the session page. Ending this one signs
+/// out. A user can end only their own sessions: the store is asked for `uid`'s session `id`.
+pub(crate) async fn end_one(
+    State(state): State<AppState>,
+    auth: Auth,
+    session: Session,
+    Form(form): Form<EndForm>,
+) -> Result<Redirect, AppError> {
+    let uid = session
+        .uid()
+        .ok_or_else(|| AppError::BadRequest("This session has no user.".into()))?;
+    let id: SessionId = form
+        .id
+        .parse()
+        .map_err(|_| AppError::BadRequest("That is not a session id.".into()))?;
+    let store = state.revocation.store();
+    let listed = store
+        .active_sessions(&uid)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("Could not read your sessions: {e}")))?;
+    if !listed.iter().any(|s| s.id == id) {
+        return Err(AppError::BadRequest(
+            "That session is not one of yours, or it has already ended.".into(),
+        ));
+    }
+    store
+        .end_session(&uid, id)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("Could not end that session: {e}")))?;
+    tracing::info!(uid = %uid, "session ended from the session list");
+    if id == session.id() {
+        auth.logout();
+        return Ok(Redirect::to("/login?signed_out=1"));
+    }
+    Ok(Redirect::to("/session?ended=1"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,7 +301,8 @@ pub(crate) async fn save_note(
                     thousands(limit),
                 ),
             );
-            let page = render(&state, &session, &headers, &message);
+            let sessions = active_sessions(&state, &session).await;
+            let page = render(&state, &session, &headers, &message, &sessions);
             Ok(page
                 .with_status(StatusCode::PAYLOAD_TOO_LARGE)
                 .into_response())
