@@ -152,6 +152,7 @@ impl OAuthSettings {
     }
 
     /// The `aud` the API's access tokens must carry: `DEMO_OAUTH_AUDIENCE`, else `base_url`.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))] // printed in the banner with `oauth`
     pub(crate) fn api_audience(&self, base_url: &str) -> String {
         self.audience.clone().unwrap_or_else(|| base_url.to_owned())
     }
