@@ -129,6 +129,8 @@ mod future;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(any(feature = "oauth", feature = "jwt", feature = "client"))]
+mod https;
 mod identity;
 #[cfg(any(feature = "oauth", feature = "jwt"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "oauth", feature = "jwt"))))]

@@ -12,22 +12,19 @@
 //! [`ClientAuthLayer`](super::ClientAuthLayer) works over any tower client, including this one.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response};
 use http_body_util::Full;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use tower_layer::Layer as _;
 use tower_service::Service;
 
 use super::transport::{read_limited, MAX_PROVIDER_BODY};
 use super::{CallError, ClientAuth, ClientAuthLayer, ClientError, Transport};
 
-type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+use crate::https::HttpsConnector;
 
 /// The largest API answer [`ApiClient`] reads, in bytes, by default.
 pub const DEFAULT_MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
@@ -62,36 +59,8 @@ impl HttpClient {
     /// ```
     #[must_use]
     pub fn new() -> Self {
-        let provider = || rustls::crypto::aws_lc_rs::default_provider();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(10)));
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider())
-        {
-            Ok(builder) => builder,
-            Err(error) => {
-                tracing::warn!(target: "sealed_session::client", %error, "no system root certificates: https will fail");
-                let tls = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
-                    .with_safe_default_protocol_versions()
-                    .map(|b| {
-                        b.with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    });
-                match tls {
-                    Ok(tls) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls),
-                    // aws-lc-rs supports rustls's default versions: not reached.
-                    Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                        rustls::ClientConfig::builder()
-                            .with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth(),
-                    ),
-                }
-            }
-        };
-        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
         Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: crate::https::client(Duration::from_secs(10)),
         }
     }
 }

@@ -2,14 +2,11 @@
 //! timeouts, a body-size cap and no redirects.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 
 /// The largest provider response body read, in bytes.
 pub const MAX_RESPONSE_BODY: usize = 256 * 1024;
@@ -118,7 +115,7 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
-type HttpsConnector = hyper_rustls::HttpsConnector<HttpConnector>;
+use crate::https::HttpsConnector;
 
 /// The default transport: hyper over rustls (aws-lc-rs), the system's root certificates,
 /// HTTP/1.1, a 5-second connect timeout, bodies capped at [`MAX_RESPONSE_BODY`], no redirects
@@ -145,37 +142,8 @@ impl HyperTransport {
     /// none (plain `http://` on loopback still works) and logs a warning.
     #[must_use]
     pub fn new() -> Self {
-        let provider = || rustls::crypto::aws_lc_rs::default_provider();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(5)));
-        let builder = match hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider())
-        {
-            Ok(builder) => builder,
-            Err(error) => {
-                tracing::warn!(target: "sealed_session::oauth", %error, "no system root certificates: https providers will fail");
-                let tls = rustls::ClientConfig::builder_with_provider(Arc::new(provider()))
-                    .with_safe_default_protocol_versions()
-                    .map(|b| {
-                        b.with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth()
-                    });
-                match tls {
-                    Ok(tls) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls),
-                    // The aws-lc-rs provider supports rustls's default versions, so this is not
-                    // reached; plain http still works through the same builder.
-                    Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                        rustls::ClientConfig::builder()
-                            .with_root_certificates(rustls::RootCertStore::empty())
-                            .with_no_client_auth(),
-                    ),
-                }
-            }
-        };
-        let connector = builder.https_or_http().enable_http1().wrap_connector(http);
         Self {
-            client: Client::builder(TokioExecutor::new()).build(connector),
+            client: crate::https::client(Duration::from_secs(5)),
         }
     }
 }
