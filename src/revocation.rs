@@ -264,8 +264,9 @@ where
 /// their new privileges at once). Clones share one state; give one to
 /// [`SessionLayer::with_recheck`](crate::SessionLayer::with_recheck) and keep another.
 ///
-/// In-process: with several instances, call it on each (or use a revocation store to end the
-/// sessions instead). Entries go after a day (by then the validation interval has passed for
+/// In-process: with several instances, use a revocation store's
+/// [`recheck_user`](crate::store::RevocationStore::recheck_user) instead, which reaches every
+/// instance sharing the store (the layer consults it whenever it has a validator). Entries go after a day (by then the validation interval has passed for
 /// every session); at most 100,000 users are held, the oldest dropped first.
 ///
 /// ```

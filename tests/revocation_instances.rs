@@ -1,14 +1,15 @@
 //! Three app instances on one Redis, through real Routers: each has its own `RedisStore` (its
 //! own mirror) and its own `TokenCache`, and they share the cookie key. A logout, a privilege
 //! change or "log out everywhere" on one instance is refused on the others; a token invalidated
-//! on one is looked up again on the others, warm caches included.
+//! on one is looked up again on the others, warm caches included; a recheck asked on one runs
+//! the validator on the next request of that user on any other, once.
 #![cfg(feature = "redis")]
 
 mod common;
 mod redis_server;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use axum::body::Body;
@@ -19,7 +20,10 @@ use axum::Router;
 use common::{cookie_from, key};
 use redis_server::RedisServer;
 use sealed_session::store::{FailMode, RedisStore, RevocationStore, TokenInvalidation};
-use sealed_session::{token_fn, ApiKeys, Auth, Identity, Session, SessionLayer, TokenCache};
+use sealed_session::{
+    token_fn, validator_fn, ApiKeys, Auth, Identity, Privileges, Session, SessionLayer, TokenCache,
+    Validation,
+};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
@@ -28,9 +32,18 @@ struct Instance {
     store: RedisStore,
     heard: Arc<AtomicUsize>,
     calls: Arc<AtomicUsize>,
+    /// The uids the validator was called for, in order.
+    validated: Arc<Mutex<Vec<String>>>,
 }
 
-async fn instance(server: &RedisServer, token_valid: Arc<AtomicBool>) -> Instance {
+/// The roles in "the database" the validator reads (shared by the instances).
+type Directory = Arc<Mutex<Vec<String>>>;
+
+async fn instance(
+    server: &RedisServer,
+    token_valid: Arc<AtomicBool>,
+    directory: Directory,
+) -> Instance {
     let store = RedisStore::builder(&server.url())
         .unwrap()
         .with_prefix("apps:")
@@ -57,18 +70,29 @@ async fn instance(server: &RedisServer, token_valid: Arc<AtomicBool>) -> Instanc
         counted.fetch_add(1, Ordering::SeqCst);
     }));
     let shared: Arc<dyn RevocationStore> = Arc::new(store.clone());
+    // A validator that refreshes the roles from the directory. Its intervals are longer than
+    // any test: it runs only when a recheck forces it.
+    let validated = Arc::new(Mutex::new(Vec::new()));
+    let seen = validated.clone();
+    let validator = validator_fn(move |s: Session| {
+        seen.lock().unwrap().push(s.uid().unwrap_or_default());
+        let roles = directory.lock().unwrap().clone();
+        async move { Ok(Validation::Refresh(Privileges::new().with_roles(roles))) }
+    });
     let layer = SessionLayer::new(key(1))
         .with_token_handler(tokens)
         .with_revocation(store.clone())
-        .with_active_sessions();
+        .with_active_sessions()
+        .with_validator(validator)
+        .with_validation_interval(time::Duration::hours(6))
+        .with_refresh_interval(time::Duration::hours(1));
     let router =
         Router::new()
             .route(
                 "/login",
-                post(|auth: Auth| async move {
-                    let roles = ["ops"];
-                    auth.login(Identity::new("alice").with_roles(roles))
-                        .unwrap();
+                post(|auth: Auth, body: String| async move {
+                    let uid = if body.is_empty() { "alice".to_owned() } else { body };
+                    auth.login(Identity::new(uid).with_roles(["ops"])).unwrap();
                     "in"
                 }),
             )
@@ -115,16 +139,26 @@ async fn instance(server: &RedisServer, token_valid: Arc<AtomicBool>) -> Instanc
         store,
         heard,
         calls,
+        validated,
     }
 }
 
 async fn three(server: &RedisServer) -> (Instance, Instance, Instance, Arc<AtomicBool>) {
+    let (a, b, c, valid, _) = three_with_directory(server).await;
+    (a, b, c, valid)
+}
+
+async fn three_with_directory(
+    server: &RedisServer,
+) -> (Instance, Instance, Instance, Arc<AtomicBool>, Directory) {
     let valid = Arc::new(AtomicBool::new(true));
+    let directory: Directory = Arc::new(Mutex::new(vec!["ops".to_owned()]));
     (
-        instance(server, valid.clone()).await,
-        instance(server, valid.clone()).await,
-        instance(server, valid.clone()).await,
+        instance(server, valid.clone(), directory.clone()).await,
+        instance(server, valid.clone(), directory.clone()).await,
+        instance(server, valid.clone(), directory.clone()).await,
         valid,
+        directory,
     )
 }
 
@@ -307,4 +341,90 @@ async fn active_sessions_are_listed_on_every_instance_and_ended_from_any() {
         assert_eq!(me(i, &second).await, StatusCode::OK);
     }
     assert_eq!(a.store.active_sessions("alice").await.unwrap().len(), 1);
+}
+
+async fn login_as(i: &Instance, uid: &str) -> HeaderValue {
+    let req = Request::post("/login").body(Body::from(uid.to_owned())).unwrap();
+    let res = send(&i.router, req).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    cookie_from(&res).unwrap()
+}
+
+/// `/me` for `cookie` on `i`: the status, the body, and the re-sealed cookie if any.
+async fn me_full(i: &Instance, cookie: &HeaderValue) -> (StatusCode, String, Option<HeaderValue>) {
+    let req = Request::get("/me").header(header::COOKIE, cookie);
+    let res = send(&i.router, req.body(Body::empty()).unwrap()).await;
+    let status = res.status();
+    let resealed = cookie_from(&res);
+    let bytes = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned(), resealed)
+}
+
+/// Issue 11 (apicrud's `update_auth`): a recheck asked on A reaches B and C through Redis; the
+/// next request of that user on B runs the validator (which picks up the new roles), once; no
+/// other user is rechecked, and the refreshed cookie is not rechecked again on any instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recheck_on_one_instance_runs_the_validator_on_the_next_request_on_another_once() {
+    let server = RedisServer::start();
+    let (a, b, c, _, directory) = three_with_directory(&server).await;
+    let alice = login_as(&a, "alice").await;
+    let bob = login_as(&c, "bob").await;
+    for i in [&a, &b, &c] {
+        assert_eq!(me_full(i, &alice).await.1, "alice [\"ops\"]");
+        assert_eq!(me(i, &bob).await, StatusCode::OK);
+    }
+    let validated = |i: &Instance| i.validated.lock().unwrap().clone();
+    for i in [&a, &b, &c] {
+        assert!(validated(i).is_empty(), "within the validation interval");
+    }
+
+    // The role change in the database, then the recheck through A.
+    directory.lock().unwrap().clear();
+    let asked = OffsetDateTime::now_utc();
+    let asked_ms = i64::try_from(asked.unix_timestamp_nanos() / 1_000_000).unwrap();
+    a.store.recheck_user("alice", asked).await.unwrap();
+    // Bounded wait until B's and C's mirrors have it (pub/sub).
+    for i in [&b, &c] {
+        let started = Instant::now();
+        while !i.store.recheck_due("alice", asked_ms) && started.elapsed() < StdDuration::from_secs(10)
+        {
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        assert!(i.store.recheck_due("alice", asked_ms), "mirrored");
+        assert!(!i.store.recheck_due("bob", 0), "only alice");
+    }
+    // Cookies record the last check to the second: wait for the next second (at most one), so
+    // that the check B makes is after the recheck and is not due again.
+    let next_second = (asked_ms.div_euclid(1000) + 1) * 1000;
+    for _ in 0..200 {
+        let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap();
+        if now_ms >= next_second {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+
+    // B: the validator runs for alice, and its answer already counts for this request.
+    let (status, body, refreshed) = me_full(&b, &alice).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "alice []"));
+    assert_eq!(validated(&b), ["alice"]);
+    let refreshed = refreshed.expect("re-sealed with the new roles and the check");
+    // Bob is not rechecked, on any instance.
+    for i in [&a, &b, &c] {
+        assert_eq!(me(i, &bob).await, StatusCode::OK);
+    }
+    // The refreshed cookie: not rechecked again, on any instance.
+    for i in [&a, &b, &c] {
+        assert_eq!(me_full(i, &refreshed).await.1, "alice []");
+    }
+    assert_eq!(validated(&a), Vec::<String>::new());
+    assert_eq!(validated(&b), ["alice"], "once");
+    assert_eq!(validated(&c), Vec::<String>::new());
+    // The pre-refresh copy was re-minted away (a privilege change denies the old id).
+    for i in [&a, &c] {
+        until_status(i, &alice, StatusCode::UNAUTHORIZED).await;
+    }
 }

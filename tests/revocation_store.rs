@@ -308,6 +308,12 @@ impl RevocationStore for Blind {
     fn log_out_everyone(&self, at: OffsetDateTime) -> StoreWrite {
         self.0.log_out_everyone(at)
     }
+    fn recheck_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite {
+        self.0.recheck_user(uid, at)
+    }
+    fn recheck_due(&self, uid: &str, checked_ms: i64) -> bool {
+        self.0.recheck_due(uid, checked_ms)
+    }
     fn record_active(&self, uid: &str, session: ActiveSession) -> StoreWrite {
         self.0.record_active(uid, session)
     }
@@ -420,4 +426,69 @@ async fn active_sessions_are_listed_with_their_user_agent_and_ended_from_the_lis
     // Logging out removes its entry.
     assert_deletion(&app.post_with_cookie("/logout", &safari).await);
     listed(&store, "alice", 0).await;
+}
+
+/// `RevocationStore::recheck_user` (apicrud's `update_auth`), through a Router with the memory
+/// store: the next request of that user's sessions runs the validator, once per cookie; other
+/// users are not rechecked.
+#[tokio::test]
+async fn a_recheck_through_the_store_runs_the_validator_once_for_that_user_only() {
+    let clock =
+        sealed_session::testing::ManualClock::new(OffsetDateTime::now_utc() - Duration::hours(1));
+    let store = MemoryStore::new().with_clock(clock.clone());
+    let validated = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = validated.clone();
+    let validator = sealed_session::validator_fn(move |s: Session| {
+        seen.lock().unwrap().push(s.uid().unwrap_or_default());
+        async { Ok(sealed_session::Validation::Keep) }
+    });
+    let app = app_with(key(1), |l| {
+        l.with_clock(clock.clone())
+            .with_revocation(store.clone())
+            .with_validator(validator)
+            .with_validation_interval(Duration::hours(6))
+            .with_refresh_interval(Duration::hours(1))
+    });
+    let alice = app.login("uid=alice").await;
+    let bob = app.login("uid=bob").await;
+    clock.advance(Duration::minutes(1));
+    for cookie in [&alice, &bob] {
+        assert_eq!(
+            app.get_with_cookie("/me", cookie).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert!(validated.lock().unwrap().is_empty(), "within the interval");
+
+    store.recheck_user("alice", clock.now()).await.unwrap();
+    // Cookies record the check to the second: a check in the recheck's own second would be
+    // due once more.
+    clock.advance(Duration::seconds(1));
+    let res = app.get_with_cookie("/me", &alice).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(*validated.lock().unwrap(), ["alice"]);
+    let checked = cookie_from(&res).expect("the check is sealed into the cookie");
+    for cookie in [&checked, &bob, &checked] {
+        assert_eq!(
+            app.get_with_cookie("/me", cookie).await.status(),
+            StatusCode::OK
+        );
+    }
+    assert_eq!(*validated.lock().unwrap(), ["alice"], "once, and not bob");
+    // A copy of the cookie from before the check is still due (its sealed check is older).
+    assert_eq!(
+        app.get_with_cookie("/me", &alice).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(*validated.lock().unwrap(), ["alice", "alice"]);
+    // Without a validator on the layer, a recheck changes nothing.
+    let plain = app_with(key(1), |l| {
+        l.with_clock(clock.clone()).with_revocation(store.clone())
+    });
+    let carol = plain.login("uid=carol").await;
+    store.recheck_user("carol", clock.now()).await.unwrap();
+    assert_eq!(
+        plain.get_with_cookie("/me", &carol).await.status(),
+        StatusCode::OK
+    );
 }

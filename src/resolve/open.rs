@@ -224,6 +224,11 @@ impl Resolver {
                         record.uid.as_deref(),
                         record.checked.unwrap_or(record.created),
                     )
+                })
+                // A recheck shared through the store (seconds in the cookie: its earliest ms).
+                || self.store.as_ref().zip(record.uid.as_deref()).is_some_and(|(store, uid)| {
+                    let checked = record.checked.unwrap_or(record.created);
+                    store.recheck_due(uid, checked.saturating_mul(1000))
                 }));
         tracing::debug!(target: "sealed_session", reason = "opened", uid = ?record.uid, "session opened");
         let session = Session::from_cookie(record, now, self.session);

@@ -33,6 +33,8 @@ pub(crate) enum Entry {
     },
     /// An invalidation of every token of a uid.
     UserTokens { uid: String, at: i64, until: i64 },
+    /// A forced validator check of every session of a uid last checked at or before `at`.
+    Recheck { uid: String, at: i64, until: i64 },
 }
 
 impl Entry {
@@ -42,7 +44,8 @@ impl Entry {
             | Self::User { until, .. }
             | Self::Everyone { until, .. }
             | Self::Token { until, .. }
-            | Self::UserTokens { until, .. } => *until,
+            | Self::UserTokens { until, .. }
+            | Self::Recheck { until, .. } => *until,
         }
     }
 }
@@ -61,13 +64,19 @@ struct State {
     everyone: Option<(i64, i64)>,
     tokens: HashMap<[u8; 32], (i64, i64)>,
     user_tokens: HashMap<String, (i64, i64)>,
+    /// Forced validator checks per uid: `(at, until)`.
+    rechecks: HashMap<String, (i64, i64)>,
     /// Purge expired entries when the count reaches this (amortised: doubles with the count).
     purge_at: usize,
 }
 
 impl State {
     fn len(&self) -> usize {
-        self.denied.len() + self.users.len() + self.tokens.len() + self.user_tokens.len()
+        self.denied.len()
+            + self.users.len()
+            + self.tokens.len()
+            + self.user_tokens.len()
+            + self.rechecks.len()
     }
 
     fn purge(&mut self, now: i64) {
@@ -75,6 +84,7 @@ impl State {
         self.users.retain(|_, mark| mark.until > now);
         self.tokens.retain(|_, (_, until)| *until > now);
         self.user_tokens.retain(|_, (_, until)| *until > now);
+        self.rechecks.retain(|_, (_, until)| *until > now);
         if self.everyone.is_some_and(|(_, until)| until <= now) {
             self.everyone = None;
         }
@@ -97,6 +107,7 @@ impl fmt::Debug for Local {
             .field("users", &state.users.len())
             .field("everyone", &state.everyone.is_some())
             .field("tokens", &(state.tokens.len() + state.user_tokens.len()))
+            .field("rechecks", &state.rechecks.len())
             .field("capacity", &self.capacity)
             .finish()
     }
@@ -134,6 +145,16 @@ impl Local {
             return Some(RevokedBy::User);
         }
         None
+    }
+
+    /// Whether a session of `uid` last checked by the validator at `checked` (ms) must be
+    /// checked again: a recheck of `uid` was asked at or after that time.
+    pub(crate) fn recheck_due(&self, uid: &str, checked: i64) -> bool {
+        let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        state
+            .rechecks
+            .get(uid)
+            .is_some_and(|(at, _)| checked <= *at)
     }
 
     /// Applies `entry` at `now` (ms). Returns whether it changed anything. Token invalidations
@@ -229,6 +250,18 @@ impl Local {
                         }
                     }
                 }
+                Entry::Recheck { uid, at, until } => match state.rechecks.get_mut(uid.as_str()) {
+                    Some(old) if old.0 >= *at => false,
+                    Some(old) => {
+                        *old = (*at, *until);
+                        true
+                    }
+                    None => {
+                        room(&mut state)?;
+                        state.rechecks.insert(uid.clone(), (*at, *until));
+                        true
+                    }
+                },
             }
         };
         if changed {
@@ -361,6 +394,34 @@ pub(crate) mod tests {
         // Once the others expire, there is room again.
         assert_eq!(local.apply(&more, 100), Ok(true));
         assert_eq!(local.len(), 1);
+    }
+
+    #[test]
+    fn a_recheck_is_due_for_sessions_checked_at_or_before_it_and_only_for_its_user() {
+        let local = Local::new(100);
+        let recheck = |at, until| Entry::Recheck {
+            uid: "alice".into(),
+            at,
+            until,
+        };
+        assert!(!local.recheck_due("alice", 0), "nothing asked");
+        assert!(local.apply(&recheck(5_000, 9_000), 0).unwrap());
+        assert!(!local.apply(&recheck(5_000, 9_000), 0).unwrap(), "twice");
+        assert!(local.recheck_due("alice", 4_000));
+        assert!(local.recheck_due("alice", 5_000), "the same millisecond");
+        assert!(!local.recheck_due("alice", 5_001), "checked after it");
+        assert!(!local.recheck_due("bob", 0), "another user");
+        assert!(
+            !local.apply(&recheck(4_000, 9_000), 0).unwrap(),
+            "an earlier recheck changes nothing"
+        );
+        assert!(local.apply(&recheck(6_000, 9_500), 0).unwrap());
+        assert!(local.recheck_due("alice", 5_500));
+        // It counts towards the bound, and goes when it expires.
+        assert_eq!(local.len(), 1);
+        local.purge(9_500);
+        assert_eq!(local.len(), 0);
+        assert!(!local.recheck_due("alice", 0));
     }
 
     #[test]

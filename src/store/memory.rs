@@ -251,6 +251,19 @@ impl RevocationStore for MemoryStore {
         }))
     }
 
+    fn recheck_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite {
+        let at = unix_ms(at);
+        StoreWrite::ready(self.apply(&Entry::Recheck {
+            uid: uid.to_owned(),
+            at,
+            until: at.saturating_add(duration_ms(self.max_session_life)),
+        }))
+    }
+
+    fn recheck_due(&self, uid: &str, checked_ms: i64) -> bool {
+        self.local.recheck_due(uid, checked_ms)
+    }
+
     fn record_active(&self, uid: &str, session: ActiveSession) -> StoreWrite {
         StoreWrite::ready(self.record_active_now(uid, session))
     }
@@ -412,6 +425,35 @@ mod tests {
             [id(2), id(3)]
         );
         assert!(store.active_sessions("bob").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_recheck_is_due_once_per_session_for_its_user_and_expires_with_the_session_life() {
+        let (store, clock) = store();
+        let store = store.with_max_session_life(Duration::hours(1));
+        let asked = clock.now();
+        let ms = |t: OffsetDateTime| unix_ms(t);
+        store.recheck_user("alice", asked).await.unwrap();
+        // Checked before (or in the same millisecond): due; checked after it: not again.
+        assert!(store.recheck_due("alice", ms(asked - Duration::minutes(3))));
+        assert!(store.recheck_due("alice", ms(asked)));
+        assert!(!store.recheck_due("alice", ms(asked) + 1));
+        assert!(!store.recheck_due("bob", ms(asked - Duration::minutes(3))));
+        // It does not end anything.
+        assert_eq!(store.check(&id(1), Some("alice"), 0), Standing::Live);
+        // Kept for the longest session life, then gone.
+        clock.advance(Duration::minutes(59));
+        assert!(store.recheck_due("alice", ms(asked - Duration::minutes(3))));
+        clock.advance(Duration::minutes(1));
+        store.local.purge(store.now_ms());
+        assert!(!store.recheck_due("alice", ms(asked - Duration::minutes(3))));
+        assert!(store.is_empty());
+        // A recheck asked in the past beyond the session life records nothing.
+        store
+            .recheck_user("alice", clock.now() - Duration::hours(2))
+            .await
+            .unwrap();
+        assert!(store.is_empty());
     }
 
     #[tokio::test]

@@ -12,7 +12,10 @@
 //!   renewal and an app label, ended one by one; bounded per user, the oldest evicted;
 //! - **token invalidations** by token digest and by uid, handed to every [`TokenCache`] that
 //!   [follows](crate::TokenCache::follow) the store, on every instance;
-//! - **single-use keys** ([`RevocationStore::use_once`]): an OAuth `state`, a DPoP `jti`.
+//! - **single-use keys** ([`RevocationStore::use_once`]): an OAuth `state`, a DPoP `jti`;
+//! - **forced validator checks** per user ([`RevocationStore::recheck_user`]): after a role
+//!   change, the next request of that user's sessions runs the layer's validator, on every
+//!   instance, without ending the sessions.
 //!
 //! The request path never waits for the network: [`RevocationStore::check`] reads local memory
 //! only. [`MemoryStore`] is that memory. `RedisStore` (feature `redis`) keeps a local mirror of
@@ -56,6 +59,13 @@
 //! assert_eq!(store.check(&laptop, Some("alice"), created), Standing::Live);
 //! // Sessions created after it are not touched (to the millisecond).
 //! assert_eq!(store.check(&tablet, Some("alice"), ms(now) + 1), Standing::Live);
+//!
+//! // A role change in the database: alice's sessions run the layer's validator on their next
+//! // request, on every instance sharing the store (sessions last checked before it only).
+//! store.recheck_user("alice", now).await.unwrap();
+//! assert!(store.recheck_due("alice", created));
+//! assert!(!store.recheck_due("alice", ms(now) + 1));
+//! assert!(!store.recheck_due("bob", created));
 //!
 //! // Single use, for an OAuth state.
 //! assert!(store.use_once(b"state-123", Duration::minutes(10)).await.unwrap());
@@ -366,6 +376,28 @@ pub trait RevocationStore: fmt::Debug + Send + Sync + 'static {
     ///
     /// [`StoreError`] when the entry could not be recorded or shared.
     fn log_out_everyone(&self, at: OffsetDateTime) -> StoreWrite;
+
+    /// Forces the layer's [`SessionValidator`](crate::SessionValidator) on the next request of
+    /// every session of `uid` last checked at or before `at`, on every instance that shares the
+    /// store, whatever the validation interval (apicrud's `update_auth`: after a role change in
+    /// the database, the user's sessions pick up the new roles at once, without being ended).
+    /// A later time replaces an earlier one; the entry is kept for the longest session life.
+    ///
+    /// The layer needs a validator ([`SessionLayer::with_validator`]). Cookies record the last
+    /// check to the second, so a session checked in the same second as `at` is checked once
+    /// more: a recheck may repeat within that second, it is never missed.
+    ///
+    /// [`SessionLayer::with_validator`]: crate::SessionLayer::with_validator
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the entry could not be recorded or shared.
+    fn recheck_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite;
+
+    /// Whether a session of `uid` last checked by the validator at `checked_ms` (Unix
+    /// milliseconds) must be checked again: [`recheck_user`](Self::recheck_user) asked for it at
+    /// or after that time. Reads local memory only: no network, no await.
+    fn recheck_due(&self, uid: &str, checked_ms: i64) -> bool;
 
     /// Records or updates an active session of `uid` (at login and renewal). Past the per-user
     /// bound, the session created first is no longer listed (it stays valid).

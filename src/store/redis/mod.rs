@@ -499,7 +499,7 @@ impl Shared {
                 .filter(|key| {
                     key.strip_prefix(prefix).is_some_and(|rest| {
                         rest == b"g"
-                            || [&b"d:"[..], b"u:", b"t:", b"tu:"]
+                            || [&b"d:"[..], b"u:", b"t:", b"tu:", b"r:"]
                                 .iter()
                                 .any(|k| rest.starts_with(k))
                     })
@@ -666,6 +666,20 @@ impl RevocationStore for RedisStore {
             at,
             until: at.saturating_add(life),
         })
+    }
+
+    fn recheck_user(&self, uid: &str, at: OffsetDateTime) -> StoreWrite {
+        let at = unix_ms(at);
+        let life = duration_ms(self.inner.shared.settings.max_session_life);
+        self.write(Entry::Recheck {
+            uid: uid.to_owned(),
+            at,
+            until: at.saturating_add(life),
+        })
+    }
+
+    fn recheck_due(&self, uid: &str, checked_ms: i64) -> bool {
+        self.inner.shared.local.recheck_due(uid, checked_ms)
     }
 
     fn record_active(&self, uid: &str, session: ActiveSession) -> StoreWrite {

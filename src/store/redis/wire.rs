@@ -8,6 +8,7 @@
 //! | global not-before | `g` | `<at> <until>` |
 //! | token invalidation | `t:<hex SHA-256 of the token>` | `<at> <until>` |
 //! | user's tokens | `tu:<uid>` | `<at> <until>` |
+//! | forced validator check | `r:<uid>` | `<at> <until>` |
 //! | single-use key | `o:<hex SHA-256 of the key>` | `1` |
 //! | active sessions | `a:<uid>` (a hash: session id → `<created> <last seen> <expires> <label>`) | |
 //!
@@ -85,6 +86,11 @@ pub(super) fn write(entry: &Entry) -> Written {
             value: format!("{at} {until}"),
             order: *at,
         },
+        Entry::Recheck { uid, at, until } => Written {
+            key: format!("r:{uid}"),
+            value: format!("{at} {until}"),
+            order: *at,
+        },
     }
 }
 
@@ -132,6 +138,14 @@ pub(super) fn read(key: &str, value: &str) -> Option<Entry> {
     if let Some(uid) = key.strip_prefix("tu:") {
         let (at, until) = two(value)?;
         return Some(Entry::UserTokens {
+            uid: uid.to_owned(),
+            at,
+            until,
+        });
+    }
+    if let Some(uid) = key.strip_prefix("r:") {
+        let (at, until) = two(value)?;
+        return Some(Entry::Recheck {
             uid: uid.to_owned(),
             at,
             until,
@@ -223,6 +237,11 @@ mod tests {
                 at: 3,
                 until: 4,
             },
+            Entry::Recheck {
+                uid: "carol".into(),
+                at: 7,
+                until: 8,
+            },
         ];
         for entry in entries {
             let written = write(&entry);
@@ -238,6 +257,7 @@ mod tests {
         assert_eq!(read("d:not-an-id", "5"), None);
         assert_eq!(read("t:zz", "1 2"), None);
         assert_eq!(read("g", "1"), None);
+        assert_eq!(read("r:alice", "1"), None);
         assert_eq!(read("u:alice", "1 2 nope"), None);
         assert_eq!(read_message("no newline"), None);
     }
