@@ -5,6 +5,7 @@
 //! | no credentials, or a scheme other than Bearer | 401, `WWW-Authenticate: Bearer realm="…"` (no error), or a 302 to the login page when configured |
 //! | malformed bearer, unknown, expired or revoked token | 401, `error="invalid_token"` (with `error_description` naming the failed check when the handler gives one) |
 //! | a refused DPoP proof (with `SessionLayer::with_dpop`) | 401, `error="invalid_dpop_proof"` in the `DPoP` challenge |
+//! | a DPoP proof without a current server nonce (`DpopSupport::with_nonces`) | 401, `error="use_dpop_nonce"` in the `DPoP` challenge, a fresh `DPoP-Nonce` header |
 //! | two `Authorization` fields | 400, `error="invalid_request"` |
 //! | missing scope | 403, `error="insufficient_scope", scope="…"` (the scopes the route requires; of an any-of group, one alternative) |
 //! | any other unmet requirement | 403, the reasons as text/plain, one per line |
@@ -57,7 +58,16 @@ pub(crate) struct Challenge {
     pub(crate) basic: Option<HeaderValue>,
     /// `DPoP algs="…"`, sent beside the Bearer challenge of every 401 when the layer takes DPoP.
     pub(crate) dpop: Option<String>,
+    /// A fresh `DPoP-Nonce` for a proof refused for its nonce, when DPoP nonces are on.
+    pub(crate) dpop_nonce: Option<NonceSource>,
 }
+
+/// Makes a fresh `DPoP-Nonce` value.
+pub(crate) type NonceSource = Arc<dyn Fn() -> Option<HeaderValue> + Send + Sync>;
+
+/// A proof refused for its nonce (RFC 9449 §9): the `DPoP` challenge's error.
+const USE_DPOP_NONCE: &str =
+    "error=\"use_dpop_nonce\", error_description=\"Resource server requires nonce in DPoP proof\"";
 
 /// Why a request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,6 +421,9 @@ impl AuthRejection {
             RejectionKind::MissingCredentials if self.location.is_none() => None,
             RejectionKind::InvalidCredentials => None,
             RejectionKind::InvalidToken => Some(described("invalid_token", "token")),
+            RejectionKind::InvalidDpopProof if self.failed_check == Some("nonce") => {
+                Some(USE_DPOP_NONCE.to_owned())
+            }
             RejectionKind::InvalidDpopProof => Some(described("invalid_dpop_proof", "DPoP proof")),
             RejectionKind::InvalidRequest => Some("error=\"invalid_request\"".to_owned()),
             RejectionKind::Forbidden {
@@ -538,6 +551,12 @@ impl IntoResponse for AuthRejection {
                 .as_ref()
                 .map_or(HeaderValue::from_static("5"), |c| c.retry_after.clone());
             headers.insert(RETRY_AFTER, retry);
+        }
+        if self.kind == RejectionKind::InvalidDpopProof && self.failed_check == Some("nonce") {
+            let source = self.challenge.as_ref().and_then(|c| c.dpop_nonce.as_ref());
+            if let Some(nonce) = source.and_then(|fresh| fresh()) {
+                headers.insert("dpop-nonce", nonce);
+            }
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response.extensions_mut().insert(self.kind);

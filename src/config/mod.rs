@@ -319,6 +319,10 @@ impl Config {
                 .map(|d| format!("DPoP algs=\"{}\"", d.algs())),
             #[cfg(not(feature = "jwt"))]
             dpop: None,
+            #[cfg(feature = "jwt")]
+            dpop_nonce: s.dpop.as_ref().and_then(|d| d.nonce_header()),
+            #[cfg(not(feature = "jwt"))]
+            dpop_nonce: None,
         };
         Ok(Self {
             cookie,

@@ -78,6 +78,9 @@ pub enum DpopError {
     TokenHash,
     /// The proof key is not the one the token is bound to (`cnf.jkt`).
     Binding,
+    /// Nonces are on ([`DpopVerifier::with_nonces`]) and the proof's `nonce` is missing or not
+    /// a current one: the client gets 401 `use_dpop_nonce` with a fresh `DPoP-Nonce`.
+    Nonce,
     /// This proof was used before.
     Replayed,
     /// The replay store could not answer: answer 503.
@@ -100,6 +103,7 @@ impl DpopError {
             Self::IssuedAt => "iat",
             Self::TokenHash => "ath",
             Self::Binding => "jkt",
+            Self::Nonce => "nonce",
             Self::Replayed => "replay",
             Self::Unavailable(_) => "replay-store",
         }
@@ -266,6 +270,7 @@ pub struct DpopVerifier {
     skew: i64,
     replay: Arc<dyn ReplayCache>,
     clock: ClockSource,
+    nonces: Option<super::DpopNonces>,
 }
 
 impl fmt::Debug for DpopVerifier {
@@ -274,6 +279,7 @@ impl fmt::Debug for DpopVerifier {
             .field("algorithms", &self.algorithms)
             .field("max_age", &self.max_age)
             .field("skew", &self.skew)
+            .field("nonces", &self.nonces)
             .finish_non_exhaustive()
     }
 }
@@ -295,6 +301,7 @@ impl DpopVerifier {
             skew: super::DEFAULT_SKEW_SECONDS,
             replay: Arc::new(MemoryReplayCache::new()),
             clock: ClockSource::default(),
+            nonces: None,
         }
     }
 
@@ -348,6 +355,32 @@ impl DpopVerifier {
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = ClockSource::custom(clock);
         self
+    }
+
+    /// Requires a server nonce in every proof (RFC 9449 §9): its `nonce` claim must be one
+    /// `nonces` issued for the current or the previous window, else [`DpopError::Nonce`]. In a
+    /// layer, use [`DpopSupport::with_nonces`](super::DpopSupport::with_nonces), which also
+    /// hands out nonces.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use sealed_session::jwt::{DpopNonces, DpopVerifier};
+    ///
+    /// let nonces = DpopNonces::new([7u8; 32]).unwrap();
+    /// let verifier = DpopVerifier::new().with_nonces(nonces);
+    /// assert!(verifier.nonces().is_some_and(|n| n.accepts(&n.current())));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_nonces(mut self, nonces: super::DpopNonces) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
+    /// The server nonces, when they are required.
+    #[must_use]
+    pub fn nonces(&self) -> Option<&super::DpopNonces> {
+        self.nonces.as_ref()
     }
 
     /// Verifies `proof` for `request`.
@@ -428,6 +461,12 @@ impl DpopVerifier {
             }
             _ => return Err(DpopError::IssuedAt),
         };
+        if let Some(nonces) = &self.nonces {
+            match claims.get("nonce").and_then(Value::as_str) {
+                Some(nonce) if nonces.accepts(nonce) => {}
+                _ => return Err(DpopError::Nonce),
+            }
+        }
         if let Some(token) = request.access_token {
             let expected = URL_SAFE_NO_PAD.encode(sha256(token.as_bytes()));
             match claims.get("ath").and_then(Value::as_str) {
@@ -741,6 +780,44 @@ AuNLGj1vig2k5i11SCZnNhqqCDB5HOhdhx8Kf4aXB4mYgKFnCIhmZs6B
             public_jwk(&json!({"kty": "oct", "k": "c2VjcmV0"})).unwrap_err(),
             DpopError::Key
         );
+    }
+
+    #[tokio::test]
+    async fn with_nonces_a_proof_needs_a_current_one() {
+        let at = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+        let nonces = super::super::DpopNonces::new([9u8; 32])
+            .unwrap()
+            .with_clock(move || at);
+        let v = verifier().with_nonces(nonces.clone());
+        let jkt = jkt();
+        let req = DpopRequest::new("GET", URL)
+            .with_access_token("token")
+            .with_bound_key(&jkt);
+        let with_nonce = |jti: &str, nonce: Option<&str>| {
+            let mut c = claims();
+            c["jti"] = json!(jti);
+            if let Some(nonce) = nonce {
+                c["nonce"] = json!(nonce);
+            }
+            proof_with(json!({"typ": "dpop+jwt", "jwk": public()}), c)
+        };
+        assert_eq!(
+            v.verify(&with_nonce("a", None), &req).await.unwrap_err(),
+            DpopError::Nonce
+        );
+        assert_eq!(
+            v.verify(&with_nonce("b", Some("stale-or-made-up")), &req)
+                .await
+                .unwrap_err(),
+            DpopError::Nonce
+        );
+        let current = nonces.current();
+        assert!(v.verify(&with_nonce("c", Some(&current)), &req).await.is_ok());
+        // A refused proof did not use up its jti: made again with the nonce, it passes.
+        assert!(v.verify(&with_nonce("a", Some(&current)), &req).await.is_ok());
+        assert_eq!(DpopError::Nonce.check(), "nonce");
+        // Without nonces, the claim is not needed.
+        assert!(verifier().verify(&with_nonce("d", None), &req).await.is_ok());
     }
 
     #[test]

@@ -43,6 +43,7 @@
 
 mod claims;
 mod dpop;
+mod dpop_nonce;
 mod handler;
 mod introspection;
 mod issuers;
@@ -55,6 +56,7 @@ pub use crate::transport::{
     HttpTransport, HyperTransport, TransportError, TransportErrorKind, MAX_RESPONSE_BODY,
 };
 pub use claims::JwtError;
+pub use dpop_nonce::{DpopNonces, DEFAULT_NONCE_PERIOD, MIN_NONCE_SECRET};
 pub use dpop::{
     bound_key, dpop_challenge, request_target, thumbprint, DpopError, DpopProof, DpopRequest,
     DpopVerifier, MemoryReplayCache, ReplayCache, ReplayError, DEFAULT_DPOP_ALGORITHMS,

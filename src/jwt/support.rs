@@ -92,6 +92,39 @@ impl DpopSupport {
         self
     }
 
+    /// Requires server nonces (RFC 9449 §9, `use_dpop_nonce`): a proof without a current nonce
+    /// is refused with 401, `WWW-Authenticate: DPoP …, error="use_dpop_nonce"` and a fresh
+    /// nonce in the `DPoP-Nonce` header; the client makes a new proof with it and retries. A
+    /// nonce stays accepted for one more window after its own (a grace window). Instances with
+    /// the same nonce secret agree without a store. Sets the nonces of the verifier, so call it
+    /// after [`with_verifier`](Self::with_verifier).
+    ///
+    /// ```
+    /// use sealed_session::jwt::{DpopNonces, DpopSupport, Issuer, JwtHandler};
+    /// use sealed_session::{Key, SessionLayer};
+    ///
+    /// let nonces = DpopNonces::new(b"the nonce secret every instance shares, 32+ bytes").unwrap();
+    /// let tokens = JwtHandler::new(Issuer::new("https://login.example.com", "https://api.example.com"));
+    /// let dpop = DpopSupport::new(tokens, "https://api.example.com").with_nonces(nonces.clone());
+    /// let layer = SessionLayer::new(Key::generate()).with_dpop(dpop);
+    /// assert!(layer.validate().is_ok());
+    /// // What a `use_dpop_nonce` answer hands out, and what a proof's `nonce` claim must be.
+    /// assert!(nonces.accepts(&nonces.current()));
+    /// ```
+    #[must_use]
+    pub fn with_nonces(mut self, nonces: super::DpopNonces) -> Self {
+        self.verifier = self.verifier.with_nonces(nonces);
+        self
+    }
+
+    /// A fresh nonce for a `DPoP-Nonce` header, when nonces are on.
+    pub(crate) fn nonce_header(&self) -> Option<crate::rejection::NonceSource> {
+        let nonces = self.verifier.nonces()?.clone();
+        Some(std::sync::Arc::new(move || {
+            http::HeaderValue::from_str(&nonces.current()).ok()
+        }))
+    }
+
     /// Refuse every token not presented with DPoP, bound or not (default: only bound ones).
     #[must_use]
     pub fn required(mut self, required: bool) -> Self {
