@@ -8,7 +8,7 @@ use axum::http::{Method, Response, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
-use common::{body, header, key, request, send};
+use common::{body, challenges, header, key, request, send};
 use sealed_session::{
     basic_fn, Auth, BasicError, Identity, Session, SessionError, SessionLayer, SessionSource,
 };
@@ -166,14 +166,6 @@ async fn the_password_never_reaches_the_log() {
         let encoded = header.trim_start_matches("Basic ");
         assert!(!log.contains(encoded), "encoded credentials in the log");
     }
-}
-
-fn challenges(res: &Response<Body>) -> Vec<String> {
-    res.headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]

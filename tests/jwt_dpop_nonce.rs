@@ -14,7 +14,8 @@ use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use common::{body, key};
+use common::keys::{P256_A, P256_B};
+use common::{body, challenges, key};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{EncodingKey, Header};
 use sealed_session::jwt::{thumbprint, DpopNonces, DpopSupport, Issuer, JwtHandler};
@@ -29,18 +30,9 @@ const API: &str = "https://api.example.org";
 const URL: &str = "https://api.example.org/reports";
 const SECRET: &[u8] = b"the DPoP nonce secret every instance shares";
 
-/// Two P-256 keys made for these tests only (PKCS#8 DER, base64), with their public x and y:
-/// the issuer's signing key and the client's proof key.
-const ISSUER_KEY: (&str, &str, &str) = (
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/Di/0KVBAtZE6TRw94i+CXVRbFRyFw6xHU7dak9t7AyhRANCAAQTllQTf+kF9jgqaq0naYIB8WMrwxNdZBelSL0Nzw25EnuygxHX5u9VA0oAiOWnH+NEXI0A05dAgQMYamkEzsdu",
-    "E5ZUE3_pBfY4KmqtJ2mCAfFjK8MTXWQXpUi9Dc8NuRI",
-    "e7KDEdfm71UDSgCI5acf40RcjQDTl0CBAxhqaQTOx24",
-);
-const CLIENT_KEY: (&str, &str, &str) = (
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgpRYqvcp9tgpdJYQcnHPk6yrTpu7zx0fuIF0TolJibAyhRANCAAQ2xlYaWYkxl8kCokVgyq5xrb+R0KFDoDMhn0xb1DF6/Kf/DDvZDHtbsmVZbcK5qCTu8R4yv83ylm2CVs7R2W3z",
-    "NsZWGlmJMZfJAqJFYMquca2_kdChQ6AzIZ9MW9Qxevw",
-    "p_8MO9kMe1uyZVltwrmoJO7xHjK_zfKWbYJWztHZbfM",
-);
+/// The issuer's signing key and the client's proof key.
+const ISSUER_KEY: (&str, &str, &str) = P256_B;
+const CLIENT_KEY: (&str, &str, &str) = P256_A;
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -118,14 +110,6 @@ async fn send(app: &Router, token: &str, proof: &str) -> Response<Body> {
         .unwrap()
 }
 
-fn challenges(res: &Response<Body>) -> Vec<String> {
-    res.headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
-}
-
 fn nonce_of(res: &Response<Body>) -> Option<String> {
     res.headers()
         .get("dpop-nonce")
@@ -163,10 +147,19 @@ async fn a_proof_without_a_current_nonce_gets_use_dpop_nonce_and_one_to_retry_wi
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(body(res).await, format!("{ISSUER}#machine"));
     let res = send(&b, &token, &proof(&token, "p-3", Some(&nonce), "GET")).await;
-    assert_eq!(res.status(), StatusCode::OK, "instances agree without a store");
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "instances agree without a store"
+    );
 
     // A made-up nonce: refused, with the current one.
-    let res = send(&b, &token, &proof(&token, "p-4", Some("made-up-nonce"), "GET")).await;
+    let res = send(
+        &b,
+        &token,
+        &proof(&token, "p-4", Some("made-up-nonce"), "GET"),
+    )
+    .await;
     assert_eq!(assert_use_nonce(&res), nonce);
 
     // The next window: a new nonce is handed out, the previous one still passes (grace).

@@ -6,8 +6,7 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use axum::body::Body;
@@ -16,7 +15,9 @@ use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use common::{body, key};
+use common::keys::{P256_A as KEY_1, P256_B as KEY_2};
+use common::node::NodeProvider;
+use common::{body, challenges, key};
 use jsonwebtoken::{EncodingKey, Header};
 use sealed_session::jwt::{
     DpopError, DpopVerifier, HttpTransport, HyperTransport, IntrospectionHandler, Issuer, JwtError,
@@ -25,7 +26,6 @@ use sealed_session::jwt::{
 use sealed_session::{RequireAuth, Session, SessionLayer, TokenCache};
 use serde_json::{json, Value};
 use sha2::Digest as _;
-use tokio::io::AsyncBufReadExt as _;
 use tower::ServiceExt as _;
 
 const JWT_API: &str = "https://api.example.org";
@@ -33,79 +33,32 @@ const OPAQUE_API: &str = "https://opaque.example.org";
 const MACHINE: (&str, &str) = ("machine", "machine-secret-7c6d5e");
 const INTROSPECTOR: (&str, &str) = ("api", "api-introspection-secret-1f2e");
 
-/// Two P-256 keys made for these tests only (PKCS#8 DER, base64), with their public x and y.
-const KEY_1: (&str, &str, &str) = (
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgpRYqvcp9tgpdJYQcnHPk6yrTpu7zx0fuIF0TolJibAyhRANCAAQ2xlYaWYkxl8kCokVgyq5xrb+R0KFDoDMhn0xb1DF6/Kf/DDvZDHtbsmVZbcK5qCTu8R4yv83ylm2CVs7R2W3z",
-    "NsZWGlmJMZfJAqJFYMquca2_kdChQ6AzIZ9MW9Qxevw",
-    "p_8MO9kMe1uyZVltwrmoJO7xHjK_zfKWbYJWztHZbfM",
-);
-const KEY_2: (&str, &str, &str) = (
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/Di/0KVBAtZE6TRw94i+CXVRbFRyFw6xHU7dak9t7AyhRANCAAQTllQTf+kF9jgqaq0naYIB8WMrwxNdZBelSL0Nzw25EnuygxHX5u9VA0oAiOWnH+NEXI0A05dAgQMYamkEzsdu",
-    "E5ZUE3_pBfY4KmqtJ2mCAfFjK8MTXWQXpUi9Dc8NuRI",
-    "e7KDEdfm71UDSgCI5acf40RcjQDTl0CBAxhqaQTOx24",
-);
-
 async fn within<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(StdDuration::from_secs(60), f)
         .await
         .expect("test deadline")
 }
 
-fn install_node_packages() {
-    static INSTALL: Mutex<bool> = Mutex::new(false);
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
-        return;
-    }
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth");
-    let installed = std::path::Path::new(dir).join("node_modules/oidc-provider/package.json");
-    if !installed.exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .expect("npm is needed for the resource-server tests (Node.js >= 20.19)");
-        assert!(status.success(), "npm ci in tests/oauth failed");
-    }
-    *done = true;
-}
-
-/// The provider, killed when dropped.
+/// The provider (`tests/oauth/oidc-resource-provider.mjs`), killed by pid when dropped.
 struct Op {
     issuer: String,
     transport: HyperTransport,
-    _child: tokio::process::Child,
+    _node: NodeProvider,
 }
 
 impl Op {
     async fn start() -> Self {
-        install_node_packages();
-        let mut child = tokio::process::Command::new("node")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/oauth/oidc-resource-provider.mjs"
-            ))
-            .args(["--lifetime", "120"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node is needed for the resource-server tests (Node.js >= 20.19)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(StdDuration::from_secs(15), lines.next_line())
-            .await
-            .expect("the provider did not start within 15 s")
-            .expect("read the provider's stdout")
-            .expect("the provider exited before it was ready");
-        let ready: Value = serde_json::from_str(&line).expect("ready line");
-        // Keep reading its stdout, so that a later log line never meets a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let node = NodeProvider::start(
+            "oidc-resource-provider.mjs",
+            "oidc-provider",
+            &["--lifetime", "120"],
+            true,
+        )
+        .await;
         Self {
-            issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
+            issuer: node.issuer.clone(),
             transport: HyperTransport::new(),
-            _child: child,
+            _node: node,
         }
     }
 
@@ -379,14 +332,6 @@ async fn dpop_bound_tokens_need_their_proof() {
 }
 
 /// Every `WWW-Authenticate` value of a response.
-fn challenges(res: &Response<Body>) -> Vec<String> {
-    res.headers()
-        .get_all(header::WWW_AUTHENTICATE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
-}
-
 async fn send(app: &Router, authorization: &str, proof: Option<&str>) -> Response<Body> {
     let mut req = Request::get("/reports").header(header::AUTHORIZATION, authorization);
     if let Some(proof) = proof {

@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration as StdDuration;
 
 use axum::body::Body;
@@ -15,6 +13,7 @@ use axum::extract::Query;
 use axum::http::{header, Method, Request, Response, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use common::node::NodeProvider;
 use common::{body, key, log_capture};
 use sealed_session::jwt::{ClaimMapping, HttpTransport, HyperTransport, Issuer, JwtHandler};
 use sealed_session::scope::filter_covers;
@@ -22,7 +21,6 @@ use sealed_session::testing::ManualClock;
 use sealed_session::{RequireAuth, Requirement, Session, SessionLayer, TokenCache};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
-use tokio::io::AsyncBufReadExt as _;
 use tower::ServiceExt as _;
 
 const AUDIENCE: &str = "https://api.example.org";
@@ -34,63 +32,26 @@ async fn within<F: std::future::Future>(f: F) -> F::Output {
         .expect("test deadline")
 }
 
-/// Installs the npm packages once per test binary (from the committed lock file).
-pub fn install_node_packages() {
-    static INSTALL: Mutex<bool> = Mutex::new(false);
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
-        return;
-    }
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth");
-    let installed = std::path::Path::new(dir).join("node_modules/oauth2-mock-server/package.json");
-    if !installed.exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .expect("npm is needed for the resource-server tests (Node.js >= 20.19)");
-        assert!(status.success(), "npm ci in tests/oauth failed");
-    }
-    *done = true;
-}
-
-/// The authorization server, killed when dropped (`kill_on_drop`; it also exits when its stdin
-/// closes, and after 120 s whatever happens).
+/// The authorization server (`tests/oauth/jwt-mock.mjs`), killed by pid when dropped.
 struct Provider {
     issuer: String,
     transport: HyperTransport,
-    _child: tokio::process::Child,
+    _node: NodeProvider,
 }
 
 impl Provider {
     async fn start() -> Self {
-        install_node_packages();
-        let mut child = tokio::process::Command::new("node")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/oauth/jwt-mock.mjs"
-            ))
-            .args(["--lifetime", "120"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node is needed for the resource-server tests (Node.js >= 20.19)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(StdDuration::from_secs(15), lines.next_line())
-            .await
-            .expect("the provider did not start within 15 s")
-            .expect("read the provider's stdout")
-            .expect("the provider exited before it was ready");
-        let ready: Value = serde_json::from_str(&line).expect("ready line");
-        // Keep reading its stdout, so that a later log line never meets a closed pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let node = NodeProvider::start(
+            "jwt-mock.mjs",
+            "oauth2-mock-server",
+            &["--lifetime", "120"],
+            false,
+        )
+        .await;
         Self {
-            issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
+            issuer: node.issuer.clone(),
             transport: HyperTransport::new(),
-            _child: child,
+            _node: node,
         }
     }
 

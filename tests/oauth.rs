@@ -10,14 +10,13 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
-use std::sync::Mutex;
 use std::time::Duration as StdDuration;
 
 use axum::body::Body;
 use axum::http::{header, Method, Request, Response, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use common::node::NodeProvider;
 use common::{body, header, key, log_capture};
 use sealed_session::oauth::{
     HttpTransport, HyperTransport, MapError, MfaPolicy, OAuthLogin, Provider, ProviderAnswer,
@@ -26,7 +25,6 @@ use sealed_session::testing::ManualClock;
 use sealed_session::{token_fn, Identity, Key, RequireAuth, Session, SessionLayer, TokenError};
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
-use tokio::io::AsyncBufReadExt as _;
 use tower::ServiceExt as _;
 
 const BASE: &str = "https://app.example.org";
@@ -37,59 +35,25 @@ const TEST_DEADLINE: StdDuration = StdDuration::from_secs(60);
 // ---------------------------------------------------------------------------------------------
 // The mock provider
 
-/// Installs the mock's npm packages once per test binary (from the committed lock file).
-fn install_mock() {
-    static INSTALL: Mutex<bool> = Mutex::new(false);
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
-        return;
-    }
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth");
-    let installed = std::path::Path::new(dir).join("node_modules/oauth2-mock-server/package.json");
-    if !installed.exists() {
-        let status = std::process::Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(dir)
-            .status()
-            .expect("npm is needed for the OAuth tests (Node.js >= 20.19)");
-        assert!(status.success(), "npm ci in tests/oauth failed");
-    }
-    *done = true;
-}
-
 struct Mock {
     issuer: String,
     transport: HyperTransport,
-    child: tokio::process::Child,
+    node: NodeProvider,
 }
 
 impl Mock {
     async fn start() -> Self {
-        install_mock();
-        let mut child = tokio::process::Command::new("node")
-            .arg(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/oauth/mock-server.mjs"
-            ))
-            .args(["--lifetime", "120"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("node is needed for the OAuth tests (Node.js >= 20.19)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(StdDuration::from_secs(15), lines.next_line())
-            .await
-            .expect("the mock server did not start within 15 s")
-            .expect("read the mock's stdout")
-            .expect("the mock server exited before it was ready");
-        let ready: Value = serde_json::from_str(&line).expect("ready line");
+        let node = NodeProvider::start(
+            "mock-server.mjs",
+            "oauth2-mock-server",
+            &["--lifetime", "120"],
+            false,
+        )
+        .await;
         Self {
-            issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
+            issuer: node.issuer.clone(),
             transport: HyperTransport::new(),
-            child,
+            node,
         }
     }
 
@@ -965,7 +929,7 @@ async fn slow_or_dead_providers_time_out_cleanly() {
         let app = app_with(key(1), login(), |l| l);
         let mut browser = Browser::default();
         let back = browser.callback_url(&app, &mock, "/auth?login=/me").await;
-        mock.child.kill().await.unwrap();
+        mock.node.kill().await;
         let res = browser.get(&app, &back).await;
         assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
         let text = body(res).await;

@@ -91,7 +91,11 @@ async fn instance(
             .route(
                 "/login",
                 post(|auth: Auth, body: String| async move {
-                    let uid = if body.is_empty() { "alice".to_owned() } else { body };
+                    let uid = if body.is_empty() {
+                        "alice".to_owned()
+                    } else {
+                        body
+                    };
                     auth.login(Identity::new(uid).with_roles(["ops"])).unwrap();
                     "in"
                 }),
@@ -344,7 +348,9 @@ async fn active_sessions_are_listed_on_every_instance_and_ended_from_any() {
 }
 
 async fn login_as(i: &Instance, uid: &str) -> HeaderValue {
-    let req = Request::post("/login").body(Body::from(uid.to_owned())).unwrap();
+    let req = Request::post("/login")
+        .body(Body::from(uid.to_owned()))
+        .unwrap();
     let res = send(&i.router, req).await;
     assert_eq!(res.status(), StatusCode::OK);
     cookie_from(&res).unwrap()
@@ -360,7 +366,11 @@ async fn me_full(i: &Instance, cookie: &HeaderValue) -> (StatusCode, String, Opt
         .await
         .unwrap()
         .to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned(), resealed)
+    (
+        status,
+        String::from_utf8_lossy(&bytes).into_owned(),
+        resealed,
+    )
 }
 
 /// Issue 11 (apicrud's `update_auth`): a recheck asked on A reaches B and C through Redis; the
@@ -389,7 +399,8 @@ async fn a_recheck_on_one_instance_runs_the_validator_on_the_next_request_on_ano
     // Bounded wait until B's and C's mirrors have it (pub/sub).
     for i in [&b, &c] {
         let started = Instant::now();
-        while !i.store.recheck_due("alice", asked_ms) && started.elapsed() < StdDuration::from_secs(10)
+        while !i.store.recheck_due("alice", asked_ms)
+            && started.elapsed() < StdDuration::from_secs(10)
         {
             tokio::time::sleep(StdDuration::from_millis(10)).await;
         }
@@ -400,7 +411,8 @@ async fn a_recheck_on_one_instance_runs_the_validator_on_the_next_request_on_ano
     // that the check B makes is after the recheck and is not due again.
     let next_second = (asked_ms.div_euclid(1000) + 1) * 1000;
     for _ in 0..200 {
-        let now_ms = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap();
+        let now_ms =
+            i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap();
         if now_ms >= next_second {
             break;
         }

@@ -812,12 +812,21 @@ AuNLGj1vig2k5i11SCZnNhqqCDB5HOhdhx8Kf4aXB4mYgKFnCIhmZs6B
             DpopError::Nonce
         );
         let current = nonces.current();
-        assert!(v.verify(&with_nonce("c", Some(&current)), &req).await.is_ok());
+        assert!(v
+            .verify(&with_nonce("c", Some(&current)), &req)
+            .await
+            .is_ok());
         // A refused proof did not use up its jti: made again with the nonce, it passes.
-        assert!(v.verify(&with_nonce("a", Some(&current)), &req).await.is_ok());
+        assert!(v
+            .verify(&with_nonce("a", Some(&current)), &req)
+            .await
+            .is_ok());
         assert_eq!(DpopError::Nonce.check(), "nonce");
         // Without nonces, the claim is not needed.
-        assert!(verifier().verify(&with_nonce("d", None), &req).await.is_ok());
+        assert!(verifier()
+            .verify(&with_nonce("d", None), &req)
+            .await
+            .is_ok());
     }
 
     #[test]

@@ -262,13 +262,16 @@ mod tests {
         let b = DpopNonces::new([43u8; 32])
             .unwrap()
             .with_period(Duration::from_secs(60))
-            .with_clock(clock.clone());
+            .with_clock(clock);
         assert_ne!(a.current(), b.current());
         assert!(!a.accepts(&b.current()));
         assert!(!a.accepts(""));
         assert!(!a.accepts(&a.current()[..42]));
         let shown = format!("{a:?}");
-        assert!(shown.contains("redacted") && !shown.contains("42, 42"), "{shown}");
+        assert!(
+            shown.contains("redacted") && !shown.contains("42, 42"),
+            "{shown}"
+        );
         assert!(matches!(
             DpopNonces::new([1u8; 31]),
             Err(ConfigError::InvalidDpop { .. })

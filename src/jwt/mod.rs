@@ -56,12 +56,12 @@ pub use crate::transport::{
     HttpTransport, HyperTransport, TransportError, TransportErrorKind, MAX_RESPONSE_BODY,
 };
 pub use claims::JwtError;
-pub use dpop_nonce::{DpopNonces, DEFAULT_NONCE_PERIOD, MIN_NONCE_SECRET};
 pub use dpop::{
     bound_key, dpop_challenge, request_target, thumbprint, DpopError, DpopProof, DpopRequest,
     DpopVerifier, MemoryReplayCache, ReplayCache, ReplayError, DEFAULT_DPOP_ALGORITHMS,
     DEFAULT_PROOF_MAX_AGE, DEFAULT_REPLAY_CAPACITY, MAX_PROOF_LEN,
 };
+pub use dpop_nonce::{DpopNonces, DEFAULT_NONCE_PERIOD, MIN_NONCE_SECRET};
 pub use handler::{JwtHandler, VerifiedToken, DEFAULT_MAX_JWT_LEN};
 pub use introspection::{IntrospectionAuth, IntrospectionHandler, DEFAULT_INTROSPECTION_TIMEOUT};
 pub use issuers::{Claims, Issuer, DEFAULT_ALGORITHMS, MIN_HMAC_SECRET};

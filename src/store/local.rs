@@ -92,6 +92,29 @@ impl State {
     }
 }
 
+/// Records `mark` (`(at, until)`) for `key` in the map `pick` chooses, unless the one there is
+/// as late: returns whether it changed anything. `room` makes room for a new key, or says the
+/// state is full.
+fn later_mark<K: std::hash::Hash + Eq + Clone>(
+    state: &mut State,
+    pick: fn(&mut State) -> &mut HashMap<K, (i64, i64)>,
+    key: &K,
+    mark: (i64, i64),
+    room: impl FnOnce(&mut State) -> Result<(), StoreError>,
+) -> Result<bool, StoreError> {
+    match pick(state).get_mut(key) {
+        Some(old) if old.0 >= mark.0 => return Ok(false),
+        Some(old) => {
+            *old = mark;
+            return Ok(true);
+        }
+        None => {}
+    }
+    room(state)?;
+    pick(state).insert(key.clone(), mark);
+    Ok(true)
+}
+
 /// The local revocations. See the [module docs](self).
 pub(crate) struct Local {
     state: RwLock<State>,
@@ -224,44 +247,15 @@ impl Local {
                         true
                     }
                 },
-                Entry::Token { digest, at, until } => match state.tokens.get_mut(digest) {
-                    Some(old) if old.0 >= *at => false,
-                    Some(old) => {
-                        *old = (*at, *until);
-                        true
-                    }
-                    None => {
-                        room(&mut state)?;
-                        state.tokens.insert(*digest, (*at, *until));
-                        true
-                    }
-                },
-                Entry::UserTokens { uid, at, until } => {
-                    match state.user_tokens.get_mut(uid.as_str()) {
-                        Some(old) if old.0 >= *at => false,
-                        Some(old) => {
-                            *old = (*at, *until);
-                            true
-                        }
-                        None => {
-                            room(&mut state)?;
-                            state.user_tokens.insert(uid.clone(), (*at, *until));
-                            true
-                        }
-                    }
+                Entry::Token { digest, at, until } => {
+                    later_mark(&mut state, |s| &mut s.tokens, digest, (*at, *until), room)?
                 }
-                Entry::Recheck { uid, at, until } => match state.rechecks.get_mut(uid.as_str()) {
-                    Some(old) if old.0 >= *at => false,
-                    Some(old) => {
-                        *old = (*at, *until);
-                        true
-                    }
-                    None => {
-                        room(&mut state)?;
-                        state.rechecks.insert(uid.clone(), (*at, *until));
-                        true
-                    }
-                },
+                Entry::UserTokens { uid, at, until } => {
+                    later_mark(&mut state, |s| &mut s.user_tokens, uid, (*at, *until), room)?
+                }
+                Entry::Recheck { uid, at, until } => {
+                    later_mark(&mut state, |s| &mut s.rechecks, uid, (*at, *until), room)?
+                }
             }
         };
         if changed {

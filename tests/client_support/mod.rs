@@ -5,88 +5,36 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, Method, Request, Response, StatusCode};
 use sealed_session::client::{HttpClient, Transport};
 use serde_json::Value;
-use tokio::io::AsyncBufReadExt as _;
 
-/// Bounds every wait for a node provider to come up.
-pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+#[path = "../common/node.rs"]
+pub mod node;
 
-const OAUTH_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oauth");
+pub use node::NodeProvider;
 
-/// Fails (never skips) with a clear message when node or the npm packages are missing.
-fn require_node(package: &str) {
-    let installed = Path::new(OAUTH_DIR)
-        .join("node_modules")
-        .join(package)
-        .join("package.json");
-    assert!(
-        installed.exists(),
-        "the client tests need the npm package `{package}`: run \
-         `npm ci --prefix tests/oauth --ignore-scripts --no-audit --no-fund` (Node.js >= 20.19)"
-    );
-    let node = std::process::Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "the client tests need Node.js >= 20.19 on PATH (`node` was not found)"
-    );
-}
-
-/// A node process serving an OAuth provider on 127.0.0.1; killed by pid when dropped.
+/// A node process serving an OAuth provider on 127.0.0.1 (a [`NodeProvider`]), killed by pid
+/// when dropped, with the client tests' calls to its control API.
 pub struct NodeServer {
     pub issuer: String,
     pub port: u16,
-    child: tokio::process::Child,
+    node: NodeProvider,
     http: HttpClient,
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        if let Some(pid) = self.child.id() {
-            // SIGKILL by pid; `kill_on_drop` is the second line of defence.
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
-        }
-        let _ = self.child.start_kill();
-    }
 }
 
 impl NodeServer {
     async fn start(script: &str, package: &str, extra: &[&str]) -> Self {
-        require_node(package);
-        let mut child = tokio::process::Command::new("node")
-            .arg(Path::new(OAUTH_DIR).join(script))
-            .args(["--lifetime", "170"])
-            .args(extra)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn node (Node.js >= 20.19 is needed for the client tests)");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = tokio::io::BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(START_TIMEOUT, lines.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("{script} did not start within {START_TIMEOUT:?}"))
-            .expect("read the provider's stdout")
-            .unwrap_or_else(|| panic!("{script} exited before it was ready"));
-        let ready: Value = serde_json::from_str(&line).expect("ready line");
-        // Keep reading stdout until the process ends, so that a later write cannot fail with
-        // EPIPE and take the provider down.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let mut args = vec!["--lifetime", "170"];
+        args.extend_from_slice(extra);
+        let node = NodeProvider::start(script, package, &args, true).await;
         Self {
-            issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
-            port: u16::try_from(ready["port"].as_u64().expect("port")).expect("port"),
-            child,
+            issuer: node.issuer.clone(),
+            port: node.port,
+            node,
             http: HttpClient::new(),
         }
     }
@@ -133,7 +81,7 @@ impl NodeServer {
 
     /// Stops the provider now (the "provider down" case).
     pub async fn kill(&mut self) {
-        let _ = self.child.kill().await;
+        self.node.kill().await;
     }
 }
 

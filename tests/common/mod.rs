@@ -2,6 +2,9 @@
 //! clock, a counting token handler, and helpers to send requests and read responses.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod keys;
+pub mod node;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -382,6 +385,15 @@ pub fn request(method: Method, path: &str, headers: &[(&str, &[u8])]) -> Request
 /// The response's `WWW-Authenticate` field, as sent.
 pub fn www(res: &Response<Body>) -> Option<&str> {
     header(res, "www-authenticate")
+}
+
+/// Every `WWW-Authenticate` field of the response, in order (Bearer, then DPoP or Basic).
+pub fn challenges(res: &Response<Body>) -> Vec<String> {
+    res.headers()
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().expect("visible ASCII").to_owned())
+        .collect()
 }
 
 /// A parsed `WWW-Authenticate` challenge (RFC 9110 §11.6.1): the scheme and its auth-params,
