@@ -36,6 +36,7 @@ pub struct Identity {
     pub(crate) metadata: Map<String, Value>,
     pub(crate) values: Map<String, Value>,
     pub(crate) expires_at: Option<OffsetDateTime>,
+    pub(crate) auth_time: Option<OffsetDateTime>,
 }
 
 impl Identity {
@@ -170,6 +171,33 @@ impl Identity {
         self
     }
 
+    /// When the caller authenticated, if earlier than the login or the request: a token's
+    /// `auth_time` claim (RFC 9068), or the provider's answer. The session's
+    /// [`auth_time`](crate::Session::auth_time) is this time (a time in the future counts as
+    /// now), so [`Requirement::max_auth_age`](crate::Requirement::max_auth_age) can ask an API
+    /// client to authenticate again (RFC 9470, 401 with `max_age`). Without it, a bearer
+    /// session counts as authenticated by its own request, and a cookie session at login.
+    ///
+    /// ```
+    /// use sealed_session::Identity;
+    /// use time::{Duration, OffsetDateTime};
+    ///
+    /// let an_hour_ago = OffsetDateTime::now_utc() - Duration::hours(1);
+    /// let who = Identity::new("alice").with_auth_time(an_hour_ago);
+    /// assert_eq!(who.auth_time(), Some(an_hour_ago));
+    /// ```
+    #[must_use]
+    pub fn with_auth_time(mut self, auth_time: OffsetDateTime) -> Self {
+        self.auth_time = Some(auth_time);
+        self
+    }
+
+    /// When the caller authenticated, if given ([`with_auth_time`](Self::with_auth_time)).
+    #[must_use]
+    pub fn auth_time(&self) -> Option<OffsetDateTime> {
+        self.auth_time
+    }
+
     /// The uid, if any.
     #[must_use]
     pub fn uid(&self) -> Option<&str> {
@@ -239,6 +267,7 @@ impl Identity {
 /// | `metadata` | object (scopes under `scope`) | always | `metadata` |
 /// | `values` | object (application values) | always | `values` |
 /// | `expires_at` | integer, Unix seconds | when set | `expires_at` |
+/// | `auth_time` | integer, Unix seconds | when set | `auth_time` |
 ///
 /// Booleans are strict: `"yes"` or `1` is an error, not `true`. Any other top-level key (for
 /// asfquart's `fullname`, `email`, `isMember`, …) is kept as an application value, as if it were
@@ -265,7 +294,8 @@ impl Identity {
 /// ```
 impl Serialize for Identity {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let len = 7 + usize::from(self.expires_at.is_some());
+        let len =
+            7 + usize::from(self.expires_at.is_some()) + usize::from(self.auth_time.is_some());
         let mut map = serializer.serialize_map(Some(len))?;
         map.serialize_entry("uid", &self.uid)?;
         map.serialize_entry("roleaccount", &self.role_account)?;
@@ -276,6 +306,9 @@ impl Serialize for Identity {
         map.serialize_entry("values", &self.values)?;
         if let Some(at) = self.expires_at {
             map.serialize_entry("expires_at", &at.unix_timestamp())?;
+        }
+        if let Some(at) = self.auth_time {
+            map.serialize_entry("auth_time", &at.unix_timestamp())?;
         }
         map.end()
     }
@@ -300,6 +333,8 @@ struct IdentityShape {
     values: Map<String, Value>,
     #[serde(default)]
     expires_at: Option<i64>,
+    #[serde(default)]
+    auth_time: Option<i64>,
     #[serde(flatten)]
     rest: Map<String, Value>,
 }
@@ -313,6 +348,11 @@ impl<'de> Deserialize<'de> for Identity {
             .map(OffsetDateTime::from_unix_timestamp)
             .transpose()
             .map_err(|_| D::Error::custom("expires_at is out of range"))?;
+        let auth_time = shape
+            .auth_time
+            .map(OffsetDateTime::from_unix_timestamp)
+            .transpose()
+            .map_err(|_| D::Error::custom("auth_time is out of range"))?;
         let mut values = shape.rest;
         values.extend(shape.values);
         Ok(Self {
@@ -324,6 +364,7 @@ impl<'de> Deserialize<'de> for Identity {
             metadata: shape.metadata,
             values,
             expires_at,
+            auth_time,
         })
     }
 }
@@ -341,6 +382,7 @@ impl std::fmt::Debug for Identity {
             .field("metadata_keys", &self.metadata.keys().collect::<Vec<_>>())
             .field("value_keys", &self.values.keys().collect::<Vec<_>>())
             .field("expires_at", &self.expires_at)
+            .field("auth_time", &self.auth_time)
             .finish()
     }
 }
@@ -358,6 +400,7 @@ pub(crate) struct CachedIdentity {
     pub(crate) metadata: std::sync::Arc<Map<String, Value>>,
     pub(crate) values: std::sync::Arc<Map<String, Value>>,
     pub(crate) expires_at: Option<OffsetDateTime>,
+    pub(crate) auth_time: Option<OffsetDateTime>,
 }
 
 #[cfg(feature = "cache")]
@@ -373,6 +416,7 @@ impl CachedIdentity {
             metadata: Map::clone(&self.metadata),
             values: Map::clone(&self.values),
             expires_at: self.expires_at,
+            auth_time: self.auth_time,
         }
     }
 }
@@ -389,6 +433,7 @@ impl From<Identity> for CachedIdentity {
             metadata: identity.metadata.into(),
             values: identity.values.into(),
             expires_at: identity.expires_at,
+            auth_time: identity.auth_time,
         }
     }
 }

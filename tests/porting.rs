@@ -683,6 +683,116 @@ async fn api_clients_get_the_rfc_9470_step_up_challenge() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// RFC 9470 `max_age` through a Router (a review finding: it was only unit-tested). A token
+/// handler states when the caller authenticated (`Identity::with_auth_time`, as `JwtHandler`
+/// does from a token's `auth_time`); a route that needs a more recent authentication answers
+/// the API client 401 `insufficient_user_authentication` with the strictest unmet limit as
+/// `max_age`, and the guard's `acr_values`, never a redirect, even with a login page.
+#[tokio::test]
+async fn api_clients_get_max_age_in_the_step_up_challenge() {
+    use sealed_session::{token_fn, RequireAuth, Requirement};
+    let minutes = time::Duration::minutes;
+    let tokens = token_fn(move |token: String| async move {
+        let (ago, mfa) = match token.as_str() {
+            "recent" => (1, false),
+            "old" => (10, false),
+            "old-mfa" => (10, true),
+            "future" => (-10, false),
+            _ => return Ok(None),
+        };
+        Ok(Some(
+            Identity::new("alice")
+                .with_mfa(mfa)
+                .with_auth_time(T0 - minutes(ago)),
+        ))
+    });
+    // Behind a cache: a cached answer keeps the stated time.
+    let app = app_with(key(1), |l| {
+        l.with_login_redirect("/auth")
+            .with_token_handler(sealed_session::TokenCache::new(tokens))
+    });
+    let router = Router::new()
+        .route(
+            "/password",
+            post(|| async { "changed" })
+                .route_layer(RequireAuth::from(Requirement::max_auth_age(minutes(5)))),
+        )
+        .route(
+            "/recent-and-active",
+            get(|| async { "ok" }).route_layer(RequireAuth::all_of([
+                Requirement::max_auth_age(minutes(8)),
+                Requirement::max_auth_age(minutes(3)),
+            ])),
+        )
+        .route(
+            "/strong",
+            get(|| async { "ok" }).route_layer(
+                RequireAuth::all_of([Requirement::mfa(), Requirement::max_auth_age(minutes(5))])
+                    .with_acr_values("urn:example:mfa"),
+            ),
+        )
+        .route(
+            "/ages",
+            get(|s: Session| async move { s.auth_age().whole_seconds().to_string() }),
+        )
+        .layer(app.layer.clone());
+    let bearer = |method: Method, path: &str, token: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+
+    let res = send(&router, bearer(Method::POST, "/password", "old")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        header(&res, "location").is_none(),
+        "an API client is never redirected"
+    );
+    assert_eq!(
+        www(&res),
+        Some(
+            "Bearer realm=\"sealed-session\", error=\"insufficient_user_authentication\", \
+             error_description=\"A more recent authentication is required\", max_age=\"300\""
+        )
+    );
+    assert_eq!(
+        body(res).await,
+        "authenticated more than 300 seconds ago: log in again"
+    );
+    let res = send(&router, bearer(Method::POST, "/password", "recent")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The same tokens again, from the cache.
+    let res = send(&router, bearer(Method::POST, "/password", "old")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge(&res).unwrap().param("max_age"), Some("300"));
+
+    // Two limits unmet: the strictest is asked for.
+    let res = send(&router, bearer(Method::GET, "/recent-and-active", "old")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let c = challenge(&res).unwrap();
+    assert_eq!(c.param("error"), Some("insufficient_user_authentication"));
+    assert_eq!(c.param("max_age"), Some("180"));
+
+    // MFA and a limit: both in the challenge; with MFA, only the limit.
+    let res = send(&router, bearer(Method::GET, "/strong", "old")).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let c = challenge(&res).unwrap();
+    assert_eq!(c.param("max_age"), Some("300"));
+    assert_eq!(c.param("acr_values"), Some("urn:example:mfa"));
+    let res = send(&router, bearer(Method::GET, "/strong", "old-mfa")).await;
+    let c = challenge(&res).unwrap();
+    assert_eq!(c.param("max_age"), Some("300"));
+
+    // The session reads the stated time; one in the future counts as now.
+    let res = send(&router, bearer(Method::GET, "/ages", "old")).await;
+    assert_eq!(body(res).await, "600");
+    let res = send(&router, bearer(Method::GET, "/ages", "future")).await;
+    assert_eq!(body(res).await, "0");
+}
+
 #[tokio::test]
 async fn a_bearer_session_is_authenticated_by_its_own_request() {
     use sealed_session::{RequireAuth, Requirement};

@@ -17,6 +17,9 @@ use crate::identity::{Identity, SCOPE_KEY};
 /// - **topic claims** (ARENA's `publ`, `subs`): each filter becomes a scope under a prefix, so
 ///   that [`Requirement::permits`](crate::Requirement::permits) and
 ///   [`scope::filter_covers`](crate::scope::filter_covers) check them;
+/// - **auth time**: `auth_time` (RFC 9068), so that
+///   [`Requirement::max_auth_age`](crate::Requirement::max_auth_age) can ask for a new
+///   authentication (RFC 9470); a token without it counts as authenticated by its request;
 /// - metadata: `iss`, `sub` and `client_id` (when present), plus the claims named with
 ///   [`with_metadata_claims`](Self::with_metadata_claims).
 ///
@@ -226,10 +229,24 @@ impl ClaimMapping {
                 metadata.insert(name.clone(), v.clone());
             }
         }
+        // RFC 9068 §2.2.1: when the user authenticated, for step-up (RFC 9470). Unreadable:
+        // refused, never taken as "just now".
+        let auth_time = match super::claims::numeric_date(claims, "auth_time") {
+            None => None,
+            Some(Ok(at)) => {
+                Some(time::OffsetDateTime::from_unix_timestamp(at).map_err(|_| JwtError::Format)?)
+            }
+            Some(Err(())) => return Err(JwtError::Format),
+        };
         let role_account = self.role_account_when_no_user
             && client_id.is_some()
             && claims.get("sub").and_then(Value::as_str) == client_id;
-        Ok(Identity::new(uid)
+        let identity = Identity::new(uid);
+        let identity = match auth_time {
+            Some(at) => identity.with_auth_time(at),
+            None => identity,
+        };
+        Ok(identity
             .with_roles(roles)
             .with_groups(groups)
             .with_mfa(amr_mfa || acr_mfa)
@@ -275,6 +292,21 @@ mod tests {
 
     fn map(m: &ClaimMapping, v: Value) -> Result<Identity, JwtError> {
         m.map("https://a.example", v.as_object().unwrap())
+    }
+
+    #[test]
+    fn auth_time_is_read_as_a_numeric_date_and_refused_otherwise() {
+        let m = ClaimMapping::new();
+        let who = map(&m, json!({"sub": "alice", "auth_time": 1_700_000_000})).unwrap();
+        assert_eq!(
+            who.auth_time().map(time::OffsetDateTime::unix_timestamp),
+            Some(1_700_000_000)
+        );
+        assert_eq!(map(&m, json!({"sub": "alice"})).unwrap().auth_time(), None);
+        assert_eq!(
+            map(&m, json!({"sub": "alice", "auth_time": "1700000000"})).unwrap_err(),
+            JwtError::Format
+        );
     }
 
     #[test]

@@ -88,6 +88,11 @@ impl fmt::Debug for Record {
     }
 }
 
+/// The auth time of a login at `now`: the identity's, when earlier, else `now`.
+fn auth_time_at(given: Option<time::OffsetDateTime>, now: i64) -> i64 {
+    given.map_or(now, |t| t.unix_timestamp().min(now))
+}
+
 impl Record {
     /// A fresh record for a login at `now`.
     pub(crate) fn login(identity: Identity, now: i64) -> Self {
@@ -97,7 +102,7 @@ impl Record {
             uid: identity.uid,
             created: now,
             last_seen: now,
-            auth_time: now,
+            auth_time: auth_time_at(identity.auth_time, now),
             role_account: identity.role_account,
             mfa: identity.mfa,
             roles: identity.roles.into(),
@@ -119,7 +124,7 @@ impl Record {
             uid: identity.uid.clone(),
             created: now,
             last_seen: now,
-            auth_time: now,
+            auth_time: auth_time_at(identity.auth_time, now),
             role_account: identity.role_account,
             mfa: identity.mfa,
             roles: Strings::Cached(identity.roles.clone()),

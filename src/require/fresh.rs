@@ -8,7 +8,9 @@
 //! - an API client (a bearer or Basic session) gets 401 with
 //!   `WWW-Authenticate: Bearer realm="…", error="insufficient_user_authentication",
 //!   error_description="…", max_age="N"` (and `acr_values="…"` when the guard names some with
-//!   [`RequireAuth::with_acr_values`]);
+//!   [`RequireAuth::with_acr_values`]). A bearer session's authentication time is the one its
+//!   token handler states ([`Identity::with_auth_time`](crate::Identity::with_auth_time);
+//!   `JwtHandler` reads a token's `auth_time`), else the request's own, which is always recent;
 //! - a browser (a cookie session, without `X-No-Redirect`), when the guard or the layer has a
 //!   login page, gets a 302 to `<login>?login=<return path>&prompt=login&max_age=N`, which the
 //!   `/auth` service passes on to the provider; the new login records a new auth time;

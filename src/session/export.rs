@@ -36,6 +36,7 @@ impl Session {
             metadata: r.metadata.map_or_empty().into_owned(),
             values: r.values.map_or_empty().into_owned(),
             expires_at: None,
+            auth_time: None,
         });
         identity.roles = self.roles();
         identity.groups = self.groups();
