@@ -1,43 +1,4 @@
 //! [`DpopNonces`]: server-issued DPoP nonces (RFC 9449 §8 and §9, `use_dpop_nonce`).
-//!
-//! A nonce limits how long a proof made in advance stays usable: with nonces on, a proof must
-//! carry a `nonce` claim the server issued recently. The server hands one out in the
-//! `DPoP-Nonce` header of a 401 whose `DPoP` challenge says `error="use_dpop_nonce"`; the client
-//! makes a new proof with it and retries.
-//!
-//! The nonces here are **stateless**: a nonce is the HMAC-SHA256, under a secret the app gives,
-//! of the number of the current time window (default 5 minutes). Every instance configured with
-//! the same secret issues and accepts the same nonces, without a store. The nonce of the
-//! previous window is accepted too (a grace window: a nonce handed out just before a window ends
-//! stays usable for one more), and the next window's within a few seconds of its start (clocks
-//! of two instances differ a little). Without the secret, a nonce cannot be guessed or made for
-//! a future window.
-//!
-//! ```
-//! use sealed_session::jwt::DpopNonces;
-//! use sealed_session::testing::ManualClock;
-//! use time::{macros::datetime, Duration};
-//!
-//! let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
-//! let secret = b"a nonce secret of at least 32 bytes, shared by every instance";
-//! let nonces = DpopNonces::new(secret).unwrap().with_clock(clock.clone());
-//! // Another instance with the same secret agrees.
-//! let other = DpopNonces::new(secret).unwrap().with_clock(clock.clone());
-//! let issued = nonces.current();
-//! assert_eq!(other.current(), issued);
-//! assert!(other.accepts(&issued));
-//!
-//! // The next window: a new nonce, and the previous one is still accepted.
-//! clock.advance(Duration::minutes(5));
-//! assert_ne!(nonces.current(), issued);
-//! assert!(nonces.accepts(&issued));
-//! // Two windows later it is not, and neither is anything made up.
-//! clock.advance(Duration::minutes(5));
-//! assert!(!nonces.accepts(&issued));
-//! assert!(!nonces.accepts("made-up"));
-//! // A short secret is refused.
-//! assert!(DpopNonces::new(b"short").is_err());
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -63,8 +24,47 @@ const NEXT_WINDOW_ALLOWANCE: i64 = 5;
 /// the same secret.
 const CONTEXT: &[u8] = b"sealed-session DPoP nonce v1\0";
 
-/// Stateless DPoP nonces shared by every instance with the same secret. See the
-/// [module docs](self) and [`DpopSupport::with_nonces`](super::DpopSupport::with_nonces).
+/// Stateless DPoP nonces (RFC 9449 §8 and §9), shared by every instance with the same secret;
+/// in a layer through [`DpopSupport::with_nonces`](super::DpopSupport::with_nonces).
+///
+/// A nonce limits how long a proof made in advance stays usable: with nonces on, a proof must
+/// carry a `nonce` claim the server issued recently. The server hands one out in the
+/// `DPoP-Nonce` header of a 401 whose `DPoP` challenge says `error="use_dpop_nonce"`; the client
+/// makes a new proof with it and retries.
+///
+/// The nonces here are **stateless**: a nonce is the HMAC-SHA256, under a secret the app gives,
+/// of the number of the current time window (default 5 minutes). Every instance configured with
+/// the same secret issues and accepts the same nonces, without a store. The nonce of the
+/// previous window is accepted too (a grace window: a nonce handed out just before a window ends
+/// stays usable for one more), and the next window's within a few seconds of its start (clocks
+/// of two instances differ a little). Without the secret, a nonce cannot be guessed or made for
+/// a future window.
+///
+/// ```
+/// use sealed_session::jwt::DpopNonces;
+/// use sealed_session::testing::ManualClock;
+/// use time::{macros::datetime, Duration};
+///
+/// let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
+/// let secret = b"a nonce secret of at least 32 bytes, shared by every instance";
+/// let nonces = DpopNonces::new(secret).unwrap().with_clock(clock.clone());
+/// // Another instance with the same secret agrees.
+/// let other = DpopNonces::new(secret).unwrap().with_clock(clock.clone());
+/// let issued = nonces.current();
+/// assert_eq!(other.current(), issued);
+/// assert!(other.accepts(&issued));
+///
+/// // The next window: a new nonce, and the previous one is still accepted.
+/// clock.advance(Duration::minutes(5));
+/// assert_ne!(nonces.current(), issued);
+/// assert!(nonces.accepts(&issued));
+/// // Two windows later it is not, and neither is anything made up.
+/// clock.advance(Duration::minutes(5));
+/// assert!(!nonces.accepts(&issued));
+/// assert!(!nonces.accepts("made-up"));
+/// // A short secret is refused.
+/// assert!(DpopNonces::new(b"short").is_err());
+/// ```
 ///
 /// Clones share one secret. `Debug` never shows it.
 #[derive(Clone)]
