@@ -190,7 +190,11 @@ fn peer_session(len: usize) -> PeerSession {
         uid: UID.to_owned(),
         roles: vec!["member".into(), "committer".into()],
         groups: vec!["infra".into(), "builds".into()],
-        scopes: vec!["builds:read".into(), "builds:write".into(), "repo:read".into()],
+        scopes: vec![
+            "builds:read".into(),
+            "builds:write".into(),
+            "repo:read".into(),
+        ],
         mfa: true,
         email: "bench@example.org".into(),
         created: now,
@@ -250,13 +254,17 @@ fn cookie(layer: &SessionLayer) -> (String, usize, usize) {
 /// The app for `mode`, and the credential lines to print.
 async fn app(mode: Mode) -> (Router, Vec<String>) {
     let routes = Router::new();
-    let cookie_lines = |cookie: &str, len: usize| vec![format!("cookie {cookie}"), format!("plaintext {len}")];
+    let cookie_lines =
+        |cookie: &str, len: usize| vec![format!("cookie {cookie}"), format!("plaintext {len}")];
     match mode {
         // The bare app ignores cookies; it prints one of the same size (from a layer it does not
         // use) so that the load script can send the same request bytes to both apps.
         Mode::Bare => {
             let (cookie, len, _) = cookie(&layer());
-            (routes.route("/me", get(me_bare)), cookie_lines(&cookie, len))
+            (
+                routes.route("/me", get(me_bare)),
+                cookie_lines(&cookie, len),
+            )
         }
         Mode::Cookie | Mode::CookieWrite | Mode::NeverAsks => {
             let layer = layer();

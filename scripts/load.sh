@@ -395,7 +395,7 @@ for mode in "${MODE_LIST[@]}"; do
     read -r cpu_m _ _ < <(stats "${cpus[@]}")
     read -r p50_m _ _ < <(stats "${p50s[@]}")
     read -r p99_m _ _ < <(stats "${p99s[@]}")
-    RATIO_MEDIAN[$mode]="$ratio_m"
+    RATIO_MEDIAN[$mode]="$(printf '%.3f' "$ratio_m")"
     printf '| %s | %.0f | %.0f–%.0f | %.3f | %.3f–%.3f | %.1f | %.3f | %.3f | %d/%d |\n' "$mode" \
         "$rps_m" "$rps_lo" "$rps_hi" "$ratio_m" "$ratio_lo" "$ratio_hi" "$cpu_m" "$p50_m" \
         "$p99_m" "$disturbed" "$ROUNDS"

@@ -14,8 +14,8 @@ use sealed_session::{RequireAuth, Session, TokenCache, TokenHandler};
 use serde_json::json;
 use tokio::runtime::Runtime;
 
-use crate::rows::{layer, Built};
 use crate::keys::{EC_DER, EC_X, EC_Y, ED_DER, ED_X, RSA_DER, RSA_E, RSA_N};
+use crate::rows::{layer, Built};
 
 const ISS: &str = "https://idp.example.com";
 const AUD: &str = "https://api.example.com";

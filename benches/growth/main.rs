@@ -123,10 +123,8 @@ fn main() {
     for row in &built {
         harness::check(&rt, &row.variant);
     }
-    let (variants, rows): (Vec<harness::Variant>, Vec<rows::Info>) = built
-        .into_iter()
-        .map(|row| (row.variant, row.info))
-        .unzip();
+    let (variants, rows): (Vec<harness::Variant>, Vec<rows::Info>) =
+        built.into_iter().map(|row| (row.variant, row.info)).unzip();
     if let Some(id) = profile {
         harness::profile(&rt, &variants, &id);
         return;

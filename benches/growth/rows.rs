@@ -78,19 +78,35 @@ pub(crate) const SPECS: &[Spec] = &[
     spec("size_3k_write", SIZE, "3 KB, write"),
     spec("size_8k_write", SIZE, "8 KB in 3 chunked cookies, write"),
     spec("ring1_current", RING, "1 key, cookie sealed with it"),
-    spec("ring4_current", RING, "4 keys, cookie sealed with the current key"),
+    spec(
+        "ring4_current",
+        RING,
+        "4 keys, cookie sealed with the current key",
+    ),
     spec(
         "ring4_oldest",
         RING,
         "4 keys, cookie sealed with the oldest previous key (read, re-sealed with the current key)",
     ),
-    spec("ring1_foreign", RING, "1 key, cookie sealed with another key (→ 401)"),
-    spec("ring4_foreign", RING, "4 keys, cookie sealed with another key (→ 401)"),
+    spec(
+        "ring1_foreign",
+        RING,
+        "1 key, cookie sealed with another key (→ 401)",
+    ),
+    spec(
+        "ring4_foreign",
+        RING,
+        "4 keys, cookie sealed with another key (→ 401)",
+    ),
     spec("roles_1_noguard", ROLES, "1 role + 1 scope, no guard"),
     spec("roles_1", ROLES, "1 role + 1 scope, guard"),
     spec("roles_10_noguard", ROLES, "10 roles + 10 scopes, no guard"),
     spec("roles_10", ROLES, "10 roles + 10 scopes, guard"),
-    spec("roles_100_noguard", ROLES, "100 roles + 100 scopes, no guard"),
+    spec(
+        "roles_100_noguard",
+        ROLES,
+        "100 roles + 100 scopes, no guard",
+    ),
     spec("roles_100", ROLES, "100 roles + 100 scopes, guard"),
     spec("rev_off", REVOCATION, "revocation off"),
     spec("rev_1e3", REVOCATION, "10³ revoked ids"),
@@ -163,7 +179,10 @@ impl Built {
 
 pub(crate) fn build(spec: &Spec, rt: &Runtime, scale: Scale) -> Row {
     let built = match spec.id {
-        "bare" => Built::new(Router::new().route("/", get(|| async { "ok" })), vec![vec![]]),
+        "bare" => Built::new(
+            Router::new().route("/", get(|| async { "ok" })),
+            vec![vec![]],
+        ),
         "size_100_read" => size(rt, 100, false),
         "size_1k_read" => size(rt, 1_000, false),
         "size_3k_read" => size(rt, 3_000, false),
@@ -310,9 +329,7 @@ fn login_cookie(rt: &Runtime, layer: &SessionLayer, identity: Identity) -> (Stri
             }),
         )
         .layer(layer.clone());
-    let res = rt
-        .block_on(app.oneshot(request(&[])))
-        .expect("infallible");
+    let res = rt.block_on(app.oneshot(request(&[]))).expect("infallible");
     assert_eq!(res.status(), StatusCode::OK, "login");
     let pairs: Vec<(String, String)> = res
         .headers()
@@ -456,10 +473,11 @@ fn roles(n: usize, guard: bool) -> Built {
     } else {
         get(read)
     };
-    Built::new(Router::new().route("/", route).layer(layer), vec![cookie(&line)]).detail(format!(
-        " (plaintext {} B)",
-        plaintext_len(&value)
-    ))
+    Built::new(
+        Router::new().route("/", route).layer(layer),
+        vec![cookie(&line)],
+    )
+    .detail(format!(" (plaintext {} B)", plaintext_len(&value)))
 }
 
 /// Valid cookies the revocation rows rotate through: each a session of its own, so each request
@@ -472,7 +490,13 @@ fn revocation(rt: &Runtime, revoked: Option<usize>) -> Built {
     let base = layer(key(1));
     let kit = TestKit::new(&base);
     let requests: Vec<_> = (0..COOKIES)
-        .map(|_| cookie(kit.cookie_header(standard_identity()).to_str().unwrap_or("")))
+        .map(|_| {
+            cookie(
+                kit.cookie_header(standard_identity())
+                    .to_str()
+                    .unwrap_or(""),
+            )
+        })
         .collect();
     let Some(n) = revoked else {
         return Built::new(Router::new().route("/", get(read)).layer(base), requests);
