@@ -13,7 +13,7 @@ Each row is counted in its own process of the bench binary under callgrind, in t
 instruction mode (SEALED_SESSION_BENCH_INSTRUCTIONS=n, SEALED_SESSION_BENCH_ONLY=<row>): n
 untimed requests to warm it, then batches of n and 2n requests; per request = (count(2n) -
 count(n)) / n. Only the row counted is built, so the 10^6-entry rows fill their structure under
-valgrind (a minute or two each). Nothing is gated and nothing is recorded: the numbers are for
+valgrind (the cache: about four minutes). Nothing is gated and nothing is recorded: the numbers are for
 BENCHMARKS.md.
 """
 
@@ -95,7 +95,7 @@ def table(listed, counted: dict, timed: dict | None) -> str:
     lines = [head, rule]
     first_group, first_i, first_t = None, None, None
     for vid, group, case in listed:
-        if vid not in counted and not (timed and vid in timed):
+        if vid not in counted:
             continue
         i = counted.get(vid, {}).get("instructions")
         t = (timed or {}).get(vid, {})
