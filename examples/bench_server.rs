@@ -6,31 +6,42 @@
 //!
 //! - `bare`: the same route without `SessionLayer`; the handler returns a body of the same size;
 //! - `cookie`: `SessionLayer`; `GET /me` takes a `Session` and returns its uid;
+//! - `cookie-write`: as `cookie`, and the handler changes a session value, so every response
+//!   re-seals the session (`Set-Cookie`);
+//! - `never-asks`: `SessionLayer` around a handler that takes no session (the cookie is sent);
 //! - `bearer`: as `cookie`, with the token handler wrapped in `TokenCache`;
-//! - `bearer-uncached`: as `cookie`, with the token handler called on every request.
+//! - `bearer-uncached`: as `cookie`, with the token handler called on every request;
+//! - `extra-read`: no `SessionLayer`; axum-extra's `PrivateCookieJar` opens a cookie holding a
+//!   JSON session of the same plaintext size, parsed with serde_json;
+//! - `ts-read`: no `SessionLayer`; tower-sessions with its `MemoryStore`, the same JSON session
+//!   stored under the session id its cookie carries.
 //!
 //! At start it prints the credentials, then `ready <url>` once the socket is bound:
 //!
 //! ```text
-//! cookie __Host-session=…     (cookie and bare modes: a `Cookie` header value)
-//! plaintext 270               (cookie and bare modes: the session's plaintext size, bytes)
+//! cookie __Host-session=…     (every mode but the bearer ones: a `Cookie` header value)
+//! plaintext 270               (the same modes: the session's plaintext size, bytes)
 //! token bench-token-…         (bearer modes)
 //! ready http://127.0.0.1:3100
 //! ```
 //!
 //! The bare app ignores the cookie it prints: it is there so that a load test can send the
 //! same request bytes to both apps. Sessions are re-sealed at most once an hour, so a run
-//! measures opening a valid cookie, never sliding renewal.
+//! measures opening a valid cookie, never sliding renewal (`cookie-write` re-seals because the
+//! session changed).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use axum::routing::get;
 use axum::Router;
+use axum_extra::extract::cookie::{Cookie, Key as JarKey, PrivateCookieJar};
 use sealed_session::testing::TestKit;
-use sealed_session::{ApiKeys, Identity, Key, Session, SessionLayer, TokenCache};
+use sealed_session::{ApiKeys, Identity, Key, Session, SessionError, SessionLayer, TokenCache};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::Duration;
+use tower::ServiceExt as _;
 
 /// The uid every mode answers with, so every mode returns the same body.
 const UID: &str = "bench";
@@ -43,8 +54,12 @@ const OTHER_TOKENS: usize = 15;
 enum Mode {
     Bare,
     Cookie,
+    CookieWrite,
+    NeverAsks,
     Bearer,
     BearerUncached,
+    ExtraRead,
+    TsRead,
 }
 
 impl Mode {
@@ -52,8 +67,12 @@ impl Mode {
         match s {
             "bare" => Some(Self::Bare),
             "cookie" => Some(Self::Cookie),
+            "cookie-write" => Some(Self::CookieWrite),
+            "never-asks" => Some(Self::NeverAsks),
             "bearer" => Some(Self::Bearer),
             "bearer-uncached" => Some(Self::BearerUncached),
+            "extra-read" => Some(Self::ExtraRead),
+            "ts-read" => Some(Self::TsRead),
             _ => None,
         }
     }
@@ -65,7 +84,9 @@ struct Args {
 }
 
 fn usage() -> String {
-    "usage: bench_server --mode bare|cookie|bearer|bearer-uncached [--port N]".to_owned()
+    "usage: bench_server --mode bare|cookie|cookie-write|never-asks|bearer|bearer-uncached|\
+     extra-read|ts-read [--port N]"
+        .to_owned()
 }
 
 fn args() -> Result<Args, String> {
@@ -142,6 +163,63 @@ async fn me(session: Session) -> String {
     session.uid().unwrap_or_default()
 }
 
+async fn me_write(session: Session) -> Result<String, SessionError> {
+    let visits = session.get::<u64>("visits")?.unwrap_or(0);
+    session.insert("visits", &(visits + 1))?;
+    Ok(session.uid().unwrap_or_default())
+}
+
+/// The peers' session: the fields of [`identity`] as a plain JSON object, padded like ours.
+#[derive(Clone, Serialize, Deserialize)]
+struct PeerSession {
+    uid: String,
+    roles: Vec<String>,
+    groups: Vec<String>,
+    scopes: Vec<String>,
+    mfa: bool,
+    email: String,
+    created: i64,
+    last_seen: i64,
+    pad: String,
+}
+
+/// A peer session whose JSON is `len` bytes (or just over, when the fields alone are longer).
+fn peer_session(len: usize) -> PeerSession {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut session = PeerSession {
+        uid: UID.to_owned(),
+        roles: vec!["member".into(), "committer".into()],
+        groups: vec!["infra".into(), "builds".into()],
+        scopes: vec![
+            "builds:read".into(),
+            "builds:write".into(),
+            "repo:read".into(),
+        ],
+        mfa: true,
+        email: "bench@example.org".into(),
+        created: now,
+        last_seen: now,
+        pad: String::new(),
+    };
+    let bare = serde_json::to_string(&session).map_or(0, |j| j.len());
+    session.pad = "x".repeat(len.saturating_sub(bare));
+    session
+}
+
+async fn me_extra(jar: PrivateCookieJar) -> Result<String, axum::http::StatusCode> {
+    jar.get("session")
+        .and_then(|c| serde_json::from_str::<PeerSession>(c.value()).ok())
+        .map(|s| s.uid)
+        .ok_or(axum::http::StatusCode::UNAUTHORIZED)
+}
+
+async fn me_ts(session: tower_sessions::Session) -> Result<String, axum::http::StatusCode> {
+    match session.get::<PeerSession>("s").await {
+        Ok(Some(s)) => Ok(s.uid),
+        _ => Err(axum::http::StatusCode::UNAUTHORIZED),
+    }
+}
+
 fn layer() -> SessionLayer {
     // Re-seal at most once an hour, so a run never pays for sliding renewal.
     SessionLayer::new(Key::generate()).with_refresh_interval(Duration::hours(1))
@@ -174,27 +252,29 @@ fn cookie(layer: &SessionLayer) -> (String, usize, usize) {
 }
 
 /// The app for `mode`, and the credential lines to print.
-fn app(mode: Mode) -> (Router, Vec<String>) {
+async fn app(mode: Mode) -> (Router, Vec<String>) {
     let routes = Router::new();
+    let cookie_lines =
+        |cookie: &str, len: usize| vec![format!("cookie {cookie}"), format!("plaintext {len}")];
     match mode {
         // The bare app ignores cookies; it prints one of the same size (from a layer it does not
         // use) so that the load script can send the same request bytes to both apps.
         Mode::Bare => {
             let (cookie, len, _) = cookie(&layer());
-            let app = routes.route("/me", get(me_bare));
             (
-                app,
-                vec![format!("cookie {cookie}"), format!("plaintext {len}")],
+                routes.route("/me", get(me_bare)),
+                cookie_lines(&cookie, len),
             )
         }
-        Mode::Cookie => {
+        Mode::Cookie | Mode::CookieWrite | Mode::NeverAsks => {
             let layer = layer();
             let (cookie, len, _) = cookie(&layer);
-            let app = routes.route("/me", get(me)).layer(layer);
-            (
-                app,
-                vec![format!("cookie {cookie}"), format!("plaintext {len}")],
-            )
+            let app = match mode {
+                Mode::Cookie => routes.route("/me", get(me)),
+                Mode::CookieWrite => routes.route("/me", get(me_write)),
+                _ => routes.route("/me", get(me_bare)),
+            };
+            (app.layer(layer), cookie_lines(&cookie, len))
         }
         Mode::Bearer | Mode::BearerUncached => {
             // The token's identity gets the same padding as the cookie session.
@@ -207,7 +287,64 @@ fn app(mode: Mode) -> (Router, Vec<String>) {
             let app = routes.route("/me", get(me)).layer(layer);
             (app, vec![format!("token {TOKEN}")])
         }
+        Mode::ExtraRead => {
+            let (_, len, _) = cookie(&layer());
+            let key = JarKey::generate();
+            let json = serde_json::to_string(&peer_session(len)).unwrap_or_default();
+            let value = sealed_value(&key, json);
+            let app = Router::<JarKey>::new()
+                .route("/me", get(me_extra))
+                .with_state(key);
+            (app, cookie_lines(&format!("session={value}"), len))
+        }
+        Mode::TsRead => {
+            let (_, len, _) = cookie(&layer());
+            let store = tower_sessions::MemoryStore::default();
+            let session = peer_session(len);
+            let login = Router::new()
+                .route(
+                    "/login",
+                    get(move |s: tower_sessions::Session| {
+                        let session = session.clone();
+                        async move { s.insert("s", session).await.is_ok().to_string() }
+                    }),
+                )
+                .layer(tower_sessions::SessionManagerLayer::new(store.clone()));
+            let request = axum::http::Request::get("/login")
+                .body(axum::body::Body::empty())
+                .unwrap_or_default();
+            let cookie = match login.oneshot(request).await {
+                Ok(res) => res
+                    .headers()
+                    .get(axum::http::header::SET_COOKIE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|line| line.split(';').next())
+                    .unwrap_or_default()
+                    .to_owned(),
+                Err(never) => match never {},
+            };
+            let app = routes
+                .route("/me", get(me_ts))
+                .layer(tower_sessions::SessionManagerLayer::new(store));
+            (app, cookie_lines(&cookie, len))
+        }
     }
+}
+
+/// The private jar's sealed value of `plaintext` for the cookie `session`, as its response
+/// writes it (the jar keeps plaintext until then).
+fn sealed_value(key: &JarKey, plaintext: String) -> String {
+    use axum::response::IntoResponse as _;
+    let res = PrivateCookieJar::new(key.clone())
+        .add(Cookie::new("session", plaintext))
+        .into_response();
+    res.headers()
+        .get(axum::http::header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|line| line.split(';').next())
+        .and_then(|pair| pair.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
 }
 
 async fn shutdown() {
@@ -241,7 +378,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (app, lines) = app(args.mode);
+    let (app, lines) = app(args.mode).await;
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,

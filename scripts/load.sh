@@ -1,37 +1,43 @@
 #!/usr/bin/env bash
-# Loopback load test: the `bench_server` example with and without SessionLayer, under wrk.
+# Loopback load test (issue 16): the `bench_server` example in several modes under wrk, the
+# server and the load generator each pinned to a core of its own (`taskset`), in several
+# interleaved rounds, with the spread reported.
 #
-#   bash scripts/load.sh                 # 10 s per mode
-#   DURATION=5 bash scripts/load.sh      # 5 s per mode
-#   QUICK=1 bash scripts/load.sh         # 2 s per mode: a smoke check
+#   bash scripts/load.sh                 # 5 rounds, 10 s per run
+#   ROUNDS=3 DURATION=5 bash scripts/load.sh
+#   QUICK=1 bash scripts/load.sh         # 2 rounds, 2 s per run: a smoke check
+#   MODES="bare cookie bearer" bash scripts/load.sh
 #
-# Runs, in this order, each against a fresh server on a free 127.0.0.1 port:
-#   bare → cookie → bearer (TokenCache) → bearer-uncached → bare
-# and prints a markdown table: requests/s, the ratio to bare (the mean of the first and the
-# last bare run, to cancel drift; only the undisturbed one if the other was disturbed, see
-# OTHER_MAX), p50 and p99 latency, total requests and non-2xx responses.
-# Every request of a bare run carries the same Cookie header as the cookie run (the bare app
-# ignores it), so the request bytes are the same.
+# Modes (examples/bench_server.rs): bare, cookie (read), cookie-write, never-asks, bearer
+# (TokenCache hit), extra-read (axum-extra PrivateCookieJar), ts-read (tower-sessions
+# MemoryStore); also bearer-uncached. Each round runs every mode once, in a rotating order (round
+# r starts r modes further on), each run against a fresh server on a free 127.0.0.1 port. The
+# ratio to bare is taken within each round (against that round's bare run), then summarised over
+# rounds: the table shows per mode the median and the min–max over rounds, of requests/s and of
+# the ratio to bare, and the server's CPU time per request (steadier than req/s on a shared
+# machine). Every request of a run that reads a cookie carries a Cookie header of the same size
+# (the bare app ignores its cookie), so the request bytes are the same.
 #
-# Bounded: each wrk run lasts DURATION seconds under a hard `timeout`; the number of requests
-# is what wrk manages in that time (printed); the whole script is capped by TOTAL_TIMEOUT.
-# Exits non-zero when a server fails to start or dies, wrk fails, a sanity request is refused,
-# or any request gets a non-2xx response (wrk counts status >= 400 as "Non-2xx or 3xx").
-# With STRICT=1 it also exits non-zero when a throughput target is missed, or cannot be judged
-# because the run was disturbed by other processes.
+# Pinning: the server runs on SERVER_CPU (tokio then starts one worker: it sizes its pool from
+# the CPUs the process may use), wrk on LOAD_CPU with THREADS threads. With fewer than 2 CPUs
+# the script refuses (PIN=0 runs unpinned).
+#
+# Bounded: each wrk run lasts DURATION seconds under a hard `timeout`; the whole script is capped
+# by TOTAL_TIMEOUT. Exits non-zero when a server fails to start or dies, wrk fails, a sanity
+# request is refused, or any request gets a non-2xx response. With STRICT=1 it also exits
+# non-zero when a target (on the median ratio over rounds) is missed, or cannot be judged because
+# a bare run was disturbed by other processes.
 #
 # Environment (defaults with QUICK=1 in brackets):
-#   DURATION (10 s) [2], WARMUP (2 s per mode) [1], THREADS (2), CONNECTIONS (64);
-#   TOTAL_TIMEOUT (1800 s, build included), BUILD_TIMEOUT (1200 s);
-#   QUIET_BUSY (15 %), QUIET_WAIT (60 s) [10]: before each run, wait at most QUIET_WAIT s for
-#     the machine to be at most QUIET_BUSY % busy;
-#   OTHER_MAX (10 %), RETRIES (2) [0]: a run during which other processes took more than
-#     OTHER_MAX % of the CPU is done again, at most RETRIES times, then kept and marked
-#     "disturbed";
+#   MODES (bare cookie cookie-write never-asks bearer extra-read ts-read), ROUNDS (5) [2],
+#   DURATION (10 s) [2], WARMUP (2 s per run) [1], THREADS (1), CONNECTIONS (32);
+#   SERVER_CPU (0), LOAD_CPU (1), PIN (1);
+#   TOTAL_TIMEOUT (3600 s, build included), BUILD_TIMEOUT (1200 s);
+#   QUIET_BUSY (15 %), QUIET_WAIT (30 s) [3]: before each run, wait at most QUIET_WAIT s for the
+#     machine to be at most QUIET_BUSY % busy;
+#   OTHER_MAX (10 %): a run during which other processes took more of the CPU is marked
+#     disturbed (counted, and shown per run);
 #   COOKIE_TARGET (0.85), BEARER_TARGET (0.90), STRICT (unset).
-#
-# Besides throughput and latency, the table shows the server's CPU time per request (steadier
-# than req/s on a shared machine) and the share of the CPU taken by other processes.
 #
 # Installs wrk from Debian's packages when it is missing (needs root or sudo).
 
@@ -40,28 +46,32 @@ set -euo pipefail
 # Cap the whole run. `timeout` puts the script in its own process group and signals all of it.
 if [[ -z "${LOAD_SH_CAPPED:-}" ]]; then
     export LOAD_SH_CAPPED=1
-    exec timeout --kill-after=15 "${TOTAL_TIMEOUT:-1800}" bash "$0" "$@"
+    exec timeout --kill-after=15 "${TOTAL_TIMEOUT:-3600}" bash "$0" "$@"
 fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 if [[ -n "${QUICK:-}" && "${QUICK}" != 0 ]]; then
+    ROUNDS="${ROUNDS:-2}"
     DURATION="${DURATION_QUICK:-2}"
     WARMUP="${WARMUP:-1}"
-    QUIET_WAIT="${QUIET_WAIT:-10}"
-    RETRIES="${RETRIES:-0}"
+    QUIET_WAIT="${QUIET_WAIT:-3}"
 else
+    ROUNDS="${ROUNDS:-5}"
     DURATION="${DURATION:-10}"
     WARMUP="${WARMUP:-2}"
 fi
-THREADS="${THREADS:-2}"
-CONNECTIONS="${CONNECTIONS:-64}"
+MODES="${MODES:-bare cookie cookie-write never-asks bearer extra-read ts-read}"
+THREADS="${THREADS:-1}"
+CONNECTIONS="${CONNECTIONS:-32}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOAD_CPU="${LOAD_CPU:-1}"
+PIN="${PIN:-1}"
 BUILD_TIMEOUT="${BUILD_TIMEOUT:-1200}"
 QUIET_BUSY="${QUIET_BUSY:-15}"
-QUIET_WAIT="${QUIET_WAIT:-60}"
+QUIET_WAIT="${QUIET_WAIT:-30}"
 OTHER_MAX="${OTHER_MAX:-10}"
-RETRIES="${RETRIES:-2}"
 COOKIE_TARGET="${COOKIE_TARGET:-0.85}"
 BEARER_TARGET="${BEARER_TARGET:-0.90}"
 
@@ -70,15 +80,35 @@ die() {
     exit 1
 }
 
-for v in DURATION WARMUP THREADS CONNECTIONS BUILD_TIMEOUT QUIET_BUSY QUIET_WAIT OTHER_MAX RETRIES; do
+for v in ROUNDS DURATION WARMUP THREADS CONNECTIONS SERVER_CPU LOAD_CPU BUILD_TIMEOUT QUIET_BUSY \
+    QUIET_WAIT OTHER_MAX; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
+((ROUNDS >= 1 && ROUNDS <= 20)) || die "ROUNDS must be 1..20"
 ((DURATION >= 1 && DURATION <= 50)) ||
     die "DURATION must be 1..50 s (the token cache's TTL is 60 s: longer runs would time it out)"
 ((WARMUP <= 10)) || die "WARMUP must be at most 10 s"
 ((QUIET_WAIT <= 600)) || die "QUIET_WAIT must be at most 600 s"
-((RETRIES <= 5)) || die "RETRIES must be at most 5"
 ((THREADS >= 1 && CONNECTIONS >= THREADS)) || die "need THREADS >= 1 and CONNECTIONS >= THREADS"
+read -r -a MODE_LIST <<<"$MODES"
+((${#MODE_LIST[@]} >= 1)) || die "MODES is empty"
+[[ " $MODES " == *" bare "* ]] || die "MODES must include bare (the ratios are to it)"
+for m in "${MODE_LIST[@]}"; do
+    case "$m" in
+        bare | cookie | cookie-write | never-asks | bearer | bearer-uncached | extra-read | ts-read) ;;
+        *) die "unknown mode '$m'" ;;
+    esac
+done
+
+# --- pinning -----------------------------------------------------------------------------------
+SERVER_PIN=() LOAD_PIN=()
+if [[ "$PIN" != 0 ]]; then
+    command -v taskset >/dev/null || die "taskset is missing (Debian: util-linux); PIN=0 runs unpinned"
+    (($(nproc) >= 2)) || die "pinning needs 2 CPUs, this machine has $(nproc); PIN=0 runs unpinned"
+    ((SERVER_CPU != LOAD_CPU)) || die "SERVER_CPU and LOAD_CPU must differ"
+    SERVER_PIN=(taskset -c "$SERVER_CPU")
+    LOAD_PIN=(taskset -c "$LOAD_CPU")
+fi
 
 as_root() {
     if [[ "$(id -u)" == 0 ]]; then
@@ -140,24 +170,24 @@ BIN="$(sed -n 's/.*"executable":"\([^"]*bench_server[^"]*\)".*/\1/p' "$WORK/buil
 
 URL="" COOKIE="" TOKEN="" PLAINTEXT="" RUN_NO=0 SERVER_ERR=""
 
-# start_server MODE: starts the server on a free port (the kernel picks it: --port 0) and reads
-# its credentials and `ready <url>` line.
+# start_server MODE: starts the (pinned) server on a free port (the kernel picks it: --port 0)
+# and reads its credentials and `ready <url>` line.
 start_server() {
     RUN_NO=$((RUN_NO + 1))
     # Fresh files per run: a reused one could still show the previous run's `ready` line.
     local mode="$1" out="$WORK/$RUN_NO-$1.out" err="$WORK/$RUN_NO-$1.err"
     SERVER_ERR="$err"
     URL="" COOKIE="" TOKEN=""
-    local plaintext="$PLAINTEXT"
-    "$BIN" --mode "$mode" --port 0 >"$out" 2>"$err" &
+    "${SERVER_PIN[@]}" "$BIN" --mode "$mode" --port 0 >"$out" 2>"$err" &
     SERVER_PID=$!
     for _ in $(seq 1 100); do
         if grep -q '^ready ' "$out" 2>/dev/null; then
             URL="$(sed -n 's/^ready //p' "$out" | head -n 1)"
             COOKIE="$(sed -n 's/^cookie //p' "$out" | head -n 1)"
             TOKEN="$(sed -n 's/^token //p' "$out" | head -n 1)"
-            PLAINTEXT="$(sed -n 's/^plaintext //p' "$out" | head -n 1)"
-            PLAINTEXT="${PLAINTEXT:-$plaintext}"
+            local plaintext
+            plaintext="$(sed -n 's/^plaintext //p' "$out" | head -n 1)"
+            PLAINTEXT="${plaintext:-$PLAINTEXT}"
             [[ "$URL" == http://127.0.0.1:* ]] || die "$mode: unexpected address '$URL'"
             return 0
         fi
@@ -197,6 +227,7 @@ proc_ticks() {
 # one second, so that other work (a build, a test run) does not skew the run. Measures anyway,
 # with a warning, if it never is.
 wait_quiet() {
+    ((QUIET_WAIT > 0)) || return 0
     local deadline=$((SECONDS + QUIET_WAIT)) t0 i0 t1 i1 busy
     while :; do
         read -r t0 i0 < <(cpu_sample)
@@ -206,23 +237,25 @@ wait_quiet() {
         ((busy > QUIET_BUSY)) || return 0
         if ((SECONDS >= deadline)); then
             echo "load.sh: warning: the machine is still ${busy}% busy after ${QUIET_WAIT} s" \
-                "of waiting; measuring anyway (see the 'other CPU' column)" >&2
+                "of waiting; measuring anyway (see 'other CPU')" >&2
             return 0
         fi
     done
 }
 
-declare -a ROW_MODE ROW_RPS ROW_P50 ROW_P99 ROW_REQS ROW_NON2XX ROW_SOCKERR ROW_CPU ROW_WRK ROW_OTHER ROW_CLEAN
+# Results, keyed "mode,round".
+declare -A RPS P50 P99 CPU OTHER
 FAILED=0
+DISTURBED=0
 
-# measure MODE LABEL: one measured run against a fresh server; sets the R_* results.
+# measure MODE ROUND: one measured run against a fresh server.
 measure() {
-    local mode="$1" label="$2" header out
+    local mode="$1" round="$2" header out
     start_server "$mode"
     out="$WORK/$RUN_NO-$mode.wrk"
     case "$mode" in
-        bare | cookie) header="Cookie: $COOKIE" ;;
         bearer | bearer-uncached) header="Authorization: Bearer $TOKEN" ;;
+        *) header="Cookie: $COOKIE" ;;
     esac
     [[ "$header" != *": " ]] || die "$mode: the server printed no credential"
 
@@ -236,17 +269,16 @@ measure() {
         die "$mode: the sanity request got $status '$body', not 200 'bench'"
 
     if ((WARMUP > 0)); then
-        timeout --kill-after=5 $((WARMUP + 20)) \
+        timeout --kill-after=5 $((WARMUP + 20)) "${LOAD_PIN[@]}" \
             wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -H "$header" "$URL/me" >/dev/null ||
             die "$mode: wrk (warm-up) failed"
     fi
     wait_quiet
-    echo "load.sh: $label: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s" >&2
-    # CPU accounting for the run: the whole machine, the server, and wrk (through `time`).
+    echo "load.sh: round $((round + 1))/$ROUNDS: $mode" >&2
     local t0 i0 t1 i1 s0 s1 times="$WORK/$RUN_NO-$mode.time" TIMEFORMAT='%U %S'
     read -r t0 i0 < <(cpu_sample)
     s0="$(proc_ticks "$SERVER_PID")"
-    if ! { time timeout --kill-after=5 $((DURATION + 30)) \
+    if ! { time timeout --kill-after=5 $((DURATION + 30)) "${LOAD_PIN[@]}" \
         wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 2s --latency \
         -H "$header" "$URL/me" >"$out"; } 2>"$times"; then
         cat "$out" "$times" >&2
@@ -262,7 +294,7 @@ measure() {
     local exit_status=0
     stop_server || exit_status=$?
     if ((exit_status != 0)); then
-        echo "load.sh: FAIL: $label: the server exited with status $exit_status" >&2
+        echo "load.sh: FAIL: $mode: the server exited with status $exit_status" >&2
         FAILED=1
     fi
     [[ ! -s "$SERVER_ERR" ]] || {
@@ -281,131 +313,136 @@ measure() {
         cat "$out" >&2
         die "$mode: cannot parse wrk's output"
     }
-    non2xx="${non2xx:-0}"
-    sockerr="${sockerr:-0}"
-    if ((non2xx > 0)); then
-        echo "load.sh: FAIL: $label: $non2xx responses were not 2xx" >&2
+    if ((${non2xx:-0} > 0)); then
+        echo "load.sh: FAIL: $mode: ${non2xx} responses were not 2xx" >&2
         FAILED=1
     fi
-    if ((sockerr > 0)); then
-        echo "load.sh: warning: $label: $sockerr socket errors (connect/read/write/timeout)" >&2
+    if ((${sockerr:-0} > 0)); then
+        echo "load.sh: warning: $mode: $sockerr socket errors (connect/read/write/timeout)" >&2
     fi
-    # Server CPU per request, and the share of the machine used by neither the server nor wrk.
-    local hz wrk_s
+    local hz wrk_s other key="$mode,$round"
     hz="$(getconf CLK_TCK)"
     wrk_s="$(tail -n 1 "$times" | awk '{print $1 + $2}')"
-    R_RPS="$rps"
-    R_P50="$(to_ms "$p50")"
-    R_P99="$(to_ms "$p99")"
-    R_REQS="$reqs"
-    R_NON2XX="$non2xx"
-    R_SOCKERR="$sockerr"
-    R_CPU="$(awk -v s=$((s1 - s0)) -v hz="$hz" -v r="$reqs" 'BEGIN {printf "%.1f", s / hz * 1e6 / r}')"
-    R_WRK="$(awk -v w="$wrk_s" -v r="$reqs" 'BEGIN {printf "%.1f", w * 1e6 / r}')"
-    R_OTHER="$(awk -v busy=$(((t1 - t0) - (i1 - i0))) -v total=$((t1 - t0)) -v s=$((s1 - s0)) \
+    RPS[$key]="$rps"
+    P50[$key]="$(to_ms "$p50")"
+    P99[$key]="$(to_ms "$p99")"
+    CPU[$key]="$(awk -v s=$((s1 - s0)) -v hz="$hz" -v r="$reqs" 'BEGIN {printf "%.1f", s / hz * 1e6 / r}')"
+    other="$(awk -v busy=$(((t1 - t0) - (i1 - i0))) -v total=$((t1 - t0)) -v s=$((s1 - s0)) \
         -v w="$wrk_s" -v hz="$hz" \
         'BEGIN {o = (busy - s - w * hz) / (total > 0 ? total : 1) * 100; printf "%.0f", (o < 0 ? 0 : o)}')"
+    OTHER[$key]="$other"
+    if ((other > OTHER_MAX)); then
+        echo "load.sh: warning: $mode (round $((round + 1))): other processes took ${other}% of" \
+            "the CPU" >&2
+        DISTURBED=$((DISTURBED + 1))
+    fi
 }
 
-DISTURBED=0
-
-# run MODE LABEL: measures MODE, again (at most RETRIES times) while other processes took more
-# than OTHER_MAX % of the CPU during the run, and adds the last measurement to the table.
-run() {
-    local mode="$1" label="$2" attempt clean=1
-    for ((attempt = 0; ; attempt++)); do
-        measure "$mode" "$label"
-        ((R_OTHER > OTHER_MAX)) || break
-        if ((attempt >= RETRIES)); then
-            echo "load.sh: warning: $label: other processes took ${R_OTHER}% of the CPU;" \
-                "keeping the run, marked disturbed" >&2
-            label="$label (disturbed)"
-            DISTURBED=1
-            clean=0
-            break
-        fi
-        echo "load.sh: $label: other processes took ${R_OTHER}% of the CPU; measuring again" >&2
+M=${#MODE_LIST[@]}
+declare -a ORDERS
+for ((r = 0; r < ROUNDS; r++)); do
+    order=()
+    for ((k = 0; k < M; k++)); do
+        order+=("${MODE_LIST[(k + r) % M]}")
     done
-    ROW_MODE+=("$label")
-    ROW_RPS+=("$R_RPS")
-    ROW_P50+=("$R_P50")
-    ROW_P99+=("$R_P99")
-    ROW_REQS+=("$R_REQS")
-    ROW_NON2XX+=("$R_NON2XX")
-    ROW_SOCKERR+=("$R_SOCKERR")
-    ROW_CPU+=("$R_CPU")
-    ROW_WRK+=("$R_WRK")
-    ROW_OTHER+=("$R_OTHER%")
-    ROW_CLEAN+=("$clean")
-}
-
-run bare "bare (first)"
-run cookie cookie
-run bearer "bearer (TokenCache)"
-run bearer-uncached "bearer-uncached"
-run bare "bare (last)"
+    ORDERS+=("${order[*]}")
+    for mode in "${order[@]}"; do
+        measure "$mode" "$r"
+    done
+done
 
 # --- report ------------------------------------------------------------------------------------
-n=${#ROW_MODE[@]}
-first=0 last=$((n - 1))
-# The reference: the mean of the two bare runs; if only one of them was undisturbed, that one.
-if ((ROW_CLEAN[first] == ROW_CLEAN[last])); then
-    BARE="$(awk -v a="${ROW_RPS[first]}" -v b="${ROW_RPS[last]}" 'BEGIN {printf "%.2f", (a + b) / 2}')"
-    BARE_NOTE="mean of the first and last run"
-elif ((ROW_CLEAN[first])); then
-    BARE="${ROW_RPS[first]}"
-    BARE_NOTE="the first run only (the last was disturbed)"
-else
-    BARE="${ROW_RPS[last]}"
-    BARE_NOTE="the last run only (the first was disturbed)"
-fi
-DRIFT="$(awk -v a="${ROW_RPS[first]}" -v b="${ROW_RPS[last]}" \
-    'BEGIN {d = (b - a) / ((a + b) / 2) * 100; printf "%+.1f", d}')"
-ratio() { awk -v x="$1" -v b="$BARE" 'BEGIN {printf "%.3f", x / b}'; }
+# stats VALUES...: "median min max" of the numbers given.
+stats() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {
+        if (NR == 0) { print "? ? ?"; exit }
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        print m, v[1], v[NR]
+    }'
+}
+
+ratio_of() { awk -v x="$1" -v b="$2" 'BEGIN {printf "%.3f", x / b}'; }
 
 echo
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 git diff --quiet HEAD 2>/dev/null || COMMIT="$COMMIT+changes"
-echo "Loopback load test: $(nproc) CPUs, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s" \
-    "(after a ${WARMUP} s warm-up), GET /me, ${PLAINTEXT:-?}-byte cookie plaintext," \
-    "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT"
+if [[ "$PIN" != 0 ]]; then
+    PINNING="server on CPU $SERVER_CPU, wrk on CPU $LOAD_CPU (taskset)"
+else
+    PINNING="unpinned"
+fi
+echo "Loopback load test: $(nproc) CPUs, $PINNING, $ROUNDS rounds, wrk -t$THREADS" \
+    "-c$CONNECTIONS -d${DURATION}s per run (after a ${WARMUP} s warm-up), GET /me," \
+    "${PLAINTEXT:-?}-byte session plaintext, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT"
 echo
-echo "| mode | req/s | ratio to bare | p50 (ms) | p99 (ms) | requests | non-2xx | socket errors" \
-    "| server CPU µs/req | wrk CPU µs/req | other CPU |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-for ((i = 0; i < n; i++)); do
-    printf '| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "${ROW_MODE[i]}" \
-        "${ROW_RPS[i]}" "$(ratio "${ROW_RPS[i]}")" "${ROW_P50[i]}" "${ROW_P99[i]}" "${ROW_REQS[i]}" \
-        "${ROW_NON2XX[i]}" "${ROW_SOCKERR[i]}" "${ROW_CPU[i]}" "${ROW_WRK[i]}" "${ROW_OTHER[i]}"
+echo "| mode | req/s (median) | req/s min–max | ratio to bare (median) | ratio min–max |" \
+    "server CPU µs/req (median) | p50 ms (median) | p99 ms (median) | disturbed runs |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+declare -A RATIO_MEDIAN
+for mode in "${MODE_LIST[@]}"; do
+    rps=() ratios=() cpus=() p50s=() p99s=() disturbed=0
+    for ((r = 0; r < ROUNDS; r++)); do
+        key="$mode,$r"
+        rps+=("${RPS[$key]}")
+        ratios+=("$(ratio_of "${RPS[$key]}" "${RPS[bare,$r]}")")
+        cpus+=("${CPU[$key]}")
+        p50s+=("${P50[$key]}")
+        p99s+=("${P99[$key]}")
+        ((${OTHER[$key]} <= OTHER_MAX)) || disturbed=$((disturbed + 1))
+    done
+    read -r rps_m rps_lo rps_hi < <(stats "${rps[@]}")
+    read -r ratio_m ratio_lo ratio_hi < <(stats "${ratios[@]}")
+    read -r cpu_m _ _ < <(stats "${cpus[@]}")
+    read -r p50_m _ _ < <(stats "${p50s[@]}")
+    read -r p99_m _ _ < <(stats "${p99s[@]}")
+    RATIO_MEDIAN[$mode]="$(printf '%.3f' "$ratio_m")"
+    printf '| %s | %.0f | %.0f–%.0f | %.3f | %.3f–%.3f | %.1f | %.3f | %.3f | %d/%d |\n' "$mode" \
+        "$rps_m" "$rps_lo" "$rps_hi" "$ratio_m" "$ratio_lo" "$ratio_hi" "$cpu_m" "$p50_m" \
+        "$p99_m" "$disturbed" "$ROUNDS"
 done
 echo
-echo "Bare reference: $(printf '%.0f' "$BARE") req/s, $BARE_NOTE; the two bare runs differ by ${DRIFT}%."
-echo "Server CPU µs/req: the server process's CPU time (user + system, the kernel's TCP work" \
-    "included) per request; wrk's likewise. Other CPU: the share of the machine used by neither" \
-    "the server nor wrk during the run (other processes); above ${OTHER_MAX}%, the run is disturbed."
+echo "Per round (req/s; order as run):"
+echo
+for ((r = 0; r < ROUNDS; r++)); do
+    line="- round $((r + 1)):"
+    for mode in ${ORDERS[r]}; do
+        line+=" $mode $(printf '%.0f' "${RPS[$mode,$r]}") (other ${OTHER[$mode,$r]}%);"
+    done
+    echo "${line%;}"
+done
+echo
+echo "Ratio to bare: each run's req/s over the bare run of the same round, then the median (and" \
+    "min–max) over rounds. Server CPU µs/req: the server process's CPU time (user + system, the" \
+    "kernel's TCP work included) per request. Other: the share of the machine used by neither" \
+    "the server nor wrk during the run; above ${OTHER_MAX}% the run counts as disturbed."
 
-BARE_CLEAN=$((ROW_CLEAN[first] || ROW_CLEAN[last]))
+BARE_DISTURBED=0
+for ((r = 0; r < ROUNDS; r++)); do
+    ((${OTHER[bare,$r]} <= OTHER_MAX)) || BARE_DISTURBED=1
+done
 
-# verdict NAME ROW TARGET: whether the row's ratio meets the target. A disturbed row (or a
-# reference made only of disturbed bare runs) gives no verdict; STRICT=1 counts it as a failure.
+# verdict MODE NAME TARGET: whether the median ratio over rounds meets the target.
 verdict() {
-    local name="$1" row="$2" target="$3" r
-    r="$(ratio "${ROW_RPS[row]}")"
-    if ((!ROW_CLEAN[row] || !BARE_CLEAN)); then
-        echo "- $name: ${r}× bare, target ≥ ${target}×: no verdict (disturbed run)"
+    local mode="$1" name="$2" target="$3" r
+    [[ -n "${RATIO_MEDIAN[$mode]:-}" ]] || return 0
+    r="${RATIO_MEDIAN[$mode]}"
+    if ((BARE_DISTURBED)); then
+        echo "- $name: ${r}× bare (median over rounds), target ≥ ${target}×: no verdict (a bare run was disturbed)"
         [[ -z "${STRICT:-}" || "${STRICT}" == 0 ]] || FAILED=1
     elif awk -v r="$r" -v t="$target" 'BEGIN {exit !(r >= t)}'; then
-        echo "- $name: ${r}× bare, target ≥ ${target}×: met"
+        echo "- $name: ${r}× bare (median over rounds), target ≥ ${target}×: met"
     else
-        echo "- $name: ${r}× bare, target ≥ ${target}×: MISSED"
+        echo "- $name: ${r}× bare (median over rounds), target ≥ ${target}×: MISSED"
         [[ -z "${STRICT:-}" || "${STRICT}" == 0 ]] || FAILED=1
     fi
 }
+echo
+echo "Targets (issue 16):"
 if ((DISTURBED)); then
-    echo "- Some runs were disturbed by other processes (marked): their ratios are not reliable."
+    echo "- $DISTURBED run(s) were disturbed by other processes: their ratios are not reliable."
 fi
-verdict "cookie (valid session, no renewal)" 1 "$COOKIE_TARGET"
-verdict "bearer (TokenCache)" 2 "$BEARER_TARGET"
+verdict cookie "cookie read" "$COOKIE_TARGET"
+verdict bearer "cached bearer (TokenCache)" "$BEARER_TARGET"
 
 if ((FAILED)); then
     echo

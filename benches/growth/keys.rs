@@ -1,0 +1,18 @@
+//! Keys for the JWT rows, made for this bench only (`openssl genpkey`): RSA 2048 (PKCS#1 DER),
+//! P-256 (PKCS#8 DER) and Ed25519 (PKCS#8 DER), each with its public JWK parameters.
+
+/// RSA private key, PKCS#1 DER, standard base64.
+pub(crate) const RSA_DER: &str = "MIIEowIBAAKCAQEAoOHr/pFwjfSYl2Qz7yaOjq4LwSveTAfEUQ4DEQ4jd/yS2IEsyFx1SyWoeGPju+PQhLokVGR4VhE6QgcWANUbYbeV10GdjABp9q4Q50RtbpZvpZHCrYyzB3Oa3SKLG0QEI1uMA0JQ6lnu4jNhpOqbBhm3BBt+x0Q8244mZQRuEWMFhjqyGWBb1KWH8qjsFXxrmPR8dNijkyzPVpceRmEW1/iEtt0zD8AfVpHywhjc6J3w3DoO620KDIQDOLXUyqgHika3bzd4N2ra6MOy29qx4mFx8KNbtE3e0cMaaj7lIHfxDIgy1gbjtDuOmV6ZRxbovWEjSujsw4BMUPTwpgkVPwIDAQABAoIBAAEmbE33EzNolriqVja081rwwpPAcQfhHFWqAHqcO8OtUg1rKvtJser2G3S03hlnQQPZ4s2ZpESVPfHf5BfgbiAuNEuEJBCuphNF3kgQ9KlQOP8ZgidEdLkuaeJ/zzfELjVkf6U8UaDDQNJsJJwNs0sBXw4P9kGNatP0+bBKLlFAfZAMnv/WXNeBf66qLI+JOaASrw/TtK+VKxbhlsiG7byIq9I8MEEc/2kOiQs6LveZ4mlzYyFMUNfBtaTUrYCF9XwfzVq1xWGPbBi14TdNm1S7p8gMaMYhBsGbyJ46xZ1ngYU0kv8Ro7P2jNk5Spp12gI8+OZMOH87QoCWN1R+SZkCgYEA0HQD0OFjZmlQVTR3uIqtYGrxNM+WUhZRAWbl474OOwIOVuk1PvhAnZ3+ahUAvmbBQkOyIuG3d52g7sEXQZpHklWLq9V28hBrcbBMC2cooxENJnD6tqIWclGdjXjEV4D1J1JS2qKvjZ350T8vAG5LL6kVfNz1ZMFLQuuvjMt8okkCgYEAxZQpvS1ogaYpG7QpbZ8kvoRzxQtLU8n78xDtPtcqjXGyP+L2GRVypx8PhG85WEXWHigTwzpe4v2/nd79voUYDVb/oiJKLFuP2s3tcuYs7h6n49b7hnNQ5S/M5+pvb78jNHAdvPAOg2JYPvp8MON5xrDbSNfkV/MKSa8xN8CHe0cCgYAhiLhgbxHdlM2el203G+AeZbXeCBMnq31mm1YaWCXT6lXCN4wgUDGc6aDXEf/noYIvldJfeC5aqNoN7rQ+EoK3ENoCT7nt4SRXysPBBdxstz6FU6GRpeu0glq1OptjdFR7+etoTsmtH5/jwKVgDV49EZdqWeWESvA/mMjJ/qZTOQKBgQCss26senV/5gLGwXr45AOVOGeNU+r7CXHeK+yEYkVCr6AUMcnVcSbvp7nDlAj2/MxFPdjQbEQme5CzaQg5MVMtzd7TFM/q5/ndUuT76vBZD5jHEdJ32nJacqbUDNptPhCCtIF59gdpllv2aLKHdT6ri0mR6YwhyEI02BrYVcTW3wKBgEe9Zcb+p2ybVn4ZJCa2m1fKWJhHey3lGKzim/62bOPATh7WPeszOHG27c2Q9GYHQGg2UE/3QaXpESLbc7ofGBD5Hq8qO1cfxTlGpUEbhTWoTopwkBmSU6KXC9EwwVWflHR1Pft8Q0Hm7b1L8pXnD3P+9yOc7sYoZ8s1VjCR8i/2";
+/// Its modulus, base64url.
+pub(crate) const RSA_N: &str = "oOHr_pFwjfSYl2Qz7yaOjq4LwSveTAfEUQ4DEQ4jd_yS2IEsyFx1SyWoeGPju-PQhLokVGR4VhE6QgcWANUbYbeV10GdjABp9q4Q50RtbpZvpZHCrYyzB3Oa3SKLG0QEI1uMA0JQ6lnu4jNhpOqbBhm3BBt-x0Q8244mZQRuEWMFhjqyGWBb1KWH8qjsFXxrmPR8dNijkyzPVpceRmEW1_iEtt0zD8AfVpHywhjc6J3w3DoO620KDIQDOLXUyqgHika3bzd4N2ra6MOy29qx4mFx8KNbtE3e0cMaaj7lIHfxDIgy1gbjtDuOmV6ZRxbovWEjSujsw4BMUPTwpgkVPw";
+/// Its public exponent, base64url.
+pub(crate) const RSA_E: &str = "AQAB";
+/// P-256 private key, PKCS#8 DER, standard base64.
+pub(crate) const EC_DER: &str = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgN/5L5zGYWx8SSLUKf9Z1eoicQxov2BuNf37w56TYalihRANCAASNXRf4JDrQW9XnT9wakG9j91//a/RoDURg6YhZUM/1PeqX4+YHGxzOhGchIypAqlZpDn6IdZl5x8zBKwwuuyqL";
+/// Its public point, base64url.
+pub(crate) const EC_X: &str = "jV0X-CQ60FvV50_cGpBvY_df_2v0aA1EYOmIWVDP9T0";
+pub(crate) const EC_Y: &str = "6pfj5gcbHM6EZyEjKkCqVmkOfoh1mXnHzMErDC67Kos";
+/// Ed25519 private key, PKCS#8 DER, standard base64.
+pub(crate) const ED_DER: &str = "MC4CAQAwBQYDK2VwBCIEIAFOYyG65fRREbKbJercOPq6xWd8jfnMk7Pd3J5x883P";
+/// Its public key, base64url.
+pub(crate) const ED_X: &str = "-S7V_0HwB89-yLyGA18DC4tVZnSl2Goz-UaIeg31Rzc";
