@@ -32,7 +32,18 @@
 /// Whether the granted topic filter `filter` permits the concrete resource `resource`.
 #[must_use]
 pub fn filter_matches(filter: &str, resource: &str) -> bool {
-    if !is_concrete_resource(resource) || !is_valid_filter(filter) {
+    matcher(resource).is_some_and(|matches| matches(filter))
+}
+
+/// [`filter_matches`] for one `resource` against many filters: the resource is checked once,
+/// here; `None` when it is not concrete (no filter matches it).
+pub(crate) fn matcher(resource: &str) -> Option<impl Fn(&str) -> bool + '_> {
+    is_concrete_resource(resource).then_some(move |filter: &str| matches_concrete(filter, resource))
+}
+
+/// [`filter_matches`] for a resource already known to be concrete.
+fn matches_concrete(filter: &str, resource: &str) -> bool {
+    if !is_valid_filter(filter) {
         return false;
     }
     let mut filter_levels = filter.split('/');

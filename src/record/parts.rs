@@ -19,14 +19,16 @@
 //! as it came.
 
 use std::borrow::Cow;
+use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
+use serde::de::{self as de, DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::scan::{find_text, is_empty_object, splice};
+use super::scan::{any_plain_string, find_text, is_empty_object, splice};
 
 /// A part of a text that several parts share.
 #[derive(Clone)]
@@ -244,6 +246,31 @@ impl Object {
         }
     }
 
+    /// Whether any string under `key` satisfies `f`: the value is an array (its string items;
+    /// other items are skipped) or one space-separated string, as scopes are written. Reads a
+    /// sealed text in place: no `Value` is built, and nothing is allocated unless a string has
+    /// escapes. `false` when the key is absent, of another type, or does not parse.
+    pub(crate) fn any_str(&self, key: &str, mut f: impl FnMut(&str) -> bool) -> bool {
+        match self {
+            Self::Raw(raw) => {
+                let Ok(Some(value)) = find_text(raw.get(), key) else {
+                    return false;
+                };
+                if value.starts_with('"') {
+                    matches!(serde_json::from_str(value), Ok(Item::Str(s)) if s.split_ascii_whitespace().any(f))
+                } else {
+                    any_plain_string(value, &mut f).unwrap_or_else(|| {
+                        let mut de = serde_json::Deserializer::from_str(value);
+                        AnyStr(&mut f).deserialize(&mut de).unwrap_or(false)
+                    })
+                }
+            }
+            Self::Parsed(map) => any_str_in(map.get(key), f),
+            #[cfg(feature = "cache")]
+            Self::Cached(map) => any_str_in(map.get(key), f),
+        }
+    }
+
     /// Whether `key` is present.
     pub(crate) fn contains_key(&self, key: &str) -> bool {
         match self {
@@ -268,6 +295,111 @@ impl PartialEq for Object {
     }
 }
 
+/// [`Object::any_str`] on a parsed value.
+fn any_str_in(value: Option<&Value>, mut f: impl FnMut(&str) -> bool) -> bool {
+    match value {
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
+        Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
+        _ => false,
+    }
+}
+
+/// Walks a JSON array and tells whether `.0` says yes to one of its strings; other items are
+/// skipped (as [`any_str_in`] skips them), and `.0` is not asked again after the first yes.
+struct AnyStr<'f, F>(&'f mut F);
+
+impl<'de, F: FnMut(&str) -> bool> DeserializeSeed<'de> for AnyStr<'_, F> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(&str) -> bool> Visitor<'de> for AnyStr<'_, F> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
+        while let Some(item) = items.next_element::<Item<'de>>()? {
+            if let Item::Str(s) = item {
+                if (self.0)(&s) {
+                    // The rest is skipped, not checked: serde_json wants the array read to its end.
+                    while items.next_element::<de::IgnoredAny>()?.is_some() {}
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// One array item: a string (borrowed unless it has escapes) or anything else, skipped.
+enum Item<'de> {
+    Str(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Item<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Item<'de>, A::Error> {
+        while items.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Item::Other)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut entries: A) -> Result<Item<'de>, A::Error> {
+        while entries
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Item::Other)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +413,41 @@ mod tests {
             Object::Raw(r) => r.get().to_owned(),
             _ => panic!("not raw"),
         }
+    }
+
+    #[test]
+    fn strings_under_a_key_are_read_in_place_like_the_parsed_value() {
+        let cases = [
+            (r#"{"scope":["a","b\"c",1,null,["x"],{"k":"y"},"d"]}"#, true),
+            (r#"{"x":1,"scope":"a  b\"c\td"}"#, true),
+            (r#"{"scope":{"a":"b"}}"#, false),
+            (r#"{"scope":7}"#, false),
+            (r#"{"other":["a"]}"#, false),
+        ];
+        for (json, has_strings) in cases {
+            let text: Arc<str> = Arc::from(json);
+            let raw: &RawValue = serde_json::from_str(&text).unwrap();
+            let lazy = Object::decode(&text, raw).unwrap();
+            let parsed = Object::Parsed(serde_json::from_str(json).unwrap());
+            for probe in ["a", "b\"c", "d", "x", "y", "1", ""] {
+                let want = parsed.any_str("scope", |s| s == probe);
+                assert_eq!(
+                    lazy.any_str("scope", |s| s == probe),
+                    want,
+                    "{json} {probe}"
+                );
+            }
+            assert_eq!(lazy.any_str("scope", |_| true), has_strings, "{json}");
+            assert!(!lazy.any_str("scope", |s| s == "x" || s == "y"), "{json}");
+        }
+        let mut seen = Vec::new();
+        let text: Arc<str> = Arc::from(r#"{"scope":["a","b","c"]}"#);
+        let raw: &RawValue = serde_json::from_str(&text).unwrap();
+        assert!(Object::decode(&text, raw).unwrap().any_str("scope", |s| {
+            seen.push(s.to_owned());
+            s == "b"
+        }));
+        assert_eq!(seen, ["a", "b"], "the walk stops at the first yes");
     }
 
     #[cfg(feature = "cache")]

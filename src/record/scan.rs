@@ -112,6 +112,41 @@ fn scan_entries(text: &[u8], key: &[u8]) -> Option<Option<(usize, usize)>> {
     }
 }
 
+/// Asks `f` about each string of the JSON array `text` (its syntax already checked) until it
+/// says yes: a byte scan that borrows every string. `None` when the scan cannot decide (a string
+/// with escapes, an item that is not a string): the caller then walks the array with serde_json,
+/// asking `f` again from the start, so `f` must answer the same for the same string.
+pub(super) fn any_plain_string(text: &str, f: &mut impl FnMut(&str) -> bool) -> Option<bool> {
+    let bytes = text.as_bytes();
+    let mut i = skip_ws(bytes, 0);
+    if bytes.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = skip_ws(bytes, i + 1);
+    if bytes.get(i) == Some(&b']') {
+        return Some(false);
+    }
+    loop {
+        if bytes.get(i) != Some(&b'"') {
+            return None;
+        }
+        let start = i + 1;
+        let end = start + memchr::memchr2(b'"', b'\\', bytes.get(start..)?)?;
+        if bytes.get(end) != Some(&b'"') {
+            return None;
+        }
+        if f(text.get(start..end)?) {
+            return Some(true);
+        }
+        i = skip_ws(bytes, end + 1);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(bytes, i + 1),
+            Some(b']') => return Some(false),
+            _ => return None,
+        }
+    }
+}
+
 /// Whether the JSON value `text` (its syntax already checked) is an array of strings: a byte
 /// scan of its top level.
 pub(super) fn is_string_array(text: &[u8]) -> bool {
@@ -261,6 +296,32 @@ impl Visitor<'_> for KeyIs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_strings_are_scanned_and_the_rest_left_to_serde() {
+        let mut asked = Vec::new();
+        let mut f = |s: &str| {
+            asked.push(s.to_owned());
+            s == "b"
+        };
+        assert_eq!(
+            any_plain_string(r#" [ "a" , "b", "c" ] "#, &mut f),
+            Some(true)
+        );
+        assert_eq!(asked, ["a", "b"]);
+        let mut never = |_: &str| false;
+        assert_eq!(any_plain_string(r#"["a","b"]"#, &mut never), Some(false));
+        assert_eq!(any_plain_string("[ ]", &mut never), Some(false));
+        for undecided in [
+            r#"["a\"b"]"#,
+            r#"["a",1]"#,
+            r#"["a",["b"]]"#,
+            r#""a""#,
+            "{}",
+        ] {
+            assert_eq!(any_plain_string(undecided, &mut never), None, "{undecided}");
+        }
+    }
 
     #[test]
     fn the_string_array_scan_agrees_with_serde_json() {

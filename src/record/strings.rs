@@ -10,7 +10,7 @@ use serde::Deserializer;
 use serde_json::value::RawValue;
 
 use super::parts::Span;
-use super::scan::is_string_array;
+use super::scan::{any_plain_string, is_string_array};
 
 /// A list of strings of the envelope (`r`, `g`). See the [module docs](self).
 #[derive(Clone)]
@@ -62,10 +62,10 @@ impl Strings {
     /// Whether any string satisfies `f` (without allocating, unless a string has escapes).
     pub(crate) fn any(&self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            Self::Raw(raw) => {
+            Self::Raw(raw) => any_plain_string(raw.get(), &mut f).unwrap_or_else(|| {
                 let mut de = serde_json::Deserializer::from_str(raw.get());
                 EachStr(&mut f).deserialize(&mut de).unwrap_or(false)
-            }
+            }),
             Self::Parsed(list) => list.iter().any(|s| f(s)),
             #[cfg(feature = "cache")]
             Self::Cached(list) => list.iter().any(|s| f(s)),

@@ -188,13 +188,9 @@ pub(super) fn to_time(secs: i64) -> OffsetDateTime {
 }
 
 /// Whether any granted scope (from `metadata.scope`: an array of strings, or one
-/// space-separated string) satisfies `f`. Allocates nothing.
-pub(super) fn any_scope(metadata: &Object, f: impl Fn(&str) -> bool) -> bool {
-    match metadata.get(SCOPE_KEY).as_deref() {
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
-        Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
-        _ => false,
-    }
+/// space-separated string) satisfies `f`. Reads the sealed text in place: allocates nothing.
+pub(super) fn any_scope(metadata: &Object, f: impl FnMut(&str) -> bool) -> bool {
+    metadata.any_str(SCOPE_KEY, f)
 }
 
 pub(super) fn scopes_of(metadata: &Object) -> Vec<String> {

@@ -212,7 +212,11 @@ impl Session {
     /// ```
     #[must_use]
     pub fn permits(&self, resource: &str) -> bool {
-        self.read(|r| any_scope(&r.metadata, |s| crate::scope::filter_matches(s, resource)))
+        // The resource is checked once, not once per granted scope.
+        let Some(matches) = crate::scope::matcher(resource) else {
+            return false;
+        };
+        self.read(|r| any_scope(&r.metadata, matches))
     }
 
     /// When the session was created (login). Never changes.
