@@ -246,6 +246,18 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     }
 }
 
+/// Whether the request has exactly one `Authorization` field and its scheme is `Bearer` (any
+/// case), well-formed or not: a cheap look, without reading the token.
+pub(crate) fn names_bearer(headers: &HeaderMap) -> bool {
+    let mut fields = headers.get_all(AUTHORIZATION).iter();
+    match (fields.next(), fields.next()) {
+        (Some(field), None) => split_scheme(field.as_bytes())
+            .0
+            .eq_ignore_ascii_case(b"bearer"),
+        _ => false,
+    }
+}
+
 /// Whether a comma in `rest` starts another credential: after it (and any spaces, tabs or
 /// empty list elements), an auth-scheme, one or more SP, and something more (RFC 9110 §11.4).
 fn second_credential(rest: &[u8]) -> bool {
@@ -295,6 +307,22 @@ mod tests {
 
     fn values<'a>(h: &'a HeaderMap, name: &str) -> Vec<&'a str> {
         scan_cookies(h, name.as_bytes(), 4096).values().to_vec()
+    }
+
+    #[test]
+    fn names_bearer_looks_at_the_scheme_of_one_field_only() {
+        let one = |v: &[u8]| headers(AUTHORIZATION, &[v]);
+        assert!(names_bearer(&one(b"Bearer abc")));
+        assert!(names_bearer(&one(b"bEaReR abc")));
+        assert!(names_bearer(&one(b"Bearer a b c")), "malformed, still Bearer");
+        assert!(!names_bearer(&one(b"Basic YWxhZGRpbjpvcGVu")));
+        assert!(!names_bearer(&one(b"DPoP abc")));
+        assert!(!names_bearer(&one(b"Bearerx abc")));
+        assert!(!names_bearer(&HeaderMap::new()));
+        assert!(!names_bearer(&headers(
+            AUTHORIZATION,
+            &[b"Bearer a", b"Bearer b"]
+        )));
     }
 
     #[test]
