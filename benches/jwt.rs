@@ -138,7 +138,10 @@ fn instruction_variants(handler: &JwtHandler) -> Vec<(String, Work)> {
         variants.push((
             format!("verify_{name}"),
             Work::Call(Box::new(move |rt| {
-                black_box(rt.block_on(verifier.verify(black_box(&verify_token))).unwrap());
+                black_box(
+                    rt.block_on(verifier.verify(black_box(&verify_token)))
+                        .unwrap(),
+                );
             })),
         ));
         variants.push((
@@ -205,7 +208,8 @@ fn callgrind_counted(rt: &Runtime, work: &Work, calls: u64) {
 fn callgrind_uncounted(auth: &HeaderValue) -> Request<Body> {
     let mut req = Request::new(Body::empty());
     *req.uri_mut() = axum::http::Uri::from_static("/");
-    req.headers_mut().insert(header::AUTHORIZATION, auth.clone());
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, auth.clone());
     req
 }
 
@@ -223,7 +227,9 @@ fn instructions(rt: &Runtime, mode: &str) {
         }
         return;
     }
-    let n: u64 = mode.parse().expect("SEALED_SESSION_JWT_INSTRUCTIONS: a number or `symbol`");
+    let n: u64 = mode
+        .parse()
+        .expect("SEALED_SESSION_JWT_INSTRUCTIONS: a number or `symbol`");
     let only = std::env::var("SEALED_SESSION_JWT_ONLY").ok();
     for (id, work) in &variants {
         if only.as_deref().is_some_and(|o| o != id) {

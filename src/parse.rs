@@ -161,7 +161,9 @@ pub(crate) fn is_token68(token: &[u8]) -> bool {
     } else {
         // Long ones (JWTs): range checks the compiler vectorises, 16 bytes at a time; ≈ 1.8
         // instructions a byte against the table's 3.3 (callgrind, 601-byte JWT).
-        head.iter().fold(0u8, |bad, &b| bad | u8::from(!in_token68_ranges(b))) == 0
+        head.iter()
+            .fold(0u8, |bad, &b| bad | u8::from(!in_token68_ranges(b)))
+            == 0
     };
     !head.is_empty() && chars
 }
@@ -322,7 +324,10 @@ mod tests {
         let one = |v: &[u8]| headers(AUTHORIZATION, &[v]);
         assert!(names_bearer(&one(b"Bearer abc")));
         assert!(names_bearer(&one(b"bEaReR abc")));
-        assert!(names_bearer(&one(b"Bearer a b c")), "malformed, still Bearer");
+        assert!(
+            names_bearer(&one(b"Bearer a b c")),
+            "malformed, still Bearer"
+        );
         assert!(!names_bearer(&one(b"Basic YWxhZGRpbjpvcGVu")));
         assert!(!names_bearer(&one(b"DPoP abc")));
         assert!(!names_bearer(&one(b"Bearerx abc")));
@@ -342,7 +347,12 @@ mod tests {
         }
         // Long tokens take the vector path: every byte value, at every place of a 16-byte lane
         // and in the scalar tail, is judged as the table judges it.
-        let long: Vec<u8> = b"AZaz09-._~+/Qx".iter().copied().cycle().take(601).collect();
+        let long: Vec<u8> = b"AZaz09-._~+/Qx"
+            .iter()
+            .copied()
+            .cycle()
+            .take(601)
+            .collect();
         assert!(long.len() >= VECTOR_FROM && is_token68(&long));
         for at in [0, 7, 15, 16, 300, 599, 600] {
             for b in 0..=u8::MAX {
@@ -352,7 +362,7 @@ mod tests {
                 assert_eq!(is_token68(&token), want, "byte {b} at {at}");
             }
         }
-        let mut padded = long.clone();
+        let mut padded = long;
         padded.extend_from_slice(b"==");
         assert!(is_token68(&padded));
         assert!(is_token68(b"abc.DEF-_~+/09=="));

@@ -36,19 +36,26 @@ pub(super) type CacheKey = u128;
 /// Hashes tokens into [`CacheKey`]s under this cache's secret key. No `Debug`: the key is a
 /// secret.
 #[derive(Clone)]
-pub(super) struct KeyHasher(SipHasher24);
+pub(super) struct KeyHasher {
+    /// The secret key's two halves (16 bytes here, where a prepared hasher's state is 72).
+    k0: u64,
+    k1: u64,
+}
 
 impl KeyHasher {
     /// A hasher under a fresh random key from the operating system.
     pub(super) fn random() -> Self {
-        let mut key = [0u8; 16];
-        rand::rngs::OsRng.fill_bytes(&mut key);
-        Self(SipHasher24::new_with_key(&key))
+        Self {
+            k0: rand::rngs::OsRng.next_u64(),
+            k1: rand::rngs::OsRng.next_u64(),
+        }
     }
 
     /// The key of `token`'s entry.
     pub(super) fn key(&self, token: &str) -> CacheKey {
-        self.0.hash(token.as_bytes()).into()
+        SipHasher24::new_with_keys(self.k0, self.k1)
+            .hash(token.as_bytes())
+            .into()
     }
 }
 
