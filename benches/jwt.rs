@@ -10,6 +10,14 @@
 //! Targets: the uncached overhead of `JwtHandler::verify` over the floor under 15 %; a cached
 //! JWT request no dearer than the uncached `token_fn` request. Keys are static (no fetch); the
 //! keys below were made for this bench only.
+//!
+//! Instruction counts (callgrind, noise-free; what `scripts/jwt_instructions.py` runs): with
+//! `SEALED_SESSION_JWT_INSTRUCTIONS=<n>` the bench runs, for each variant (or the one named by
+//! `SEALED_SESSION_JWT_ONLY`), `n` uncounted calls to warm it, then a batch of `n` and one of
+//! `2n` calls, each one call of [`callgrind_counted`], announced on stdout as
+//! `instructions-phase <id> <calls>`; each request is built in [`callgrind_uncounted`]. Per call
+//! = (count(2n) − count(n)) / n. `SEALED_SESSION_JWT_INSTRUCTIONS=symbol` prints the two
+//! symbols and the variant ids.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -17,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
@@ -92,7 +100,164 @@ fn request(rt: &Runtime, app: &Router, token: &str) {
     black_box(res);
 }
 
+/// What one counted call does: a floor or a handler call, or one request through a router.
+enum Work {
+    Call(Box<dyn Fn(&Runtime) + Send + Sync>),
+    Route(Router, HeaderValue),
+}
+
+/// Every variant of the instruction mode, by id: the floors and `JwtHandler::verify`, uncached
+/// and cached requests, the `token_fn` request (the cached target) and the route with no layer.
+fn instruction_variants(handler: &JwtHandler) -> Vec<(String, Work)> {
+    let bearer = |t: &str| HeaderValue::from_str(&format!("Bearer {t}")).unwrap();
+    let mut variants: Vec<(String, Work)> = Vec::new();
+    for (name, alg, kid) in [
+        ("rs256", Algorithm::RS256, "rs"),
+        ("es256", Algorithm::ES256, "es"),
+    ] {
+        let t = token(alg, kid);
+        let key = floor_key(alg);
+        let mut validation = Validation::new(alg);
+        validation.set_audience(&[AUD]);
+        validation.set_issuer(&[ISS]);
+        let floor_token = t.clone();
+        variants.push((
+            format!("floor_{name}"),
+            Work::Call(Box::new(move |_| {
+                black_box(
+                    jsonwebtoken::decode::<Map<String, Value>>(
+                        black_box(&floor_token),
+                        &key,
+                        &validation,
+                    )
+                    .unwrap(),
+                );
+            })),
+        ));
+        let (verifier, verify_token) = (handler.clone(), t.clone());
+        variants.push((
+            format!("verify_{name}"),
+            Work::Call(Box::new(move |rt| {
+                black_box(
+                    rt.block_on(verifier.verify(black_box(&verify_token)))
+                        .unwrap(),
+                );
+            })),
+        ));
+        variants.push((
+            format!("request_uncached_{name}"),
+            Work::Route(router(handler.clone()), bearer(&t)),
+        ));
+    }
+    let t = token(Algorithm::RS256, "rs");
+    variants.push((
+        "request_cached_rs256".into(),
+        Work::Route(router(TokenCache::new(handler.clone())), bearer(&t)),
+    ));
+    variants.push((
+        "request_token_fn_hashmap".into(),
+        Work::Route(hashmap_router(), bearer(HASHMAP_TOKEN)),
+    ));
+    variants.push((
+        "request_no_layer".into(),
+        Work::Route(
+            Router::new().route("/", get(|| async { "ok" })),
+            bearer(HASHMAP_TOKEN),
+        ),
+    ));
+    variants
+}
+
+const HASHMAP_TOKEN: &str = "hashmap-token-0123456789";
+
+/// The uncached `token_fn` over a `HashMap`: the target of a cached JWT request.
+fn hashmap_router() -> Router {
+    let map: Arc<HashMap<String, Identity>> = Arc::new(HashMap::from([(
+        HASHMAP_TOKEN.to_owned(),
+        Identity::new("alice").with_scopes(["read", "write"]),
+    )]));
+    router(token_fn(move |token: String| {
+        let map = Arc::clone(&map);
+        async move { Ok(map.get(&token).cloned()) }
+    }))
+}
+
+/// What callgrind counts: `calls` calls of `work`, each request built uncounted and its
+/// response checked and dropped. Never inlined, so that callgrind finds it.
+#[inline(never)]
+fn callgrind_counted(rt: &Runtime, work: &Work, calls: u64) {
+    match work {
+        Work::Call(f) => {
+            for _ in 0..calls {
+                f(rt);
+            }
+        }
+        Work::Route(app, auth) => rt.block_on(async {
+            for _ in 0..calls {
+                let req = callgrind_uncounted(auth);
+                let res = app.clone().oneshot(req).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                black_box(res);
+            }
+        }),
+    }
+}
+
+/// Builds one request, not counted (see [`callgrind_counted`]).
+#[inline(never)]
+fn callgrind_uncounted(auth: &HeaderValue) -> Request<Body> {
+    let mut req = Request::new(Body::empty());
+    *req.uri_mut() = axum::http::Uri::from_static("/");
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, auth.clone());
+    req
+}
+
+/// The instruction mode (see the module docs).
+fn instructions(rt: &Runtime, mode: &str) {
+    let variants = instruction_variants(&handler());
+    if mode == "symbol" {
+        println!(
+            "{} {}",
+            std::any::type_name_of_val(&callgrind_counted),
+            std::any::type_name_of_val(&callgrind_uncounted)
+        );
+        for (id, _) in &variants {
+            println!("{id}");
+        }
+        return;
+    }
+    let n: u64 = mode
+        .parse()
+        .expect("SEALED_SESSION_JWT_INSTRUCTIONS: a number or `symbol`");
+    let only = std::env::var("SEALED_SESSION_JWT_ONLY").ok();
+    for (id, work) in &variants {
+        if only.as_deref().is_some_and(|o| o != id) {
+            continue;
+        }
+        // On a thread of its own: a fresh allocator arena, as in benches/layer.
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                callgrind_counted(rt, work, n);
+                for calls in [n, 2 * n] {
+                    println!("instructions-phase {id} {calls}");
+                    callgrind_counted(rt, work, calls);
+                }
+            });
+        });
+    }
+}
+
 fn main() {
+    if let Ok(mode) = std::env::var("SEALED_SESSION_JWT_INSTRUCTIONS") {
+        let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        instructions(&rt, &mode);
+        return;
+    }
     let mut c = Criterion::default()
         .configure_from_args()
         .warm_up_time(Duration::from_millis(500))
@@ -133,16 +298,9 @@ fn main() {
     c.bench_function("jwt/request/cached/rs256", |b| {
         b.iter(|| request(&rt, &cached, &t))
     });
-    let map: Arc<HashMap<String, Identity>> = Arc::new(HashMap::from([(
-        "hashmap-token-0123456789".to_owned(),
-        Identity::new("alice").with_scopes(["read", "write"]),
-    )]));
-    let by_map = router(token_fn(move |token: String| {
-        let map = Arc::clone(&map);
-        async move { Ok(map.get(&token).cloned()) }
-    }));
+    let by_map = hashmap_router();
     c.bench_function("jwt/request/token_fn_hashmap", |b| {
-        b.iter(|| request(&rt, &by_map, "hashmap-token-0123456789"))
+        b.iter(|| request(&rt, &by_map, HASHMAP_TOKEN))
     });
     c.final_summary();
 }

@@ -7,7 +7,11 @@
 //!   push out the tokens in use) and live at most the TTL;
 //! - unknown tokens are cached too only when asked ([`TokenCache::with_negative_ttl`]);
 //! - concurrent lookups of one token make one call to the handler (single-flight);
-//! - entries are keyed by the SHA-256 of the token, never the token;
+//! - entries are keyed by a keyed hash of the whole token (SipHash-2-4, 128-bit output, under a
+//!   random key of the cache's own), never the token: a token that differs from a cached one in
+//!   any byte is a miss, and no one who does not know the key can aim two tokens at one entry.
+//!   Invalidations name tokens by their SHA-256 digest ([`TokenCache::invalidate_digest`],
+//!   [`TokenCache::follow`]), which is the same on every instance;
 //! - a backend error is never cached, and never turns into a cached "unknown";
 //! - [`TokenCache::invalidate`], [`TokenCache::invalidate_uid`] and [`TokenCache::invalidate_all`]
 //!   drop entries at once, for revocation, and win over a lookup in flight: an answer looked up
@@ -51,6 +55,9 @@ use time::Duration;
 use crate::clock::{Clock, ClockSource};
 use crate::identity::{CachedIdentity, Identity};
 use crate::key::sha256;
+use key::{CacheKey, KeyHasher, Prehashed};
+
+mod key;
 use crate::token::{TokenError, TokenHandler};
 
 /// Default most entries.
@@ -67,6 +74,8 @@ struct Entry {
     stored_at: i128,
     /// The invalidation generation when its lookup started (see [`Marks`]).
     generation: u64,
+    /// The SHA-256 digest of the token: invalidations by digest find the entry by it.
+    digest: [u8; 32],
 }
 
 /// A cache's answer: the identity, its parts shared, or a refusal with the check that refused
@@ -98,7 +107,9 @@ pub struct TokenCache {
 #[derive(Clone)]
 struct Core {
     handler: Arc<dyn TokenHandler>,
-    cache: moka::future::Cache<[u8; 32], Entry>,
+    /// Keyed by [`KeyHasher`]'s digest of the token, hashed for moka by [`Prehashed`].
+    cache: moka::future::Cache<CacheKey, Entry, Prehashed>,
+    keys: KeyHasher,
     ttl: Duration,
     negative_ttl: Option<Duration>,
     clock: ClockSource,
@@ -145,12 +156,13 @@ impl TokenCache {
         let cache = moka::future::Cache::builder()
             .max_capacity(capacity)
             .time_to_live(to_std(longest).max(std::time::Duration::from_millis(1)))
-            .build();
+            .build_with_hasher(Prehashed);
         let marks = Arc::new(Marks::new(capacity, longest.whole_nanoseconds()));
         Self {
             core: Core {
                 handler,
                 cache,
+                keys: KeyHasher::random(),
                 ttl,
                 negative_ttl,
                 clock,
@@ -205,14 +217,15 @@ impl TokenCache {
     /// Drops the entry for `token`, so its next use asks the handler (for revocation). A lookup
     /// of it in flight does not put its answer back: the next use asks the handler again.
     pub async fn invalidate(&self, token: &str) {
-        self.invalidate_digest(&sha256(token.as_bytes())).await;
+        self.mark_digest(&sha256(token.as_bytes()));
+        self.core.cache.invalidate(&self.core.keys.key(token)).await;
     }
 
     /// Drops the entry for the token with this SHA-256 digest (as stored by apps that keep only
-    /// digests; see [`ApiKeys::digest`](crate::ApiKeys::digest)).
+    /// digests; see [`ApiKeys::digest`](crate::ApiKeys::digest)): its next use asks the handler.
+    /// (The entry is marked stale at once, and removed at its next use or when it expires.)
     pub async fn invalidate_digest(&self, digest: &[u8; 32]) {
         self.mark_digest(digest);
-        self.core.cache.invalidate(digest).await;
     }
 
     /// Drops every entry that resolved to `uid` (its tokens were revoked, the account was
@@ -314,10 +327,10 @@ impl Core {
     /// Resolves `token`, from the cache when it holds a fresh answer: the identity as cached,
     /// its parts shared.
     async fn resolve_cached(&self, token: &str) -> Result<Cached, TokenError> {
-        let key = sha256(token.as_bytes());
+        let key = self.keys.key(token);
         let now = self.clock.unix_nanos();
         if let Some(entry) = self.cache.get(&key).await {
-            if self.is_fresh(&entry, now) && !self.marks.is_stale(&key, &entry, now) {
+            if self.is_fresh(&entry, now) && !self.marks.is_stale(&entry, now) {
                 return Ok(entry.identity.ok_or(entry.refused_by));
             }
             // Boxed, as the lookup below: a stale entry is rare, and its state would make every
@@ -330,7 +343,7 @@ impl Core {
     }
 
     /// A miss: one handler call per token, its answer cached.
-    async fn look_up(&self, key: [u8; 32], token: &str, now: i128) -> Result<Cached, TokenError> {
+    async fn look_up(&self, key: CacheKey, token: &str, now: i128) -> Result<Cached, TokenError> {
         let negative = self.negative_ttl.is_some();
         let handler = &self.handler;
         let marks = &self.marks;
@@ -346,18 +359,21 @@ impl Core {
                 .try_get_with(key, async move {
                     // Read before the handler is asked: an invalidation after this point wins.
                     let generation = marks.generation();
+                    let digest = sha256(token.as_bytes());
                     match handler.resolve_checked(token).await {
                         Ok(Ok(identity)) => Ok(Entry {
                             identity: Some(Arc::new(identity.into())),
                             refused_by: None,
                             stored_at: now,
                             generation,
+                            digest,
                         }),
                         Ok(Err(check)) if negative => Ok(Entry {
                             identity: None,
                             refused_by: check,
                             stored_at: now,
                             generation,
+                            digest,
                         }),
                         Ok(Err(check)) => Err(Miss::Unknown(check)),
                         Err(error) => Err(Miss::Backend(error)),
@@ -365,7 +381,7 @@ impl Core {
                 })
                 .await;
             return match looked_up {
-                Ok(entry) if rounds < 2 && marks.is_stale(&key, &entry, now) => {
+                Ok(entry) if rounds < 2 && marks.is_stale(&entry, now) => {
                     self.cache.invalidate(&key).await;
                     continue;
                 }
@@ -472,8 +488,8 @@ impl Marks {
         );
     }
 
-    /// Whether `entry` (cached under `key`) was invalidated after its lookup started.
-    fn is_stale(&self, key: &[u8; 32], entry: &Entry, now: i128) -> bool {
+    /// Whether `entry` was invalidated after its lookup started.
+    fn is_stale(&self, entry: &Entry, now: i128) -> bool {
         if entry.generation < self.all_before.load(Ordering::SeqCst) {
             return true;
         }
@@ -491,7 +507,7 @@ impl Marks {
             return false;
         }
         let newer = |generation: Option<&u64>| generation.is_some_and(|g| entry.generation < *g);
-        newer(tombstones.keys.get(key))
+        newer(tombstones.keys.get(&entry.digest))
             || entry
                 .identity
                 .as_ref()
@@ -540,6 +556,39 @@ mod tests {
         clock.advance(Duration::seconds(1));
         assert!(cache.resolve("good").await.unwrap().is_some());
         assert_eq!(calls.load(Ordering::SeqCst), 2, "expired at the TTL");
+    }
+
+    /// A JWT's signature covers its header and payload: a token with a changed payload under the
+    /// original signature is another token, never served the original's cached identity.
+    #[tokio::test]
+    async fn a_token_with_a_changed_payload_and_the_same_signature_is_never_a_hit() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        let signed = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmVkLWJ5LXRoZS1pZHA";
+        let cache = TokenCache::new(token_fn(move |token: String| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            // Stands for the signature check: only the token as signed is valid.
+            async move { Ok((token == signed).then(|| Identity::new("alice"))) }
+        }))
+        .with_negative_ttl(Duration::minutes(5));
+        let who = cache.resolve(signed).await.unwrap().unwrap();
+        assert_eq!(who.uid(), Some("alice"));
+        let (head, rest) = signed.split_once('.').unwrap();
+        let (_payload, signature) = rest.split_once('.').unwrap();
+        // {"sub":"admin"}, and the last byte of the payload changed, under the same signature.
+        let forged = [
+            format!("{head}.eyJzdWIiOiJhZG1pbiJ9.{signature}"),
+            format!("{head}.eyJzdWIiOiJhbGljZSJ8.{signature}"),
+            format!("{head}.eyJzdWIiOiJhbGljZSJ9.{signature}="),
+        ];
+        for (n, token) in forged.iter().enumerate() {
+            assert!(cache.resolve(token).await.unwrap().is_none(), "{token}");
+            assert_eq!(calls.load(Ordering::SeqCst), n + 2, "asked the handler");
+        }
+        // The refusals are cached as refusals of the forged tokens only.
+        assert!(cache.resolve(signed).await.unwrap().is_some());
+        assert!(cache.resolve(&forged[0]).await.unwrap().is_none());
+        assert_eq!(calls.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]

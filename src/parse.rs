@@ -147,15 +147,42 @@ pub(crate) const fn is_tchar(b: u8) -> bool {
 /// Whether `token` is token68 (RFC 9110 §11.2): one or more of `ALPHA DIGIT - . _ ~ + /`, then
 /// any number of `=`.
 pub(crate) fn is_token68(token: &[u8]) -> bool {
-    let body = memchr::memchr(b'=', token).unwrap_or(token.len());
-    let Some((head, tail)) = token.split_at_checked(body) else {
+    // The padding is the trailing run of `=`; an `=` before it is not a token68 character, so
+    // the check below refuses it (the same set as splitting at the first `=`).
+    let padding = token.iter().rev().take_while(|&&b| b == b'=').count();
+    let Some((head, _padding)) = token.split_at_checked(token.len().saturating_sub(padding)) else {
         return false;
     };
-    // A fold without early exit: branch-free per byte, so the compiler unrolls it (the
-    // refusal of a bad token costs its length either way, as it is read in full by then).
-    !head.is_empty()
-        && head.iter().fold(true, |all, &b| all & is_token68_char(b))
-        && tail.iter().all(|&b| b == b'=')
+    // Without early exit: branch-free per byte (the refusal of a bad token costs its length
+    // either way, as it is read in full by then).
+    let chars = if head.len() < VECTOR_FROM {
+        // Short tokens: the table, which the compiler unrolls.
+        head.iter().fold(true, |all, &b| all & is_token68_char(b))
+    } else {
+        // Long ones (JWTs): range checks the compiler vectorises, 16 bytes at a time; ≈ 1.8
+        // instructions a byte against the table's 3.3 (callgrind, 601-byte JWT).
+        head.iter()
+            .fold(0u8, |bad, &b| bad | u8::from(!in_token68_ranges(b)))
+            == 0
+    };
+    !head.is_empty() && chars
+}
+
+/// From this length on, [`is_token68`] checks ranges in vector registers rather than the table
+/// (below it, the vector loop's set-up and scalar tail cost more than they save).
+const VECTOR_FROM: usize = 48;
+
+/// Whether `b` is a token68 character other than `=`, as range checks on the byte's value (the
+/// same set as [`TOKEN68_CHARS`]).
+#[inline(always)]
+fn in_token68_ranges(b: u8) -> bool {
+    // `b | 0x20` is in `a..=z` exactly for the ASCII letters; `-`, `.` and `/` are consecutive.
+    ((b | 0x20).wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'0') < 10)
+        | (b.wrapping_sub(b'-') < 3)
+        | (b == b'+')
+        | (b == b'_')
+        | (b == b'~')
 }
 
 /// token68's characters before the padding, as a table: one load and test per byte, where the
@@ -182,6 +209,12 @@ fn is_token68_char(b: u8) -> bool {
 
 /// Splits an `Authorization` field into its scheme (the leading `tchar`s) and the rest.
 pub(crate) fn split_scheme(field: &[u8]) -> (&[u8], &[u8]) {
+    // The common case first: `Bearer ` in its usual spelling, without the scan.
+    if let Some((scheme, rest)) = field.split_at_checked(6) {
+        if scheme == b"Bearer" && rest.first() == Some(&b' ') {
+            return (scheme, rest);
+        }
+    }
     let scheme_len = field.iter().take_while(|&&b| is_tchar(b)).count();
     field.split_at_checked(scheme_len).unwrap_or((field, &[]))
 }
@@ -220,6 +253,18 @@ pub(crate) fn authorization(headers: &HeaderMap, max_token_len: usize) -> Creden
     match std::str::from_utf8(token) {
         Ok(token) => Credentials::Bearer(token),
         Err(_) => Credentials::Malformed,
+    }
+}
+
+/// Whether the request has exactly one `Authorization` field and its scheme is `Bearer` (any
+/// case), well-formed or not: a cheap look, without reading the token.
+pub(crate) fn names_bearer(headers: &HeaderMap) -> bool {
+    let mut fields = headers.get_all(AUTHORIZATION).iter();
+    match (fields.next(), fields.next()) {
+        (Some(field), None) => split_scheme(field.as_bytes())
+            .0
+            .eq_ignore_ascii_case(b"bearer"),
+        _ => false,
     }
 }
 
@@ -275,11 +320,51 @@ mod tests {
     }
 
     #[test]
+    fn names_bearer_looks_at_the_scheme_of_one_field_only() {
+        let one = |v: &[u8]| headers(AUTHORIZATION, &[v]);
+        assert!(names_bearer(&one(b"Bearer abc")));
+        assert!(names_bearer(&one(b"bEaReR abc")));
+        assert!(
+            names_bearer(&one(b"Bearer a b c")),
+            "malformed, still Bearer"
+        );
+        assert!(!names_bearer(&one(b"Basic YWxhZGRpbjpvcGVu")));
+        assert!(!names_bearer(&one(b"DPoP abc")));
+        assert!(!names_bearer(&one(b"Bearerx abc")));
+        assert!(!names_bearer(&HeaderMap::new()));
+        assert!(!names_bearer(&headers(
+            AUTHORIZATION,
+            &[b"Bearer a", b"Bearer b"]
+        )));
+    }
+
+    #[test]
     fn the_token68_set_is_exactly_rfc_9110s_characters() {
         for b in 0..=u8::MAX {
             let want = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
             assert_eq!(is_token68_char(b), want, "byte {b}");
+            assert_eq!(in_token68_ranges(b), want, "byte {b}");
         }
+        // Long tokens take the vector path: every byte value, at every place of a 16-byte lane
+        // and in the scalar tail, is judged as the table judges it.
+        let long: Vec<u8> = b"AZaz09-._~+/Qx"
+            .iter()
+            .copied()
+            .cycle()
+            .take(601)
+            .collect();
+        assert!(long.len() >= VECTOR_FROM && is_token68(&long));
+        for at in [0, 7, 15, 16, 300, 599, 600] {
+            for b in 0..=u8::MAX {
+                let mut token = long.clone();
+                token[at] = b;
+                let want = is_token68_char(b) || (b == b'=' && at == 600);
+                assert_eq!(is_token68(&token), want, "byte {b} at {at}");
+            }
+        }
+        let mut padded = long;
+        padded.extend_from_slice(b"==");
+        assert!(is_token68(&padded));
         assert!(is_token68(b"abc.DEF-_~+/09=="));
         assert!(!is_token68(b"=="));
         assert!(!is_token68(b"ab=c"));

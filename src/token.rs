@@ -71,6 +71,26 @@ pub trait TokenHandler: Send + Sync + 'static {
     ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
         Ok(self.resolve(token).await?.ok_or(None))
     }
+
+    /// Whether [`resolve_checked`](Self::resolve_checked) may name a check. The layer asks once,
+    /// when it is configured: for a handler that answers `false` it calls
+    /// [`resolve`](Self::resolve) directly, which saves the default `resolve_checked`'s boxed
+    /// future (one allocation per request).
+    ///
+    /// The default is `true`, right for every handler. Answer `false` only from a handler whose
+    /// `resolve_checked` is the default one: a handler that overrides it and answers `false`
+    /// has its check names ignored.
+    ///
+    /// ```
+    /// use sealed_session::{token_fn, ApiKeys, Identity, TokenHandler};
+    ///
+    /// let by_closure = token_fn(|_token: String| async move { Ok(None::<Identity>) });
+    /// assert!(!by_closure.names_checks(), "token_fn never names a check");
+    /// assert!(!ApiKeys::new().names_checks());
+    /// ```
+    fn names_checks(&self) -> bool {
+        true
+    }
 }
 
 #[async_trait]
@@ -84,6 +104,10 @@ impl<T: TokenHandler + ?Sized> TokenHandler for std::sync::Arc<T> {
         token: &str,
     ) -> Result<Result<Identity, Option<&'static str>>, TokenError> {
         (**self).resolve_checked(token).await
+    }
+
+    fn names_checks(&self) -> bool {
+        (**self).names_checks()
     }
 }
 
@@ -177,6 +201,11 @@ where
     async fn resolve(&self, token: &str) -> Result<Option<Identity>, TokenError> {
         (self.0)(token.to_owned()).await
     }
+
+    /// A closure answers found or not found: it never names a check.
+    fn names_checks(&self) -> bool {
+        false
+    }
 }
 
 /// API keys and personal access tokens held in memory (asfquart PATs, apicrud API keys).
@@ -258,6 +287,11 @@ impl TokenHandler for ApiKeys {
             return Ok(answer);
         }
         Ok(self.find(token).cloned())
+    }
+
+    /// Found or not found: no check to name.
+    fn names_checks(&self) -> bool {
+        false
     }
 }
 

@@ -334,6 +334,10 @@ impl Report<'_> {
         );
         for (id, what) in [
             (
+                "ours_bearer_cached",
+                "Bearer cached (`TokenCache` hit): overhead ≤ the HashMap middleware's (issue 16)",
+            ),
+            (
                 "ours_bearer_uncached_map",
                 "Bearer uncached (`token_fn` HashMap): overhead ≤ the HashMap middleware's",
             ),

@@ -19,7 +19,12 @@ use crate::token::TokenHandler;
 /// its parts shared, not copied.
 #[derive(Clone)]
 pub(crate) enum TokenSource {
+    /// A handler that may name the check refusing a token: the layer calls `resolve_checked`.
     Handler(Arc<dyn TokenHandler>),
+    /// A handler that names no check ([`TokenHandler::names_checks`] is `false`): the layer
+    /// calls `resolve`, one boxed future per request instead of the default `resolve_checked`'s
+    /// two.
+    Plain(Arc<dyn TokenHandler>),
     #[cfg(feature = "cache")]
     Cache(crate::cache::TokenCache),
 }
@@ -34,7 +39,11 @@ impl TokenSource {
                 return Self::Cache(cache.clone());
             }
         }
-        Self::Handler(Arc::new(handler))
+        if handler.names_checks() {
+            Self::Handler(Arc::new(handler))
+        } else {
+            Self::Plain(Arc::new(handler))
+        }
     }
 }
 
@@ -122,6 +131,10 @@ impl Resolver {
                     clock,
                 )
                 .await
+            }
+            Some(TokenSource::Plain(handler)) => {
+                self.resolve_with(SessionSource::Bearer, (**handler).resolve(token), clock)
+                    .await
             }
             // Boxed, as `async_trait` boxes a handler's call: on the stack, its state would grow
             // every token path's future, uncached ones too.

@@ -177,6 +177,27 @@ async fn map_layer(
     }
 }
 
+/// The same lookup, borrowing: the identity is checked in place in the map, and nothing is
+/// cloned or handed to the route (which cannot read it). The floor of a HashMap middleware.
+async fn map_layer_borrowed(
+    State(tokens): State<Arc<HashMap<String, Ident>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let known = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| tokens.get(token))
+        .is_some_and(|ident| !ident.uid.is_empty());
+    if known {
+        next.run(req).await
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
 async fn map_handler(Extension(ident): Extension<Ident>) -> &'static str {
     if ident.uid.is_empty() {
         "none"
@@ -330,7 +351,18 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         FloorOf::None,
         Router::new()
             .route("/", get(map_handler))
-            .layer(middleware::from_fn_with_state(idents, map_layer)),
+            .layer(middleware::from_fn_with_state(idents.clone(), map_layer)),
+        bearer_header(token),
+        StatusCode::OK,
+        false,
+    ));
+    variants.push(route(
+        "map_bearer_borrowed",
+        "bearer looked up in a HashMap by an async middleware (`from_fn`), borrowing: nothing cloned",
+        FloorOf::None,
+        Router::new()
+            .route("/", get(bare))
+            .layer(middleware::from_fn_with_state(idents, map_layer_borrowed)),
         bearer_header(token),
         StatusCode::OK,
         false,
