@@ -296,7 +296,7 @@ impl PartialEq for Object {
 }
 
 /// [`Object::any_str`] on a parsed value.
-fn any_str_in(value: Option<&Value>, mut f: impl FnMut(&str) -> bool) -> bool {
+fn any_str_in(value: Option<&Value>, f: impl FnMut(&str) -> bool) -> bool {
     match value {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
         Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
