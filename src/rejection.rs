@@ -400,6 +400,15 @@ impl AuthRejection {
     /// takes DPoP; the error goes in the challenge of the scheme the request used.
     /// At most three: Bearer, DPoP and Basic (no `Vec`: most rejections are one bare challenge).
     fn challenges(&self) -> [Option<HeaderValue>; 3] {
+        // The most common rejection, no credentials (or a refused cookie) without a redirect:
+        // the bare challenge, and Basic's when the layer takes Basic; with DPoP, the general path.
+        if let (RejectionKind::MissingCredentials, None, Some(c)) =
+            (&self.kind, &self.location, &self.challenge)
+        {
+            if c.dpop.is_none() {
+                return [c.bare.clone(), None, c.basic.clone()];
+            }
+        }
         let realm = self
             .challenge
             .as_ref()
