@@ -393,7 +393,10 @@ impl RequestContext {
 
     /// Writes the session cookie (or its deletion) into the response, once.
     pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
+        let acted = self.acted.load(Ordering::Acquire);
         let (resolved, rotated, cookie_invalid) = match self.resolution.get() {
+            // Nothing asked, nothing logged in or out (a route that never asks): nothing to do.
+            None if !acted => return,
             None => (None, false, false),
             Some(Resolution::OtherScheme) => {
                 add_vary(response.headers_mut(), "Authorization");
@@ -417,7 +420,7 @@ impl RequestContext {
                 return;
             }
         };
-        let (login, logout) = if self.acted.load(Ordering::Acquire) {
+        let (login, logout) = if acted {
             let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
             (actions.login.clone(), actions.logout)
         } else {
