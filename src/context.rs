@@ -401,14 +401,21 @@ impl RequestContext {
 
     /// Writes the session cookie (or its deletion) into the response, once.
     pub(crate) fn finalize<B: Default>(&self, response: &mut Response<B>) {
+        let acted = self.acted.load(Ordering::Acquire);
         let (resolved, rotated, cookie_invalid) = match self.resolution.get() {
+            // Nothing asked, nothing logged in or out (a route that never asks): nothing to do.
+            None if !acted => return,
             None => (None, false, false),
             Some(Resolution::OtherScheme) => {
                 add_vary(response.headers_mut(), "Authorization");
                 (None, false, false)
             }
             Some(Resolution::Anonymous { cookie_invalid }) => {
-                add_vary(response.headers_mut(), "Cookie");
+                // With a refused cookie, `Vary: Cookie` comes with the deletion (or the login's
+                // cookie) below: one header lookup fewer on every refused cookie.
+                if !cookie_invalid {
+                    add_vary(response.headers_mut(), "Cookie");
+                }
                 (None, false, *cookie_invalid)
             }
             Some(Resolution::Cookie { session, rotated }) => {
@@ -421,7 +428,7 @@ impl RequestContext {
                 return;
             }
         };
-        let (login, logout) = if self.acted.load(Ordering::Acquire) {
+        let (login, logout) = if acted {
             let actions = self.actions.lock().unwrap_or_else(PoisonError::into_inner);
             (actions.login.clone(), actions.logout)
         } else {
@@ -443,6 +450,9 @@ impl RequestContext {
         let state = target.map(Session::lock);
         match state {
             Some(mut state) if !state.is_ended() => {
+                if cookie_invalid {
+                    add_vary(response.headers_mut(), "Cookie");
+                }
                 let sealed = config.cookie.write(
                     &mut state,
                     is_login,
@@ -457,7 +467,7 @@ impl RequestContext {
                     self.list(&state, sealed);
                 }
             }
-            // No session to seal, or it was logged out.
+            // No session to seal, or it was logged out. (The deletion adds `Vary: Cookie`.)
             _ if logout || resolved.is_some() || cookie_invalid => {
                 config.cookie.delete(response.headers_mut());
             }

@@ -338,10 +338,12 @@ pub(crate) fn add_vary(headers: &mut HeaderMap, field: &'static str) {
         }
         Entry::Occupied(mut entry) => {
             let present = entry.iter().any(|v| {
-                v.to_str().is_ok_and(|s| {
-                    s.split(',')
-                        .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
-                })
+                // Most often the field itself, added earlier in this response: no split then.
+                v.as_bytes().eq_ignore_ascii_case(field.as_bytes())
+                    || v.to_str().is_ok_and(|s| {
+                        s.split(',')
+                            .any(|t| t.trim() == "*" || t.trim().eq_ignore_ascii_case(field))
+                    })
             });
             if !present {
                 entry.append(HeaderValue::from_static(field));

@@ -382,30 +382,43 @@ impl AuthRejection {
     /// The default text/plain body.
     #[must_use]
     pub fn body_text(&self) -> String {
-        match &self.kind {
-            RejectionKind::MissingCredentials => "authentication required".to_owned(),
-            RejectionKind::InvalidToken => "invalid token".to_owned(),
-            RejectionKind::InvalidCredentials => "invalid credentials".to_owned(),
-            RejectionKind::InvalidDpopProof => "invalid DPoP proof".to_owned(),
-            RejectionKind::InvalidRequest => "invalid request: more than one credential".to_owned(),
-            RejectionKind::Forbidden { reasons, .. } | RejectionKind::StepUp { reasons, .. } => {
-                reasons.join("\n")
-            }
-            RejectionKind::Unavailable => {
-                "authentication backend unavailable, try again later".to_owned()
-            }
-            RejectionKind::HandlerPanicked => "internal error".to_owned(),
+        match self.static_body() {
+            Some(text) => text.to_owned(),
+            None => self.reasons().join("\n"),
+        }
+    }
+
+    /// The default body when it is the same for every rejection of this kind (all but the
+    /// 403s and step-ups, whose body lists their reasons).
+    fn static_body(&self) -> Option<&'static str> {
+        Some(match &self.kind {
+            RejectionKind::MissingCredentials => "authentication required",
+            RejectionKind::InvalidToken => "invalid token",
+            RejectionKind::InvalidCredentials => "invalid credentials",
+            RejectionKind::InvalidDpopProof => "invalid DPoP proof",
+            RejectionKind::InvalidRequest => "invalid request: more than one credential",
+            RejectionKind::Forbidden { .. } | RejectionKind::StepUp { .. } => return None,
+            RejectionKind::Unavailable => "authentication backend unavailable, try again later",
+            RejectionKind::HandlerPanicked => "internal error",
             RejectionKind::MissingLayer => {
                 "missing SessionLayer: add `.layer(SessionLayer::new(key))` to the router"
-                    .to_owned()
             }
-        }
+        })
     }
 
     /// The `WWW-Authenticate` challenges of this rejection: `Bearer`, and `DPoP` when the layer
     /// takes DPoP; the error goes in the challenge of the scheme the request used.
     /// At most three: Bearer, DPoP and Basic (no `Vec`: most rejections are one bare challenge).
     fn challenges(&self) -> [Option<HeaderValue>; 3] {
+        // The most common rejection, no credentials (or a refused cookie) without a redirect:
+        // the bare challenge, and Basic's when the layer takes Basic; with DPoP, the general path.
+        if let (RejectionKind::MissingCredentials, None, Some(c)) =
+            (&self.kind, &self.location, &self.challenge)
+        {
+            if c.dpop.is_none() {
+                return [c.bare.clone(), None, c.basic.clone()];
+            }
+        }
         let realm = self
             .challenge
             .as_ref()
@@ -452,7 +465,7 @@ impl AuthRejection {
             } if self.location.is_none() => Some(step_up_error(*max_age, acr_values.as_deref())),
             _ => return [None, None, None],
         };
-        let in_dpop = self.dpop_scheme || self.kind == RejectionKind::InvalidDpopProof;
+        let in_dpop = self.dpop_scheme || matches!(self.kind, RejectionKind::InvalidDpopProof);
         let bare = || match self.challenge.as_ref() {
             Some(c) => c.bare.clone(),
             None => Some(HeaderValue::from_static("Bearer realm=\"sealed-session\"")),
@@ -478,8 +491,14 @@ impl AuthRejection {
         [bearer, dpop, basic]
     }
 
+    /// The default response: the text/plain body (a static one needs no allocation), and no
+    /// other header yet.
     fn default_response(&self) -> Response {
-        let mut response = self.body_text().into_response();
+        let body = match self.static_body() {
+            Some(text) => axum_core::body::Body::from(text),
+            None => axum_core::body::Body::from(self.body_text()),
+        };
+        let mut response = Response::new(body);
         response.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
@@ -524,17 +543,24 @@ impl AuthRejection {
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let unbound = (self.challenge.is_none() && self.kind != RejectionKind::MissingLayer)
-            .then(|| self.clone());
+        let unbound = (self.challenge.is_none()
+            && !matches!(self.kind, RejectionKind::MissingLayer))
+        .then(|| self.clone());
         let mut response = match self.challenge.as_ref().and_then(|c| c.body.as_ref()) {
-            Some(shape) => shape(&self),
+            Some(shape) => {
+                let mut response = shape(&self);
+                // The app's body may carry any header: these follow the table, whatever it set.
+                let headers = response.headers_mut();
+                headers.remove(WWW_AUTHENTICATE);
+                headers.remove(RETRY_AFTER);
+                headers.remove(LOCATION);
+                response
+            }
+            // Made here, with none of them.
             None => self.default_response(),
         };
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.remove(WWW_AUTHENTICATE);
-        headers.remove(RETRY_AFTER);
-        headers.remove(LOCATION);
         for challenge in self.challenges().into_iter().flatten() {
             headers.append(WWW_AUTHENTICATE, challenge);
         }
@@ -545,7 +571,7 @@ impl IntoResponse for AuthRejection {
         {
             headers.insert(LOCATION, location);
         }
-        if self.kind == RejectionKind::Unavailable {
+        if matches!(self.kind, RejectionKind::Unavailable) {
             let retry = self
                 .challenge
                 .as_ref()

@@ -311,6 +311,30 @@ impl Report<'_> {
                 )
             }),
         );
+        // Issue 16: against the hand-written layer doing the same checks, and a no-op layer.
+        for (id, peer, limit, what) in [
+            (
+                "ours_read",
+                "hand_read",
+                1.0,
+                "Cookie read ≤ the hand-written layer (same checks, same fields)",
+            ),
+            (
+                "ours_write",
+                "hand_write",
+                0.9,
+                "Cookie write ≤ 0.9× the hand-written layer",
+            ),
+            (
+                "ours_no_extractor",
+                "noop_layer",
+                1.1,
+                "Route that never asks ≤ 1.1× a no-op tower layer",
+            ),
+        ] {
+            let r = self.across(|p| ratio(self.at(id, p), self.at(peer, p)));
+            line(what, r.map(|a| (a.value <= limit, a.detail(3, "×"))));
+        }
         // tower-http's overhead is a few dozen to a few hundred ns, the size of one pass's noise:
         // compare the medians of the per-pass overheads rather than per-pass ratios.
         let cached = self.across(|p| self.over_bare("ours_bearer_cached", p));
@@ -356,15 +380,17 @@ impl Report<'_> {
         };
         let _ = writeln!(
             out,
-            "- Allocations per request (reported): read — ours {}, axum-extra {}, tower-sessions {}, hand-written {}, floor {}; write — ours {}, axum-extra {}, tower-sessions {}, hand-written {}, floor {}",
+            "- Allocations per request (reported): read — ours {}, axum-extra {}, tower-sessions {}, seshcookie {}, hand-written {}, floor {}; write — ours {}, axum-extra {}, tower-sessions {}, seshcookie {}, hand-written {}, floor {}",
             allocs("ours_read"),
             allocs("extra_read"),
             allocs("ts_read"),
+            allocs("sesh_read"),
             allocs("hand_read"),
             allocs("floor_read"),
             allocs("ours_write"),
             allocs("extra_write"),
             allocs("ts_write"),
+            allocs("sesh_write"),
             allocs("hand_write"),
             allocs("floor_write"),
         );

@@ -279,7 +279,7 @@ pub(crate) fn build(rt: &Runtime) -> Built {
     variants.extend(revocation);
 
     // Measured (and shown) in this order, so that what a target compares runs close together.
-    const ORDER: [&str; 31] = [
+    const ORDER: [&str; 33] = [
         "bare",
         "bare_with_cookie",
         "noop_layer",
@@ -304,11 +304,13 @@ pub(crate) fn build(rt: &Runtime) -> Built {
         "hand_read",
         "extra_read",
         "ts_read",
+        "sesh_read",
         "floor_write",
         "ours_write",
         "hand_write",
         "extra_write",
         "ts_write",
+        "sesh_write",
         "ours_junk_forged",
         "ours_junk_plain",
     ];

@@ -1,6 +1,7 @@
 //! The peers, each given the very plaintext our cookie carries: axum-extra's `PrivateCookieJar`,
-//! tower-sessions with its `MemoryStore`, a minimal hand-written cookie layer, tower-http's static
-//! bearer compare, and a bearer lookup in a `HashMap` by an async middleware.
+//! tower-sessions with its `MemoryStore`, seshcookie, a hand-written cookie layer doing what ours
+//! does, tower-http's static bearer compare, and a bearer lookup in a `HashMap` by an async
+//! middleware.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,9 @@ use axum_extra::extract::cookie::PrivateCookieJar;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
 
-use super::{bare, bearer_header, cookie_header, get_request, route, Fixture, Payload};
+use super::{
+    bare, bearer_header, cookie_header, get_request, route, Fixture, Payload, COOKIE_NAME,
+};
 use crate::harness::{FloorOf, Variant};
 
 // --- axum-extra PrivateCookieJar ---------------------------------------------------------------
@@ -69,14 +72,88 @@ async fn ts_write(
     }
 }
 
-// --- a minimal hand-written cookie layer (cookie crate private jar + serde_json) ---------------
+// --- a hand-written cookie layer (cookie crate private jar + serde_json), like for like -------
+//
+// It does what our cookie read and write do, no more and no less (issue 16):
+// - request: find the cookie in `Cookie`, open it with the cookie crate's private jar (base64 +
+//   AES-256-GCM), parse only what a read needs (uid, creation and last-seen times, the value the
+//   handler reads; serde skips the rest, checking its syntax), the idle / absolute / clock-skew
+//   checks with our limits, and the renewal decision (last seen an interval ago);
+// - handler: reads the uid and the counter in place (write: changes the counter);
+// - response: `Vary: Cookie` when a cookie was read; when changed or due for renewal, the whole
+//   record again (a second, borrowing parse of the kept plaintext: no copy of its strings), the
+//   counter and last-seen time updated, serialised, sealed with the private jar, and written as
+//   `Set-Cookie` with our attributes plus `Cache-Control: no-store`.
+
+/// Our layer's settings (`SessionLayer` defaults, refresh interval 1 h as in the bench).
+const HAND_IDLE: i64 = 7 * 24 * 3600;
+const HAND_MAX_AGE: i64 = 30 * 24 * 3600;
+const HAND_SKEW: i64 = 60;
+const HAND_REFRESH: i64 = 3600;
+
+/// What a read needs of the record; every other field is skipped (syntax-checked by serde).
+#[derive(serde::Deserialize)]
+struct HandHead {
+    u: String,
+    c: i64,
+    l: i64,
+    d: HandHeadData,
+}
+
+#[derive(serde::Deserialize)]
+struct HandHeadData {
+    counter: u64,
+}
+
+/// The whole record, borrowed from the plaintext, for a re-seal: untouched parts stay raw JSON.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HandWire<'a> {
+    v: u8,
+    #[serde(borrow)]
+    i: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    u: std::borrow::Cow<'a, str>,
+    c: i64,
+    l: i64,
+    a: i64,
+    #[serde(borrow)]
+    r: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    g: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    m: &'a serde_json::value::RawValue,
+    #[serde(borrow)]
+    d: HandWireData<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<i64>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HandWireData<'a> {
+    counter: u64,
+    #[serde(borrow)]
+    csrf: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    lang: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    theme: std::borrow::Cow<'a, str>,
+}
 
 #[derive(Clone)]
 struct HandSlot(Arc<Mutex<HandState>>);
 
 struct HandState {
-    payload: Payload,
+    /// The opened cookie (its value is the plaintext), kept for a re-seal.
+    opened: cookie::Cookie<'static>,
+    uid: String,
+    counter: u64,
     dirty: bool,
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -91,38 +168,69 @@ fn find_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         })
 }
 
-async fn hand_layer(State(key): State<Arc<cookie::Key>>, mut req: Request, next: Next) -> Response {
-    let payload = find_cookie(req.headers(), "s").and_then(|value| {
-        let jar = cookie::CookieJar::new();
-        let opened = jar
-            .private(&key)
-            .decrypt(cookie::Cookie::new("s", value.to_owned()))?;
-        serde_json::from_str::<Payload>(opened.value()).ok()
-    });
-    let slot = payload.map(|payload| {
-        HandSlot(Arc::new(Mutex::new(HandState {
-            payload,
+/// Opens and checks the cookie: the state and whether it is due for renewal.
+fn hand_open(key: &cookie::Key, value: &str, now: i64) -> Option<(HandState, bool)> {
+    let opened = cookie::CookieJar::new()
+        .private(key)
+        .decrypt(cookie::Cookie::new(COOKIE_NAME, value.to_owned()))?;
+    let head: HandHead = serde_json::from_str(opened.value()).ok()?;
+    let age = now - head.c;
+    if age >= HAND_MAX_AGE || -age > HAND_SKEW || now - head.l >= HAND_IDLE {
+        return None;
+    }
+    let renew = now - head.l >= HAND_REFRESH;
+    Some((
+        HandState {
+            opened,
+            uid: head.u,
+            counter: head.d.counter,
             dirty: false,
-        })))
+        },
+        renew,
+    ))
+}
+
+/// The `Set-Cookie` line of `state`, re-sealed at `now`.
+fn hand_seal(key: &cookie::Key, state: &HandState, now: i64) -> Option<HeaderValue> {
+    let mut wire: HandWire<'_> = serde_json::from_str(state.opened.value()).ok()?;
+    wire.d.counter = state.counter;
+    wire.l = wire.l.max(now);
+    let json = serde_json::to_string(&wire).ok()?;
+    let mut jar = cookie::CookieJar::new();
+    jar.private_mut(key)
+        .add(cookie::Cookie::new(COOKIE_NAME, json));
+    let sealed = jar.get(COOKIE_NAME)?;
+    HeaderValue::try_from(format!(
+        "{COOKIE_NAME}={}; Path=/; Secure; HttpOnly; SameSite=Lax",
+        sealed.value()
+    ))
+    .ok()
+}
+
+async fn hand_layer(State(key): State<Arc<cookie::Key>>, mut req: Request, next: Next) -> Response {
+    let now = unix_now();
+    let found = find_cookie(req.headers(), COOKIE_NAME).map(|value| hand_open(&key, value, now));
+    let had_cookie = found.is_some();
+    let mut renew = false;
+    let slot = found.flatten().map(|(state, due)| {
+        renew = due;
+        HandSlot(Arc::new(Mutex::new(state)))
     });
     if let Some(slot) = &slot {
         req.extensions_mut().insert(slot.clone());
     }
     let mut res = next.run(req).await;
+    if had_cookie {
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("Cookie"));
+    }
     if let Some(slot) = slot {
         let state = slot.0.lock().expect("hand slot");
-        if state.dirty {
-            let json = serde_json::to_string(&state.payload).expect("payload serialises");
-            let mut jar = cookie::CookieJar::new();
-            jar.private_mut(&key).add(cookie::Cookie::new("s", json));
-            if let Some(sealed) = jar.get("s") {
-                let line = format!(
-                    "s={}; Path=/; Secure; HttpOnly; SameSite=Lax",
-                    sealed.value()
-                );
-                if let Ok(line) = HeaderValue::from_str(&line) {
-                    res.headers_mut().append(header::SET_COOKIE, line);
-                }
+        if state.dirty || renew {
+            if let Some(line) = hand_seal(&key, &state, now) {
+                let headers = res.headers_mut();
+                headers.append(header::SET_COOKIE, line);
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             }
         }
     }
@@ -131,7 +239,7 @@ async fn hand_layer(State(key): State<Arc<cookie::Key>>, mut req: Request, next:
 
 async fn hand_read(Extension(slot): Extension<HandSlot>) -> &'static str {
     let state = slot.0.lock().expect("hand slot");
-    if !state.payload.u.is_empty() && state.payload.d.counter > 0 {
+    if !state.uid.is_empty() && state.counter > 0 {
         "ok"
     } else {
         "none"
@@ -140,8 +248,48 @@ async fn hand_read(Extension(slot): Extension<HandSlot>) -> &'static str {
 
 async fn hand_write(Extension(slot): Extension<HandSlot>) -> &'static str {
     let mut state = slot.0.lock().expect("hand slot");
-    state.payload.d.counter += 1;
+    state.counter += 1;
     state.dirty = true;
+    "ok"
+}
+
+// --- seshcookie 0.1 (ChaCha20-Poly1305, typed `Session<T>`) ------------------------------------
+
+/// Read: `modify` reads the payload in place (`get` would clone the whole payload).
+async fn sesh_read(session: seshcookie::Session<Payload>) -> &'static str {
+    let ok = session
+        .modify(|p| {
+            p.as_ref()
+                .is_some_and(|p| !p.u.is_empty() && p.d.counter > 0)
+        })
+        .await;
+    if ok {
+        "ok"
+    } else {
+        "none"
+    }
+}
+
+async fn sesh_write(session: seshcookie::Session<Payload>) -> &'static str {
+    let changed = session
+        .modify(|p| {
+            p.as_mut().map(|p| {
+                p.d.counter += 1;
+            })
+        })
+        .await;
+    if changed.is_some() {
+        "ok"
+    } else {
+        "none"
+    }
+}
+
+async fn sesh_login(
+    State(seed): State<Arc<Payload>>,
+    session: seshcookie::Session<Payload>,
+) -> &'static str {
+    session.insert((*seed).clone()).await;
     "ok"
 }
 
@@ -292,12 +440,12 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
         true,
     ));
 
-    // --- peers: minimal hand-written layer ---
+    // --- peers: the hand-written layer, like for like ---
     let hand_key = Arc::new(peer_key.clone());
-    let hand_cookie = format!("s={}", sealed_with("s"));
+    let hand_cookie = format!("{COOKIE_NAME}={}", sealed_with(COOKIE_NAME));
     variants.push(route(
         "hand_read",
-        "hand-written cookie layer (cookie private jar + serde_json) read",
+        "hand-written cookie layer (cookie private jar + serde_json, same checks) read",
         FloorOf::Read,
         Router::new()
             .route("/", get(hand_read))
@@ -314,6 +462,50 @@ pub(crate) fn variants(fx: &Fixture, rt: &Runtime) -> Vec<Variant> {
             .route("/", get(hand_write))
             .layer(middleware::from_fn_with_state(hand_key, hand_layer)),
         cookie_header(&hand_cookie),
+        StatusCode::OK,
+        true,
+    ));
+
+    // --- peers: seshcookie ---
+    let sesh_layer = || {
+        let keys = seshcookie::SessionKeys::new(key_material).expect("seshcookie key");
+        let config = seshcookie::SessionConfig::default()
+            .cookie_name(COOKIE_NAME)
+            .max_age(std::time::Duration::from_secs(30 * 24 * 3600))
+            .refresh_after(Some(std::time::Duration::from_secs(3600)));
+        seshcookie::SessionLayer::<Payload>::new(keys, config).expect("seshcookie layer")
+    };
+    let sesh = sesh_layer();
+    let sesh_cookie = rt.block_on(async {
+        let res = Router::new()
+            .route("/", get(sesh_login))
+            .layer(sesh.clone())
+            .with_state(Arc::new(fx.payload.clone()))
+            .oneshot(get_request(&[]))
+            .await
+            .expect("infallible");
+        let line = res
+            .headers()
+            .get(header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("seshcookie sets its cookie");
+        line.split(';').next().expect("pair").to_owned()
+    });
+    variants.push(route(
+        "sesh_read",
+        "seshcookie 0.1 `Session<T>` read (ChaCha20-Poly1305 + serde_json)",
+        FloorOf::Read,
+        Router::new().route("/", get(sesh_read)).layer(sesh.clone()),
+        cookie_header(&sesh_cookie),
+        StatusCode::OK,
+        false,
+    ));
+    variants.push(route(
+        "sesh_write",
+        "seshcookie 0.1 `Session<T>` write",
+        FloorOf::Write,
+        Router::new().route("/", get(sesh_write)).layer(sesh),
+        cookie_header(&sesh_cookie),
         StatusCode::OK,
         true,
     ));
