@@ -3,8 +3,9 @@
 //! Opt-in, because a cached token outlives its revocation by up to the TTL: without it, the layer
 //! calls the handler once per request that asks for the session. With it:
 //!
-//! - entries are bounded in number (moka's TinyLFU admission, so a flood of junk tokens does not
-//!   push out the tokens in use) and live at most the TTL;
+//! - entries are bounded in number (quick_cache's CLOCK-Pro: a new entry starts cold, so a flood
+//!   of junk tokens cycles through the cold part without pushing out the tokens in use) and are
+//!   served at most the TTL;
 //! - unknown tokens are cached too only when asked ([`TokenCache::with_negative_ttl`]);
 //! - concurrent lookups of one token make one call to the handler (single-flight);
 //! - entries are keyed by a keyed hash of the whole token (SipHash-2-4, 128-bit output, under a
@@ -82,6 +83,23 @@ struct Entry {
 /// the token when the handler named it.
 pub(crate) type Cached = Result<Arc<CachedIdentity>, Option<&'static str>>;
 
+/// What the table holds under a token's key: an answer, or, for the instant between a failed
+/// lookup handing its outcome to the requests that joined it and its removal, that outcome.
+#[derive(Clone)]
+enum Slot {
+    Entry(Entry),
+    Miss(Arc<Miss>),
+}
+
+/// quick_cache's sharded table of [`Slot`]s, hashed by [`Prehashed`].
+type Table = quick_cache::sync::Cache<
+    CacheKey,
+    Slot,
+    quick_cache::UnitWeighter,
+    Prehashed,
+    quick_cache::sync::DefaultLifecycle<CacheKey, Slot>,
+>;
+
 /// Why a lookup did not produce an entry to cache.
 enum Miss {
     /// Unknown token, with negative caching off, and the check that refused it.
@@ -107,8 +125,8 @@ pub struct TokenCache {
 #[derive(Clone)]
 struct Core {
     handler: Arc<dyn TokenHandler>,
-    /// Keyed by [`KeyHasher`]'s digest of the token, hashed for moka by [`Prehashed`].
-    cache: moka::future::Cache<CacheKey, Entry, Prehashed>,
+    /// Keyed by [`KeyHasher`]'s digest of the token, hashed for the table by [`Prehashed`].
+    cache: Arc<Table>,
     keys: KeyHasher,
     ttl: Duration,
     negative_ttl: Option<Duration>,
@@ -122,13 +140,9 @@ impl fmt::Debug for TokenCache {
             .field("capacity", &self.capacity)
             .field("ttl", &self.core.ttl)
             .field("negative_ttl", &self.core.negative_ttl)
-            .field("entries", &self.core.cache.entry_count())
+            .field("entries", &self.entry_count())
             .finish_non_exhaustive()
     }
-}
-
-fn to_std(d: Duration) -> std::time::Duration {
-    std::time::Duration::try_from(d).unwrap_or(std::time::Duration::ZERO)
 }
 
 impl TokenCache {
@@ -153,10 +167,15 @@ impl TokenCache {
         clock: ClockSource,
     ) -> Self {
         let longest = negative_ttl.map_or(ttl, |n| n.max(ttl));
-        let cache = moka::future::Cache::builder()
-            .max_capacity(capacity)
-            .time_to_live(to_std(longest).max(std::time::Duration::from_millis(1)))
-            .build_with_hasher(Prehashed);
+        // Entries carry their age and are checked against the TTL on every hit (`is_fresh`); an
+        // expired one is removed at its next use, or evicted as the table fills.
+        let cache = Arc::new(Table::with(
+            usize::try_from(capacity).unwrap_or(usize::MAX),
+            capacity,
+            quick_cache::UnitWeighter,
+            Prehashed,
+            quick_cache::sync::DefaultLifecycle::default(),
+        ));
         let marks = Arc::new(Marks::new(capacity, longest.whole_nanoseconds()));
         Self {
             core: Core {
@@ -218,12 +237,12 @@ impl TokenCache {
     /// of it in flight does not put its answer back: the next use asks the handler again.
     pub async fn invalidate(&self, token: &str) {
         self.mark_digest(&sha256(token.as_bytes()));
-        self.core.cache.invalidate(&self.core.keys.key(token)).await;
+        self.core.cache.remove(&self.core.keys.key(token));
     }
 
     /// Drops the entry for the token with this SHA-256 digest (as stored by apps that keep only
     /// digests; see [`ApiKeys::digest`](crate::ApiKeys::digest)): its next use asks the handler.
-    /// (The entry is marked stale at once, and removed at its next use or when it expires.)
+    /// (The entry is marked stale at once, and removed at its next use or when it is evicted.)
     pub async fn invalidate_digest(&self, digest: &[u8; 32]) {
         self.mark_digest(digest);
     }
@@ -261,7 +280,7 @@ impl TokenCache {
     /// Drops every entry, including answers of lookups in flight.
     pub fn invalidate_all(&self) {
         self.core.marks.mark_all();
-        self.core.cache.invalidate_all();
+        self.core.cache.clear();
     }
 
     /// Marks the answer for this digest stale at once, without waiting for its removal: hits and
@@ -274,7 +293,7 @@ impl TokenCache {
     /// The number of entries (approximate while other tasks are writing).
     #[must_use]
     pub fn entry_count(&self) -> u64 {
-        self.core.cache.entry_count()
+        u64::try_from(self.core.cache.len()).unwrap_or(u64::MAX)
     }
 }
 
@@ -329,68 +348,91 @@ impl Core {
     async fn resolve_cached(&self, token: &str) -> Result<Cached, TokenError> {
         let key = self.keys.key(token);
         let now = self.clock.unix_nanos();
-        if let Some(entry) = self.cache.get(&key).await {
+        if let Some(Slot::Entry(entry)) = self.cache.get(&key) {
             if self.is_fresh(&entry, now) && !self.marks.is_stale(&entry, now) {
                 return Ok(entry.identity.ok_or(entry.refused_by));
             }
-            // Boxed, as the lookup below: a stale entry is rare, and its state would make every
-            // hit's future (boxed by the layer) larger.
-            Box::pin(self.cache.invalidate(&key)).await;
+            self.remove(key, &entry);
         }
-        // Boxed: the lookup's state (moka's `try_get_with`) is large, and a hit, the common
-        // case, should not carry it (this future is boxed and moved on every call).
+        // Boxed: the lookup's state (the placeholder, the handler's future) is large, and a hit,
+        // the common case, should not carry it (this future is boxed and moved on every call).
         Box::pin(self.look_up(key, token, now)).await
+    }
+
+    /// Removes `entry` from the table, unless another lookup has replaced it since.
+    fn remove(&self, key: CacheKey, entry: &Entry) {
+        self.cache.remove_if(&key, |slot| {
+            matches!(slot, Slot::Entry(held)
+                if held.stored_at == entry.stored_at && held.generation == entry.generation)
+        });
     }
 
     /// A miss: one handler call per token, its answer cached.
     async fn look_up(&self, key: CacheKey, token: &str, now: i128) -> Result<Cached, TokenError> {
-        let negative = self.negative_ttl.is_some();
-        let handler = &self.handler;
-        let marks = &self.marks;
         // A second round only when the first answer was invalidated while it was looked up (it
-        // may have been joined after the invalidation): that answer is dropped, never served again.
+        // may have been joined after the invalidation), or had expired: that answer is dropped,
+        // never served again.
         let mut rounds = 0;
         loop {
             rounds += 1;
-            // One call per token however many requests wait for it; an error or an uncached
-            // "unknown" is handed to every waiter of this call and stored nowhere.
-            let looked_up = self
-                .cache
-                .try_get_with(key, async move {
-                    // Read before the handler is asked: an invalidation after this point wins.
-                    let generation = marks.generation();
-                    let digest = sha256(token.as_bytes());
-                    match handler.resolve_checked(token).await {
-                        Ok(Ok(identity)) => Ok(Entry {
-                            identity: Some(Arc::new(identity.into())),
-                            refused_by: None,
-                            stored_at: now,
-                            generation,
-                            digest,
-                        }),
-                        Ok(Err(check)) if negative => Ok(Entry {
-                            identity: None,
-                            refused_by: check,
-                            stored_at: now,
-                            generation,
-                            digest,
-                        }),
-                        Ok(Err(check)) => Err(Miss::Unknown(check)),
-                        Err(error) => Err(Miss::Backend(error)),
+            // One call per token however many requests wait for it: the first gets the
+            // placeholder and asks the handler, the others wait for its answer. (If it is
+            // cancelled, a waiter takes the placeholder over.)
+            let (slot, ours) = match self.cache.get_value_or_guard_async(&key).await {
+                Ok(slot) => (slot, false),
+                Err(placeholder) => {
+                    let slot = self.ask(token, now).await;
+                    // Fails only when the placeholder was removed meanwhile (an invalidation):
+                    // the answer still goes to the requests that joined, and the marks decide.
+                    let _ = placeholder.insert(slot.clone());
+                    if let Slot::Miss(miss) = &slot {
+                        // An error or an uncached "unknown" is handed to every waiter of this
+                        // call (above) and stored nowhere: removed at once, with no await between.
+                        self.cache.remove_if(
+                            &key,
+                            |held| matches!(held, Slot::Miss(m) if Arc::ptr_eq(m, miss)),
+                        );
                     }
-                })
-                .await;
-            return match looked_up {
-                Ok(entry) if rounds < 2 && marks.is_stale(&entry, now) => {
-                    self.cache.invalidate(&key).await;
+                    (slot, true)
+                }
+            };
+            return match slot {
+                Slot::Entry(entry)
+                    if rounds < 2
+                        && (self.marks.is_stale(&entry, now)
+                            || !(ours || self.is_fresh(&entry, now))) =>
+                {
+                    self.remove(key, &entry);
                     continue;
                 }
-                Ok(entry) => Ok(entry.identity.ok_or(entry.refused_by)),
-                Err(miss) => match &*miss {
+                Slot::Entry(entry) => Ok(entry.identity.ok_or(entry.refused_by)),
+                Slot::Miss(miss) => match &*miss {
                     Miss::Unknown(check) => Ok(Err(*check)),
                     Miss::Backend(error) => Err(TokenError::new(error.message())),
                 },
             };
+        }
+    }
+
+    /// Asks the handler about `token`: the entry to cache, or why there is none.
+    async fn ask(&self, token: &str, now: i128) -> Slot {
+        // Read before the handler is asked: an invalidation after this point wins.
+        let generation = self.marks.generation();
+        let digest = sha256(token.as_bytes());
+        let entry = |identity, refused_by| {
+            Slot::Entry(Entry {
+                identity,
+                refused_by,
+                stored_at: now,
+                generation,
+                digest,
+            })
+        };
+        match self.handler.resolve_checked(token).await {
+            Ok(Ok(identity)) => entry(Some(Arc::new(identity.into())), None),
+            Ok(Err(check)) if self.negative_ttl.is_some() => entry(None, check),
+            Ok(Err(check)) => Slot::Miss(Arc::new(Miss::Unknown(check))),
+            Err(error) => Slot::Miss(Arc::new(Miss::Backend(error))),
         }
     }
 }
@@ -834,7 +876,6 @@ mod tests {
         for i in 0..500 {
             let _ = cache.resolve(&format!("token-{i}")).await.unwrap();
         }
-        cache.core.cache.run_pending_tasks().await;
         assert!(cache.entry_count() <= 50, "{}", cache.entry_count());
     }
 }

@@ -71,7 +71,7 @@
 //!
 //! | feature | default | what it enables |
 //! |---|---|---|
-//! | `cache` | yes | [`TokenCache`], a token-lookup cache (moka) |
+//! | `cache` | yes | [`TokenCache`], a token-lookup cache (quick_cache) |
 //! | `oauth` | no | the `/auth` login service ([`oauth`]) |
 //! | `test-util` | no | the test kit (`testing`): mint cookies, a manual clock; for tests only |
 //!

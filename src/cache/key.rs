@@ -59,9 +59,9 @@ impl KeyHasher {
     }
 }
 
-/// moka's hasher for [`CacheKey`]s: they are already outputs of a keyed PRF, so the table's
-/// hash is 64 of their bits, folded, rather than another SipHash pass over them (moka's
-/// default). Flooding one bucket needs tokens whose keys share bits, which takes the secret key.
+/// The table's hasher for [`CacheKey`]s: they are already outputs of a keyed PRF, so the
+/// table's hash is 64 of their bits, folded, rather than another hash pass over them.
+/// Flooding one bucket needs tokens whose keys share bits, which takes the secret key.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Prehashed;
 
