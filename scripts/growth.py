@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchbuild import build_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_REQUESTS = 200
 
@@ -47,25 +49,7 @@ def gate_module():
 
 
 def build() -> Path:
-    cmd = ["cargo", "bench", "--features", "jwt", "--bench", "growth", "--no-run",
-           "--message-format=json-render-diagnostics"]
-    if (ROOT / "Cargo.lock").exists():
-        cmd.insert(2, "--locked")
-    log("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"growth: the bench build failed (exit {proc.returncode})")
-    binary = None
-    for line in proc.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "growth":
-            binary = msg.get("executable") or binary
-    if not binary:
-        sys.exit("growth: cargo did not report the bench binary")
-    return Path(binary)
+    return build_bench("growth", "jwt")
 
 
 def rows(binary: Path) -> list[tuple[str, str, str]]:

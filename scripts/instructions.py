@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchbuild import build_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDED = ROOT / "benches" / "instructions.json"
 TOLERANCE = 0.05
@@ -82,25 +84,7 @@ def build() -> tuple[Path, float]:
     started = time.monotonic()
     # With `redis`: the revocation variants (issue 11) include the Redis store's mirror. The
     # feature adds nothing to the request path of a layer without a store.
-    cmd = ["cargo", "bench", "--bench", "layer", "--features", "redis", "--no-run",
-           "--message-format=json-render-diagnostics"]
-    if (ROOT / "Cargo.lock").exists():
-        cmd.insert(2, "--locked")
-    log("$ " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
-    if proc.returncode != 0:
-        sys.exit(f"instructions: the bench build failed (exit {proc.returncode})")
-    binary = None
-    for line in proc.stdout.splitlines():
-        try:
-            msg = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "layer":
-            binary = msg.get("executable") or binary
-    if not binary:
-        sys.exit("instructions: cargo did not report the bench binary")
-    return Path(binary), time.monotonic() - started
+    return build_bench("layer", "redis"), time.monotonic() - started
 
 
 def dump_total(path: Path) -> tuple[str, int]:

@@ -34,21 +34,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchbuild import build_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT_S = 900
 PHASE = re.compile(r"^instructions-phase (\S+) (\d+)$")
 
 
 def build() -> Path:
-    cmd = ["cargo", "bench", "--features", "jwt", "--bench", "jwt", "--no-run",
-           "--message-format=json-render-diagnostics"]
-    out = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True).stdout
-    for line in out.splitlines():
-        msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg.get("target", {}).get("name") == "jwt" \
-                and msg.get("executable"):
-            return Path(msg["executable"])
-    sys.exit("jwt_instructions: no bench binary in cargo's output")
+    return build_bench("jwt", "jwt")
 
 
 def total(path: Path) -> int:
