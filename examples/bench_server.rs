@@ -14,7 +14,13 @@
 //! - `extra-read`: no `SessionLayer`; axum-extra's `PrivateCookieJar` opens a cookie holding a
 //!   JSON session of the same plaintext size, parsed with serde_json;
 //! - `ts-read`: no `SessionLayer`; tower-sessions with its `MemoryStore`, the same JSON session
-//!   stored under the session id its cookie carries.
+//!   stored under the session id its cookie carries;
+//! - `floor-read`: no layer at all, the read floor in the handler: the cookie's value
+//!   base64-decoded, opened with AES-256-GCM (a prepared key) and the same-size JSON session
+//!   parsed with serde_json: what any encrypted-cookie read must do, with nothing around it;
+//! - `map-bearer`: no `SessionLayer`; a `from_fn` middleware looks the bearer token up in a
+//!   `HashMap` and hands the handler an owned clone of the identity (the reference of issue 16's
+//!   cached-bearer target).
 //!
 //! At start it prints the credentials, then `ready <url>` once the socket is bound:
 //!
@@ -60,6 +66,8 @@ enum Mode {
     BearerUncached,
     ExtraRead,
     TsRead,
+    FloorRead,
+    MapBearer,
 }
 
 impl Mode {
@@ -73,6 +81,8 @@ impl Mode {
             "bearer-uncached" => Some(Self::BearerUncached),
             "extra-read" => Some(Self::ExtraRead),
             "ts-read" => Some(Self::TsRead),
+            "floor-read" => Some(Self::FloorRead),
+            "map-bearer" => Some(Self::MapBearer),
             _ => None,
         }
     }
@@ -220,6 +230,96 @@ async fn me_ts(session: tower_sessions::Session) -> Result<String, axum::http::S
     }
 }
 
+/// The read floor's key: AES-256-GCM, expanded once at start.
+#[derive(Clone)]
+struct FloorKey(std::sync::Arc<aes_gcm::Aes256Gcm>);
+
+const FLOOR_B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// base64 + AES-256-GCM open + serde_json, on the `session` cookie: nothing else.
+async fn me_floor(
+    axum::extract::State(key): axum::extract::State<FloorKey>,
+    headers: axum::http::HeaderMap,
+) -> Result<String, axum::http::StatusCode> {
+    use aes_gcm::aead::AeadInPlace as _;
+    use base64::Engine as _;
+    let value = headers
+        .get(axum::http::header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|line| line.strip_prefix("session="))
+        .ok_or(axum::http::StatusCode::UNAUTHORIZED)?;
+    let mut data = FLOOR_B64
+        .decode(value)
+        .map_err(|_| axum::http::StatusCode::UNAUTHORIZED)?;
+    if data.len() < 12 + 16 {
+        return Err(axum::http::StatusCode::UNAUTHORIZED);
+    }
+    let mut body = data.split_off(12);
+    let tag = body.split_off(body.len() - 16);
+    key.0
+        .decrypt_in_place_detached(
+            aes_gcm::Nonce::from_slice(&data),
+            b"",
+            &mut body,
+            aes_gcm::Tag::from_slice(&tag),
+        )
+        .map_err(|_| axum::http::StatusCode::UNAUTHORIZED)?;
+    serde_json::from_slice::<PeerSession>(&body)
+        .map(|s| s.uid)
+        .map_err(|_| axum::http::StatusCode::UNAUTHORIZED)
+}
+
+/// The floor's sealed value of `plaintext`: base64url of nonce ‖ ciphertext ‖ tag.
+fn floor_value(key: &aes_gcm::Aes256Gcm, plaintext: &str) -> String {
+    use aes_gcm::aead::{Aead as _, AeadCore as _, OsRng};
+    use base64::Engine as _;
+    let nonce = aes_gcm::Aes256Gcm::generate_nonce(&mut OsRng);
+    let sealed = key
+        .encrypt(&nonce, plaintext.as_bytes())
+        .unwrap_or_default();
+    FLOOR_B64.encode([nonce.as_slice(), &sealed].concat())
+}
+
+/// The `map-bearer` middleware's identity: what a handler needs, owned.
+#[derive(Clone)]
+struct MapIdentity {
+    uid: String,
+    #[expect(
+        dead_code,
+        reason = "cloned with the identity, as an app's would be; not read here"
+    )]
+    scopes: Vec<String>,
+}
+
+/// Looks the bearer token up and inserts an owned clone of its identity (401 when unknown).
+async fn map_lookup(
+    axum::extract::State(map): axum::extract::State<
+        std::sync::Arc<std::collections::HashMap<String, MapIdentity>>,
+    >,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let found = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| map.get(token))
+        .cloned();
+    match found {
+        Some(identity) => {
+            request.extensions_mut().insert(identity);
+            next.run(request).await
+        }
+        None => axum::http::StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+async fn me_map(axum::Extension(identity): axum::Extension<MapIdentity>) -> String {
+    identity.uid
+}
+
 fn layer() -> SessionLayer {
     // Re-seal at most once an hour, so a run never pays for sliding renewal.
     SessionLayer::new(Key::generate()).with_refresh_interval(Duration::hours(1))
@@ -296,6 +396,48 @@ async fn app(mode: Mode) -> (Router, Vec<String>) {
                 .route("/me", get(me_extra))
                 .with_state(key);
             (app, cookie_lines(&format!("session={value}"), len))
+        }
+        Mode::FloorRead => {
+            use aes_gcm::KeyInit as _;
+            let (_, len, _) = cookie(&layer());
+            let cipher =
+                aes_gcm::Aes256Gcm::new(&aes_gcm::Aes256Gcm::generate_key(aes_gcm::aead::OsRng));
+            let json = serde_json::to_string(&peer_session(len)).unwrap_or_default();
+            let value = floor_value(&cipher, &json);
+            let app = Router::new()
+                .route("/me", get(me_floor))
+                .with_state(FloorKey(std::sync::Arc::new(cipher)));
+            (app, cookie_lines(&format!("session={value}"), len))
+        }
+        Mode::MapBearer => {
+            let mut map = std::collections::HashMap::new();
+            map.insert(
+                TOKEN.to_owned(),
+                MapIdentity {
+                    uid: UID.to_owned(),
+                    scopes: vec![
+                        "builds:read".into(),
+                        "builds:write".into(),
+                        "repo:read".into(),
+                    ],
+                },
+            );
+            for i in 0..OTHER_TOKENS {
+                map.insert(
+                    format!("other-token-{i:04}-0f4e2a9c"),
+                    MapIdentity {
+                        uid: format!("user{i}"),
+                        scopes: Vec::new(),
+                    },
+                );
+            }
+            let app = routes
+                .route("/me", get(me_map))
+                .layer(axum::middleware::from_fn_with_state(
+                    std::sync::Arc::new(map),
+                    map_lookup,
+                ));
+            (app, vec![format!("token {TOKEN}")])
         }
         Mode::TsRead => {
             let (_, len, _) = cookie(&layer());

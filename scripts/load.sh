@@ -10,7 +10,9 @@
 #
 # Modes (examples/bench_server.rs): bare, cookie (read), cookie-write, never-asks, bearer
 # (TokenCache hit), extra-read (axum-extra PrivateCookieJar), ts-read (tower-sessions
-# MemoryStore); also bearer-uncached. Each round runs every mode once, in a rotating order (round
+# MemoryStore), floor-read (the read floor in a bare handler: base64 + AES-256-GCM + serde_json)
+# and map-bearer (a `from_fn` HashMap middleware handing out an owned identity): the references
+# the targets are judged against; also bearer-uncached. Each round runs every mode once, in a rotating order (round
 # r starts r modes further on), each run against a fresh server on a free 127.0.0.1 port. The
 # ratio to bare is taken within each round (against that round's bare run), then summarised over
 # rounds: the table shows per mode the median and the min–max over rounds, of requests/s and of
@@ -29,7 +31,8 @@
 # a bare run was disturbed by other processes.
 #
 # Environment (defaults with QUICK=1 in brackets):
-#   MODES (bare cookie cookie-write never-asks bearer extra-read ts-read), ROUNDS (5) [2],
+#   MODES (bare cookie cookie-write never-asks bearer extra-read ts-read floor-read map-bearer),
+#   ROUNDS (5) [2],
 #   DURATION (10 s) [2], WARMUP (2 s per run) [1], THREADS (1), CONNECTIONS (32);
 #   SERVER_CPU (0), LOAD_CPU (1), PIN (1);
 #   TOTAL_TIMEOUT (3600 s, build included), BUILD_TIMEOUT (1200 s);
@@ -62,7 +65,7 @@ else
     DURATION="${DURATION:-10}"
     WARMUP="${WARMUP:-2}"
 fi
-MODES="${MODES:-bare cookie cookie-write never-asks bearer extra-read ts-read}"
+MODES="${MODES:-bare cookie cookie-write never-asks bearer extra-read ts-read floor-read map-bearer}"
 THREADS="${THREADS:-1}"
 CONNECTIONS="${CONNECTIONS:-32}"
 SERVER_CPU="${SERVER_CPU:-0}"
@@ -95,7 +98,7 @@ read -r -a MODE_LIST <<<"$MODES"
 [[ " $MODES " == *" bare "* ]] || die "MODES must include bare (the ratios are to it)"
 for m in "${MODE_LIST[@]}"; do
     case "$m" in
-        bare | cookie | cookie-write | never-asks | bearer | bearer-uncached | extra-read | ts-read) ;;
+        bare | cookie | cookie-write | never-asks | bearer | bearer-uncached | extra-read | ts-read | floor-read | map-bearer) ;;
         *) die "unknown mode '$m'" ;;
     esac
 done
@@ -254,7 +257,7 @@ measure() {
     start_server "$mode"
     out="$WORK/$RUN_NO-$mode.wrk"
     case "$mode" in
-        bearer | bearer-uncached) header="Authorization: Bearer $TOKEN" ;;
+        bearer | bearer-uncached | map-bearer) header="Authorization: Bearer $TOKEN" ;;
         *) header="Cookie: $COOKIE" ;;
     esac
     [[ "$header" != *": " ]] || die "$mode: the server printed no credential"
