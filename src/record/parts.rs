@@ -19,16 +19,14 @@
 //! as it came.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use serde::de::{self as de, DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::scan::{any_plain_string, find_text, is_empty_object, splice};
+use super::scan::{any_array_string, find_text, is_empty_object, splice, string_value};
 
 /// A part of a text that several parts share.
 #[derive(Clone)]
@@ -256,13 +254,9 @@ impl Object {
                 let Ok(Some(value)) = find_text(raw.get(), key) else {
                     return false;
                 };
-                if value.starts_with('"') {
-                    matches!(serde_json::from_str(value), Ok(Item::Str(s)) if s.split_ascii_whitespace().any(f))
-                } else {
-                    any_plain_string(value, &mut f).unwrap_or_else(|| {
-                        let mut de = serde_json::Deserializer::from_str(value);
-                        AnyStr(&mut f).deserialize(&mut de).unwrap_or(false)
-                    })
+                match string_value(value) {
+                    Some(words) => words.split_ascii_whitespace().any(f),
+                    None => any_array_string(value, &mut f),
                 }
             }
             Self::Parsed(map) => any_str_in(map.get(key), f),
@@ -301,102 +295,6 @@ fn any_str_in(value: Option<&Value>, f: impl FnMut(&str) -> bool) -> bool {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).any(f),
         Some(Value::String(s)) => s.split_ascii_whitespace().any(f),
         _ => false,
-    }
-}
-
-/// Walks a JSON array and tells whether `.0` says yes to one of its strings; other items are
-/// skipped (as [`any_str_in`] skips them), and `.0` is not asked again after the first yes.
-struct AnyStr<'f, F>(&'f mut F);
-
-impl<'de, F: FnMut(&str) -> bool> DeserializeSeed<'de> for AnyStr<'_, F> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(&str) -> bool> Visitor<'de> for AnyStr<'_, F> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
-        while let Some(item) = items.next_element::<Item<'de>>()? {
-            if let Item::Str(s) = item {
-                if (self.0)(&s) {
-                    // The rest is skipped, not checked: serde_json wants the array read to its end.
-                    while items.next_element::<de::IgnoredAny>()?.is_some() {}
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
-    }
-}
-
-/// One array item: a string (borrowed unless it has escapes) or anything else, skipped.
-enum Item<'de> {
-    Str(Cow<'de, str>),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Item<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ItemVisitor)
-    }
-}
-
-struct ItemVisitor;
-
-impl<'de> Visitor<'de> for ItemVisitor {
-    type Value = Item<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Item<'de>, E> {
-        Ok(Item::Str(Cow::Borrowed(s)))
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Item<'de>, E> {
-        Ok(Item::Str(Cow::Owned(s.to_owned())))
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Item<'de>, E> {
-        Ok(Item::Other)
-    }
-
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Item<'de>, E> {
-        Ok(Item::Other)
-    }
-
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Item<'de>, E> {
-        Ok(Item::Other)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Item<'de>, E> {
-        Ok(Item::Other)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Item<'de>, E> {
-        Ok(Item::Other)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Item<'de>, A::Error> {
-        while items.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Item::Other)
-    }
-
-    fn visit_map<A: de::MapAccess<'de>>(self, mut entries: A) -> Result<Item<'de>, A::Error> {
-        while entries
-            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(Item::Other)
     }
 }
 

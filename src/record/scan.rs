@@ -1,10 +1,11 @@
 //! Byte scans of the JSON text of a record's lazy parts: finding a top-level key, checking a
 //! string array, splicing one entry, without building a `serde_json` value.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde::Deserializer;
+use serde::de::{self as de, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -112,11 +113,34 @@ fn scan_entries(text: &[u8], key: &[u8]) -> Option<Option<(usize, usize)>> {
     }
 }
 
+/// Whether `f` says yes to a string item of the JSON array `text` (its syntax already checked;
+/// items that are not strings are skipped, and `false` for a value that is not an array): a byte
+/// scan that borrows every string, and serde_json's walk only when a string has escapes or an
+/// item is not a string. `f` is not asked again after its first yes.
+pub(super) fn any_array_string(text: &str, f: &mut impl FnMut(&str) -> bool) -> bool {
+    any_plain_string(text, f).unwrap_or_else(|| {
+        let mut de = serde_json::Deserializer::from_str(text);
+        AnyStr(f).deserialize(&mut de).unwrap_or(false)
+    })
+}
+
+/// The string the JSON value `text` is, borrowed unless it has escapes; `None` for any other
+/// value.
+pub(super) fn string_value(text: &str) -> Option<Cow<'_, str>> {
+    if !text.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str(text) {
+        Ok(Item::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// Asks `f` about each string of the JSON array `text` (its syntax already checked) until it
 /// says yes: a byte scan that borrows every string. `None` when the scan cannot decide (a string
 /// with escapes, an item that is not a string): the caller then walks the array with serde_json,
 /// asking `f` again from the start, so `f` must answer the same for the same string.
-pub(super) fn any_plain_string(text: &str, f: &mut impl FnMut(&str) -> bool) -> Option<bool> {
+fn any_plain_string(text: &str, f: &mut impl FnMut(&str) -> bool) -> Option<bool> {
     let bytes = text.as_bytes();
     let mut i = skip_ws(bytes, 0);
     if bytes.get(i) != Some(&b'[') {
@@ -290,6 +314,102 @@ impl Visitor<'_> for KeyIs<'_> {
 
     fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<bool, E> {
         Ok(key == self.0)
+    }
+}
+
+/// Walks a JSON array and tells whether `.0` says yes to one of its strings; other items are
+/// skipped, and `.0` is not asked again after the first yes.
+struct AnyStr<'f, F>(&'f mut F);
+
+impl<'de, F: FnMut(&str) -> bool> DeserializeSeed<'de> for AnyStr<'_, F> {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(&str) -> bool> Visitor<'de> for AnyStr<'_, F> {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
+        while let Some(item) = items.next_element::<Item<'de>>()? {
+            if let Item::Str(s) = item {
+                if (self.0)(&s) {
+                    // The rest is skipped, not checked: serde_json wants the array read to its end.
+                    while items.next_element::<de::IgnoredAny>()?.is_some() {}
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// One array item: a string (borrowed unless it has escapes) or anything else, skipped.
+enum Item<'de> {
+    Str(Cow<'de, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Item<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Item<'de>, E> {
+        Ok(Item::Str(Cow::Owned(s.to_owned())))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Item<'de>, E> {
+        Ok(Item::Other)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Item<'de>, A::Error> {
+        while items.next_element::<de::IgnoredAny>()?.is_some() {}
+        Ok(Item::Other)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut entries: A) -> Result<Item<'de>, A::Error> {
+        while entries
+            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+            .is_some()
+        {}
+        Ok(Item::Other)
     }
 }
 

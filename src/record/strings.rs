@@ -5,12 +5,10 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::Arc;
 
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
-use serde::Deserializer;
 use serde_json::value::RawValue;
 
 use super::parts::Span;
-use super::scan::{any_plain_string, is_string_array};
+use super::scan::{any_array_string, is_string_array};
 
 /// A list of strings of the envelope (`r`, `g`). See the [module docs](self).
 #[derive(Clone)]
@@ -62,10 +60,8 @@ impl Strings {
     /// Whether any string satisfies `f` (without allocating, unless a string has escapes).
     pub(crate) fn any(&self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            Self::Raw(raw) => any_plain_string(raw.get(), &mut f).unwrap_or_else(|| {
-                let mut de = serde_json::Deserializer::from_str(raw.get());
-                EachStr(&mut f).deserialize(&mut de).unwrap_or(false)
-            }),
+            // Checked at decode to be an array of strings.
+            Self::Raw(raw) => any_array_string(raw.get(), &mut f),
             Self::Parsed(list) => list.iter().any(|s| f(s)),
             #[cfg(feature = "cache")]
             Self::Cached(list) => list.iter().any(|s| f(s)),
@@ -102,57 +98,6 @@ impl PartialEq for Strings {
 impl fmt::Debug for Strings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.to_vec()).finish()
-    }
-}
-
-/// Walks an array that must hold only strings, until `.0` says yes to one.
-struct EachStr<'f, F>(&'f mut F);
-
-impl<'de, F: FnMut(&str) -> bool> DeserializeSeed<'de> for EachStr<'_, F> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(&str) -> bool> Visitor<'de> for EachStr<'_, F> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of strings")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<bool, A::Error> {
-        let mut found = false;
-        // Every element is checked to be a string, even after a match.
-        while let Some(yes) = items.next_element_seed(StrIs(&mut *self.0))? {
-            found |= yes;
-        }
-        Ok(found)
-    }
-}
-
-/// Reads a string (and nothing else) and tells what `.0` says of it, without allocating.
-struct StrIs<'f, F>(&'f mut F);
-
-impl<'de, F: FnMut(&str) -> bool> DeserializeSeed<'de> for StrIs<'_, F> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
-    }
-}
-
-impl<F: FnMut(&str) -> bool> Visitor<'_> for StrIs<'_, F> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<bool, E> {
-        Ok((self.0)(s))
     }
 }
 
