@@ -65,6 +65,9 @@ pub(crate) struct Challenge {
 /// Makes a fresh `DPoP-Nonce` value.
 pub(crate) type NonceSource = Arc<dyn Fn() -> Option<HeaderValue> + Send + Sync>;
 
+/// The check name of a DPoP proof refused for its nonce (`jwt::DpopError::Nonce`).
+pub(crate) const DPOP_NONCE_CHECK: &str = "nonce";
+
 /// A proof refused for its nonce (RFC 9449 §9): the `DPoP` challenge's error.
 const USE_DPOP_NONCE: &str =
     "error=\"use_dpop_nonce\", error_description=\"Resource server requires nonce in DPoP proof\"";
@@ -434,7 +437,7 @@ impl AuthRejection {
             RejectionKind::MissingCredentials if self.location.is_none() => None,
             RejectionKind::InvalidCredentials => None,
             RejectionKind::InvalidToken => Some(described("invalid_token", "token")),
-            RejectionKind::InvalidDpopProof if self.failed_check == Some("nonce") => {
+            RejectionKind::InvalidDpopProof if self.wants_dpop_nonce() => {
                 Some(USE_DPOP_NONCE.to_owned())
             }
             RejectionKind::InvalidDpopProof => Some(described("invalid_dpop_proof", "DPoP proof")),
@@ -489,6 +492,13 @@ impl AuthRejection {
             .and_then(|c| c.basic.clone())
             .filter(|_| unauthorized);
         [bearer, dpop, basic]
+    }
+
+    /// A DPoP proof refused for want of a current server nonce: answered `use_dpop_nonce` with a
+    /// fresh `DPoP-Nonce`.
+    fn wants_dpop_nonce(&self) -> bool {
+        matches!(self.kind, RejectionKind::InvalidDpopProof)
+            && self.failed_check == Some(DPOP_NONCE_CHECK)
     }
 
     /// The default response: the text/plain body (a static one needs no allocation), and no
@@ -578,7 +588,7 @@ impl IntoResponse for AuthRejection {
                 .map_or(HeaderValue::from_static("5"), |c| c.retry_after.clone());
             headers.insert(RETRY_AFTER, retry);
         }
-        if self.kind == RejectionKind::InvalidDpopProof && self.failed_check == Some("nonce") {
+        if self.wants_dpop_nonce() {
             let source = self.challenge.as_ref().and_then(|c| c.dpop_nonce.as_ref());
             if let Some(nonce) = source.and_then(|fresh| fresh()) {
                 headers.insert("dpop-nonce", nonce);

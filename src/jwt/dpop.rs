@@ -103,7 +103,7 @@ impl DpopError {
             Self::IssuedAt => "iat",
             Self::TokenHash => "ath",
             Self::Binding => "jkt",
-            Self::Nonce => "nonce",
+            Self::Nonce => crate::rejection::DPOP_NONCE_CHECK,
             Self::Replayed => "replay",
             Self::Unavailable(_) => "replay-store",
         }
